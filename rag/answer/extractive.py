@@ -1,0 +1,182 @@
+"""The default answerer: picks the sentences of the retrieved chunks that best answer the
+question and cites each. Every sentence of its answer is an exact span of a source."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answer import Draft, abstention
+from rag.citations import sentence_spans
+from rag.lexical import tokenize
+from rag.split import is_plain_heading
+from rag.types import Citation, Hit
+
+# words that say what kind of answer is wanted rather than what it is about
+_QUESTION_WORDS = frozenset(
+    tokenize("what which who whom whose why how when where does do did is are was were can could "
+             "should would will explain describe tell me about give list name main key example "
+             "examples mean means article articles document documents text say says")
+)
+# questions that ask for a quantity need a number in the evidence
+_QUANTITY = re.compile(
+    r"\b(how (much|many|long|old|big|large|often)|what (year|date|percentage|price|number)|"
+    r"price|cost of|costs of|when (was|were|did)|number of|parameter count|in which year)\b",
+    re.I,
+)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|"
+                     r"million|billion|trillion|dozen)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    hit_rank: int
+    start: int  # offsets into the source text
+    end: int
+    text: str
+    score: float
+    cosine: float
+    coverage: float
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(
+        self,
+        embedder: object,
+        idf: dict[str, float],
+        threshold: float = 0.45,
+        max_sentences: int = 3,
+        lexical_weight: float = 0.35,
+    ) -> None:
+        self.embedder = embedder
+        self.idf = idf
+        self.threshold = threshold
+        self.max_sentences = max_sentences
+        self.lexical_weight = lexical_weight
+
+    # -- scoring -------------------------------------------------------------------------
+    def key_terms(self, question: str) -> list[str]:
+        return [t for t in dict.fromkeys(tokenize(question)) if t not in _QUESTION_WORDS]
+
+    def coverage(self, terms: list[str], text: str) -> float:
+        """IDF-weighted share of the question's key terms found in `text`."""
+        if not terms:
+            return 0.0
+        found = set(tokenize(text))
+        default = max(self.idf.values(), default=1.0) + 1.0  # a term no document has
+        weights = {t: self.idf.get(t, default) for t in terms}
+        return sum(w for t, w in weights.items() if t in found) / sum(weights.values())
+
+    def candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
+        spans: list[tuple[int, int, int, str]] = []
+        for rank, hit in enumerate(hits):
+            c = hit.chunk
+            for s, e in sentence_spans(c.text):
+                text = c.text[s:e]
+                if len(text.split()) < 4 or is_plain_heading(text):
+                    continue
+                spans.append((rank, c.start + s, c.start + e, text))
+        if not spans:
+            return []
+        terms = self.key_terms(question)
+        vectors = self.embedder.encode([question] + [s[3] for s in spans])  # type: ignore[attr-defined]
+        cosines = np.asarray(vectors[1:]) @ np.asarray(vectors[0])
+        out = []
+        for (rank, start, end, text), cos in zip(spans, cosines, strict=True):
+            cov = self.coverage(terms, text)
+            score = (1 - self.lexical_weight) * float(cos) + self.lexical_weight * cov
+            score -= 0.01 * rank  # prefer the retriever's order on near ties
+            out.append(Candidate(rank, start, end, text, score, float(cos), cov))
+        out.sort(key=lambda c: -c.score)
+        return out
+
+    def confidence(self, question: str, best: Candidate, hits: list[Hit], chosen: list[Candidate]) -> float:
+        """How sure we are that the chosen sentences answer the question (0..1)."""
+        evidence = " ".join(c.text for c in chosen)
+        conf = best.score
+        terms = self.key_terms(question)
+        # a key term that no chosen sentence (nor its chunk) contains is a fact we lack
+        context = evidence + " " + " ".join(hits[c.hit_rank].chunk.text for c in chosen)
+        conf = min(conf, 0.5 * best.cosine + 0.5 * self.coverage(terms, context))
+        if _QUANTITY.search(question) and not _NUMBER.search(evidence):
+            conf = min(conf, self.threshold - 0.1)
+        return conf
+
+    # -- answer --------------------------------------------------------------------------
+    def select(self, candidates: list[Candidate]) -> list[Candidate]:
+        best = candidates[0]
+        chosen = [best]
+        for cand in candidates[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if cand.score < max(best.score - 0.12, self.threshold):
+                break
+            if any(_overlaps(cand, c) or _redundant(cand.text, c.text) for c in chosen):
+                continue
+            chosen.append(cand)
+        return chosen
+
+    def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Draft]:
+        cands = self.candidates(question, hits)
+        if not cands:
+            yield abstention()
+            return
+        chosen = self.select(cands)
+        if self.confidence(question, cands[0], hits, chosen) < self.threshold:
+            yield abstention()
+            return
+        # readable order: by the retriever's rank of the chunk, then by position in it
+        chosen.sort(key=lambda c: (hits[c.hit_rank].chunk.source, c.hit_rank, c.start))
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for cand in chosen:
+            hit = hits[cand.hit_rank]
+            prev = citations[-1] if citations else None
+            if prev and prev.chunk_start == hit.chunk.start and prev.source == hit.chunk.source and _adjacent(hit.chunk.text, hit.chunk.start, prev.end, cand.start):
+                # consecutive sentences of one passage share a citation
+                quote = hit.chunk.text[prev.start - hit.chunk.start : cand.end - hit.chunk.start]
+                citations[-1] = Citation(prev.marker, prev.source, prev.section, quote, prev.start,
+                                         cand.end, max(prev.score, cand.score), prev.chunk_text,
+                                         prev.chunk_start)
+                parts[-1] = f"{quote} [{prev.marker}]"
+                continue
+            marker = len(citations) + 1
+            citations.append(Citation(marker, hit.chunk.source, hit.chunk.section, cand.text,
+                                      cand.start, cand.end, cand.score, hit.chunk.text, hit.chunk.start))
+            parts.append(f"{cand.text} [{marker}]")
+        text = " ".join(parts)
+        yield text
+        yield Draft(text, tuple(citations), False)
+
+
+def _overlaps(a: Candidate, b: Candidate) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _redundant(a: str, b: str) -> bool:
+    ta, tb = set(tokenize(a)), set(tokenize(b))
+    if not ta or not tb:
+        return False
+    return len(ta & tb) / min(len(ta), len(tb)) > 0.7
+
+
+def _adjacent(chunk_text: str, chunk_start: int, end: int, start: int) -> bool:
+    if start < end:
+        return False
+    gap = chunk_text[end - chunk_start : start - chunk_start]
+    return 0 <= start - end <= 3 and not gap.strip() and "\n" not in gap
+
+
+def idf_table(chunk_texts: list[str]) -> dict[str, float]:
+    df: dict[str, int] = {}
+    for text in chunk_texts:
+        for t in set(tokenize(text)):
+            df[t] = df.get(t, 0) + 1
+    n = len(chunk_texts)
+    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}

@@ -1,0 +1,84 @@
+"""Sentences, citation markers and support checks, shared by the answerers and `rag eval`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from rag.lexical import tokenize
+
+MARKER = re.compile(r"\s*\[(\d{1,3})\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n+")
+
+
+def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or line of `text`, stripped, shifted by `offset`."""
+    spans = []
+    pos = 0
+    for match in _SENTENCE_END.finditer(text):
+        spans.append((pos, match.start()))
+        pos = match.end()
+    spans.append((pos, len(text)))
+    out = []
+    for start, end in spans:
+        piece = text[start:end]
+        stripped = piece.strip()
+        if not stripped:
+            continue
+        s = start + piece.index(stripped)
+        out.append((offset + s, offset + s + len(stripped)))
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def markers_in(text: str) -> list[int]:
+    return [int(m.group(1)) for m in MARKER.finditer(text)]
+
+
+def prune_markers(text: str, valid: set[int]) -> str:
+    """Drop `[n]` markers that point to no passage."""
+    return MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)
+
+
+def renumber(text: str, mapping: dict[int, int]) -> str:
+    return MARKER.sub(lambda m: f" [{mapping[int(m.group(1))]}]" if int(m.group(1)) in mapping else "", text)
+
+
+def word_overlap(claim: str, passage: str) -> float:
+    """Share of the claim's content words that occur in the passage."""
+    words = set(tokenize(claim))
+    if not words:
+        return 1.0
+    return len(words & set(tokenize(passage))) / len(words)
+
+
+def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
+    """Each sentence of an answer with the markers that follow it."""
+    out: list[tuple[str, list[int]]] = []
+    for sentence in re.split(r"(?<=[.!?\]])\s+(?=[^\[])", answer.strip()):
+        marks = markers_in(sentence)
+        clean = MARKER.sub("", sentence).strip()
+        if clean:
+            out.append((clean, marks))
+    return out
+
+
+def supported(
+    claim: str,
+    passages: Sequence[str],
+    similarity: Callable[[str, Sequence[str]], list[float]],
+    min_similarity: float = 0.6,
+    min_overlap: float = 0.5,
+) -> bool:
+    """A claim is supported when some passage (or one of its sentences) is close to it in
+    meaning and shares enough of its words."""
+    if not passages:
+        return False
+    candidates = [s for p in passages for s in split_sentences(p)] + list(passages)
+    sims = similarity(claim, candidates)
+    best_sim = max(sims)
+    best_overlap = max(word_overlap(claim, p) for p in passages)
+    return best_sim >= min_similarity and best_overlap >= min_overlap or best_overlap >= 0.9

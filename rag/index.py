@@ -1,0 +1,221 @@
+"""sync(): bring the index up to date with the corpus, touching only what changed.
+
+Chunk-level work is LangChain's indexing API with a SQL record manager: a chunk whose id
+(a hash of its source, offsets, section and text) is already recorded costs no embedding,
+`cleanup="full"` deletes the chunks of changed and vanished documents, and because ids are
+deterministic, a sync killed half-way is completed by the next one without duplicates.
+Document-level counts come from a manifest of content hashes written at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rag import lexical
+from rag.errors import ConfigError, LoadError, StoreError
+from rag.load import discover, load_corpus
+from rag.settings import Settings
+from rag.split import split_all
+from rag.types import Chunk, Skipped, SyncReport
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    documents: dict[str, dict[str, Any]]  # source -> {"sha256", "chunks"}
+    synced_at: str = ""
+
+    @classmethod
+    def read(cls, index_dir: Path) -> Manifest:
+        try:
+            data = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+            return cls(dict(data.get("documents", {})), str(data.get("synced_at", "")))
+        except (OSError, ValueError):
+            return cls({})
+
+    def write(self, index_dir: Path) -> None:
+        tmp = index_dir / f"{MANIFEST}.tmp"
+        data = {"documents": self.documents, "synced_at": self.synced_at}
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, index_dir / MANIFEST)
+
+
+def chunk_key(doc: Any) -> str:
+    """The record-manager key of a LangChain Document made from a Chunk: the chunk's id."""
+    return _to_chunk(doc).id
+
+
+def _to_chunk(doc: Any) -> Chunk:
+    from rag.store import chunk_from
+
+    return chunk_from(doc.page_content, doc.metadata)
+
+
+def _to_document(chunk: Chunk) -> Any:
+    from langchain_core.documents import Document as LCDocument
+
+    from rag.store import chunk_metadata
+
+    return LCDocument(page_content=chunk.text, metadata=chunk_metadata(chunk), id=chunk.id)
+
+
+@contextlib.contextmanager
+def sync_lock(index_dir: Path) -> Iterator[None]:
+    """One sync at a time per index folder, across processes."""
+    with open(index_dir / "sync.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another sync is running on %s; waiting for it", index_dir)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def record_manager(settings: Settings) -> Any:
+    from langchain_classic.indexes import SQLRecordManager
+
+    db = settings.index_dir / "records.sqlite"
+    manager = SQLRecordManager(f"chroma/{settings.collection}", db_url=f"sqlite:///{db}")
+    manager.create_schema()
+    return manager
+
+
+def prepare_index_dir(settings: Settings) -> None:
+    if not settings.corpus_dir.is_dir():
+        raise ConfigError(
+            f"corpus folder {settings.corpus_dir} does not exist; create it or pass --corpus DIR"
+        )
+    try:
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.index_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write to the index folder {settings.index_dir} ({exc.strerror or exc}); "
+            "choose another with --index DIR or free some space"
+        ) from None
+
+
+def rebuild(settings: Settings) -> None:
+    """Forget the whole index: the collection, the records, BM25 and the manifest."""
+    from rag.store import open_client
+
+    client = open_client(settings)
+    with contextlib.suppress(Exception):
+        client.delete_collection(settings.collection)
+    for name in ("records.sqlite", MANIFEST):
+        with contextlib.suppress(FileNotFoundError):
+            (settings.index_dir / name).unlink()
+    shutil.rmtree(settings.index_dir / "lexical", ignore_errors=True)
+
+
+def sync(
+    settings: Settings,
+    embedder: Any,
+    *,
+    dry_run: bool = False,
+    full_rebuild: bool = False,
+    progress: bool | None = None,
+) -> SyncReport:
+    began = time.perf_counter()
+    prepare_index_dir(settings)
+    with sync_lock(settings.index_dir):
+        if full_rebuild and not dry_run:
+            rebuild(settings)
+        return _sync_locked(settings, embedder, dry_run, full_rebuild, progress, began)
+
+
+def _sync_locked(
+    settings: Settings,
+    embedder: Any,
+    dry_run: bool,
+    full_rebuild: bool,
+    progress: bool | None,
+    began: float,
+) -> SyncReport:
+    from langchain_core.indexing import index
+
+    from rag.store import all_chunks, count, vector_store
+
+    old = Manifest({}) if full_rebuild else Manifest.read(settings.index_dir)
+    store = vector_store(settings, embedder)
+    docs, skipped = [], []
+    for item in load_corpus(settings.corpus_dir):
+        if isinstance(item, LoadError):
+            skipped.append(Skipped(item.path, item.reason))
+        else:
+            docs.append(item)
+    chunks = split_all(docs, settings.chunk_size, settings.chunk_overlap)
+    manifest = {d.source: {"sha256": d.sha256, "chunks": 0} for d in docs}
+
+    # A file that is still there but no longer loads keeps what was indexed of it.
+    present = {p.relative_to(settings.corpus_dir).as_posix() for p in discover(settings.corpus_dir)}
+    for item in skipped:
+        if item.path in old.documents and item.path in present:
+            kept = all_chunks(store, where={"source": item.path})
+            chunks.extend(kept)
+            manifest[item.path] = dict(old.documents[item.path])
+            log.warning("%s: keeping its %d indexed chunks from the last good version", item.path, len(kept))
+    for c in chunks:
+        manifest[c.source]["chunks"] += 1
+
+    added = sum(1 for s in manifest if s not in old.documents)
+    updated = sum(
+        1 for s, m in manifest.items() if s in old.documents and old.documents[s]["sha256"] != m["sha256"]
+    )
+    unchanged = len(manifest) - added - updated
+    deleted = sum(1 for s in old.documents if s not in manifest)
+
+    records = record_manager(settings)
+    if dry_run:
+        ids = [c.id for c in chunks]
+        exists = records.exists(ids) if ids else []
+        to_embed = sum(1 for e in exists if not e)
+        to_delete = len(set(records.list_keys()) - set(ids))
+        return SyncReport(added, updated, deleted, unchanged, count(store), time.perf_counter() - began,
+                          tuple(skipped), dry_run=True, chunks_embedded=to_embed, chunks_deleted=to_delete)
+
+    show = sys.stderr.isatty() if progress is None else progress
+    result = index(
+        _progress([_to_document(c) for c in chunks], show),
+        records,
+        store,
+        cleanup="full",
+        key_encoder=chunk_key,
+        batch_size=64,
+    )
+    lexical.build(all_chunks(store), settings.index_dir / "lexical")
+    synced_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    Manifest(manifest, synced_at).write(settings.index_dir)
+    total = count(store)
+    report = SyncReport(added, updated, deleted, unchanged, total, time.perf_counter() - began,
+                        tuple(skipped), chunks_embedded=result["num_added"],
+                        chunks_deleted=result["num_deleted"])
+    log.info(
+        "synced %s: %d added, %d updated, %d deleted, %d unchanged, %d skipped; %d chunks (%d embedded)",
+        settings.corpus_dir, added, updated, deleted, unchanged, len(skipped), total, result["num_added"],
+    )
+    return report
+
+
+def _progress(items: list[Any], show: bool) -> Any:
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc="indexing chunks", unit="chunk", file=sys.stderr)

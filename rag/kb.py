@@ -1,0 +1,233 @@
+"""The KnowledgeBase facade. The chain reads top to bottom:
+question -> condense with history -> retrieve (hybrid) -> answer (extractive | llm) -> Answer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rag.answer import Answerer, Draft
+from rag.errors import ConfigError, RagError
+from rag.settings import Settings
+from rag.types import Answer, DocumentInfo, Hit, SyncReport
+
+log = logging.getLogger(__name__)
+
+Turn = tuple[str, str]  # (question, answer) of an earlier exchange
+
+_REFERS_BACK = frozenset(
+    "it its they them their theirs this that these those he she his her also too both "
+    "either neither other another same such".split()
+)
+
+
+class KnowledgeBase:
+    """`sync()`, `search()`, `ask()` and `stream()` over one corpus folder and its index."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._embedder: Any = None
+        self._store: Any = None
+        self._lexical: Any = None
+        self._retriever: Any = None
+        self._answerers: dict[str, Answerer] = {}
+        self._idf_version = ""
+        self._idf: dict[str, float] = {}
+
+    # -- components, loaded on first use ---------------------------------------------------
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from rag.embed import Embedder
+
+            self._embedder = Embedder(
+                self.settings.embed_model, self.settings.embed_backend, self.settings.embed_batch_size
+            )
+        return self._embedder
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from rag.store import open_client, vector_store
+
+            client = open_client(self.settings, create=False)
+            self._store = vector_store(self.settings, self.embedder, client)
+        return self._store
+
+    @property
+    def lexical(self) -> Any:
+        if self._lexical is None:
+            from rag.lexical import Bm25Index
+
+            self._lexical = Bm25Index(self.settings.index_dir / "lexical")
+        return self._lexical
+
+    @property
+    def retriever(self) -> Any:
+        """The hybrid retriever, a LangChain `BaseRetriever`."""
+        if self._retriever is None:
+            from rag.retrieve import HybridRetriever, load_reranker
+
+            s = self.settings
+            self._retriever = HybridRetriever(
+                store=self.store,
+                embedder=self.embedder,
+                lexical=self.lexical,
+                k=s.k,
+                dense_weight=s.dense_weight,
+                rrf_k=s.rrf_k,
+                reranker=load_reranker(s.reranker) if s.reranker else None,
+            )
+        return self._retriever
+
+    def idf(self) -> dict[str, float]:
+        from rag.answer.extractive import idf_table
+
+        self.lexical.refresh()
+        if self.lexical.version != self._idf_version:
+            self._idf = idf_table([c.text for c in self.lexical.chunks])
+            self._idf_version = self.lexical.version
+        return self._idf
+
+    def answerer(self, name: str | None = None) -> Answerer:
+        name = name or self.settings.answerer
+        if name not in self._answerers:
+            if name == "extractive":
+                from rag.answer.extractive import ExtractiveAnswerer
+
+                self._answerers[name] = ExtractiveAnswerer(
+                    self.embedder, self._idf, threshold=self.settings.abstain_threshold
+                )
+            elif name == "llm":
+                from rag.answer.llm import LLMAnswerer
+
+                self._answerers[name] = LLMAnswerer.from_settings(self.settings, self.embedder)
+            else:
+                raise ConfigError(f"unknown answerer {name!r}: choose extractive or llm")
+        answerer = self._answerers[name]
+        if hasattr(answerer, "idf"):
+            answerer.idf = self.idf()
+        return answerer
+
+    # -- indexing ------------------------------------------------------------------------
+    def sync(self, *, dry_run: bool = False, rebuild: bool = False, progress: bool | None = None) -> SyncReport:
+        from rag.index import sync
+
+        report = sync(self.settings, self.embedder, dry_run=dry_run, full_rebuild=rebuild, progress=progress)
+        if rebuild:
+            self._store = self._retriever = None  # the collection was recreated
+        return report
+
+    def documents(self) -> list[DocumentInfo]:
+        from rag.index import Manifest
+
+        manifest = Manifest.read(self.settings.index_dir)
+        return [DocumentInfo(src, int(m.get("chunks", 0))) for src, m in sorted(manifest.documents.items())]
+
+    def last_sync(self) -> str:
+        from rag.index import Manifest
+
+        return Manifest.read(self.settings.index_dir).synced_at
+
+    def add_file(self, name: str, data: bytes) -> Path:
+        """Save an uploaded file into the corpus folder (not synced yet); refuses names that
+        escape the folder, unknown formats and files over the size limit."""
+        from rag.load import SUFFIXES
+
+        if self.settings.read_only:
+            raise RagError("this knowledge base is read-only; uploads are turned off")
+        rel = PurePosixPath(name.replace("\\", "/"))
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts or any(p.startswith(".") for p in rel.parts):
+            raise RagError(f"refused {name!r}: a file name must stay inside the corpus folder")
+        if rel.suffix.lower() not in SUFFIXES:
+            raise RagError(f"refused {name!r}: only {', '.join(SUFFIXES)} files can be indexed")
+        if len(data) > self.settings.max_upload_bytes:
+            raise RagError(
+                f"refused {name!r}: {len(data) / 2**20:.1f} MiB is over the "
+                f"{self.settings.max_upload_mb:g} MiB upload limit"
+            )
+        corpus = self.settings.corpus_dir.resolve()
+        target = (corpus / Path(*rel.parts)).resolve()
+        if corpus not in target.parents:
+            raise RagError(f"refused {name!r}: a file name must stay inside the corpus folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.upload")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        return target
+
+    # -- the chain -----------------------------------------------------------------------
+    def condense(self, question: str, history: Sequence[Turn] = ()) -> str:
+        """A standalone version of a follow-up question."""
+        if not history:
+            return question
+        answerer = self._answerers.get(self.settings.answerer)
+        if answerer is not None and hasattr(answerer, "condense"):
+            return str(answerer.condense(question, history))
+        return carry_over(question, history[-1][0])
+
+    def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
+        if not question.strip():
+            raise RagError("the question is empty")
+        return self.retriever.hits(question, k or self.settings.k, mode=mode)
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        k: int | None = None,
+        answerer: str | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield pieces of the answer text, then the final Answer."""
+        began = time.perf_counter()
+        chosen = self.answerer(answerer)
+        standalone = self.condense(question, history) if history else question
+        hits = self.search(standalone, k)
+        retrieved = time.perf_counter()
+        draft: Draft | None = None
+        for piece in chosen.stream(standalone, hits):
+            if isinstance(piece, Draft):
+                draft = piece
+            else:
+                yield piece
+        assert draft is not None
+        done = time.perf_counter()
+        yield Answer(
+            question=question,
+            text=draft.text,
+            citations=draft.citations,
+            abstained=draft.abstained,
+            timings_ms={
+                "retrieve": (retrieved - began) * 1000,
+                "answer": (done - retrieved) * 1000,
+                "total": (done - began) * 1000,
+            },
+            standalone_question=standalone,
+            unsupported=draft.unsupported,
+        )
+
+    def ask(self, question: str, history: Sequence[Turn] = (), **kwargs: Any) -> Answer:
+        last: str | Answer | None = None
+        for last in self.stream(question, history, **kwargs):
+            pass
+        assert isinstance(last, Answer)
+        return last
+
+
+def carry_over(question: str, previous: str) -> str:
+    """The extractive answerer's follow-up rule: a short question, or one that refers back,
+    gets the previous question's key terms."""
+    from rag.lexical import tokenize
+
+    words = question.lower().replace("?", " ").split()
+    terms = tokenize(question)
+    if len(terms) > 4 and not _REFERS_BACK.intersection(words):
+        return question
+    prev_terms = [t for t in tokenize(previous) if t not in terms]
+    if not prev_terms:
+        return question
+    return f"{question} ({' '.join(dict.fromkeys(prev_terms))})"

@@ -1,0 +1,123 @@
+"""The BM25 side of the index (bm25s), rebuilt from the vector store's chunks after each sync.
+
+Each build goes into a fresh folder and a `current` file is switched to it atomically, so a
+reader in another process never sees a half-written index."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from rag.types import Chunk
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"\w\w+", re.UNICODE)
+_STOPWORDS: frozenset[str] | None = None
+
+
+def _stopwords() -> frozenset[str]:
+    global _STOPWORDS
+    if _STOPWORDS is None:
+        from bm25s.stopwords import STOPWORDS_EN
+
+        _STOPWORDS = frozenset(STOPWORDS_EN)
+    return _STOPWORDS
+
+
+def stem(word: str) -> str:
+    """A light English suffix stripper: enough to match plurals and simple verb forms."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    stop = _stopwords()
+    return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in stop]
+
+
+def build(chunks: list[Chunk], root: Path) -> None:
+    """Write a BM25 index of `chunks` under `root` and make it the current one."""
+    import bm25s
+
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / f"v{time.time_ns()}"
+    target.mkdir()
+    with open(target / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        for c in chunks:
+            fh.write(json.dumps([c.source, c.section, c.start, c.end, c.text], ensure_ascii=False))
+            fh.write("\n")
+    if chunks:
+        retriever = bm25s.BM25()
+        retriever.index([tokenize(c.text) or [""] for c in chunks], show_progress=False)
+        retriever.save(str(target / "bm25"), show_progress=False)
+    pointer = root / "current.tmp"
+    pointer.write_text(target.name, encoding="utf-8")
+    os.replace(pointer, root / "current")
+    for old in root.glob("v*"):
+        if old.name != target.name and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+class Bm25Index:
+    """A loaded BM25 index; `search` returns (chunk, score) best first."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.version = ""
+        self.chunks: list[Chunk] = []
+        self._retriever: Any = None
+        self._vocab: dict[str, int] = {}
+
+    def current_version(self) -> str:
+        try:
+            return (self.root / "current").read_text(encoding="utf-8").strip()
+        except OSError:
+            return ""
+
+    def refresh(self) -> None:
+        """Load the current build if it changed since the last load."""
+        version = self.current_version()
+        if version == self.version:
+            return
+        folder = self.root / version
+        chunks: list[Chunk] = []
+        try:
+            with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
+                for line in fh:
+                    source, section, start, end, text = json.loads(line)
+                    chunks.append(Chunk(source, section, text, start, end))
+            retriever = None
+            if chunks:
+                import bm25s
+
+                retriever = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+        except (OSError, ValueError) as exc:
+            log.warning("BM25 index %s not readable yet (%s); keeping the previous one", folder, exc)
+            return
+        self.chunks, self._retriever, self.version = chunks, retriever, version
+        self._vocab = dict(retriever.vocab_dict) if retriever is not None else {}
+
+    def search(self, query: str, k: int) -> list[tuple[Chunk, float]]:
+        self.refresh()
+        if self._retriever is None:
+            return []
+        tokens = [t for t in tokenize(query) if t in self._vocab]
+        if not tokens:
+            return []
+        k = min(k, len(self.chunks))
+        docs, scores = self._retriever.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        return [
+            (self.chunks[int(i)], float(s))
+            for i, s in zip(docs[0], scores[0], strict=True)
+            if float(s) > 0
+        ]

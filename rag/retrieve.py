@@ -1,0 +1,126 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 (bm25s), fused by weighted reciprocal-rank fusion,
+optionally reranked by a cross-encoder. `HybridRetriever` is a LangChain `BaseRetriever`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from rag.types import Chunk, Hit
+
+log = logging.getLogger(__name__)
+
+
+def rrf_fuse(
+    dense: list[tuple[Chunk, float]],
+    sparse: list[tuple[Chunk, float]],
+    dense_weight: float,
+    rrf_k: int,
+) -> list[Hit]:
+    """Weighted reciprocal-rank fusion of two ranked lists; ties keep the dense order."""
+    fused: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
+    dense_scores = {c.id: s for c, s in dense}
+    bm25_scores = {c.id: s for c, s in sparse}
+    for weight, ranked in ((dense_weight, dense), (1.0 - dense_weight, sparse)):
+        for rank, (chunk, _score) in enumerate(ranked, start=1):
+            chunks.setdefault(chunk.id, chunk)
+            fused[chunk.id] = fused.get(chunk.id, 0.0) + weight / (rrf_k + rank)
+    order = sorted(fused, key=lambda cid: -fused[cid])
+    return [
+        Hit(chunks[cid], fused[cid], dense_scores.get(cid), bm25_scores.get(cid)) for cid in order
+    ]
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense + BM25 retrieval over one knowledge base; returns LangChain Documents whose
+    metadata carries the chunk's source, section, offsets and scores."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Any
+    embedder: Any
+    lexical: Any
+    k: int = 5
+    dense_weight: float = 0.7
+    rrf_k: int = 60
+    fetch_k: int = 30
+    reranker: Any = None
+
+    def hits(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
+        from rag.store import dense_search
+
+        k = k or self.k
+        fetch = max(self.fetch_k, k * 3)
+        qvec = self.embedder.embed_query(query)
+        dense = dense_search(self.store, qvec, fetch) if mode != "bm25" else []
+        sparse = self.lexical.search(query, fetch) if mode != "dense" else []
+        if mode == "dense":
+            hits = [Hit(c, s, s, None) for c, s in dense]
+        elif mode == "bm25":
+            hits = [Hit(c, s, None, s) for c, s in sparse]
+        else:
+            hits = rrf_fuse(dense, sparse, self.dense_weight, self.rrf_k)
+        hits = self._fill_dense_scores(hits[: max(k, 10) if self.reranker else k], qvec)
+        if self.reranker is not None and hits:
+            scores = self.reranker.predict([(query, h.chunk.text) for h in hits])
+            order = sorted(range(len(hits)), key=lambda i: -float(scores[i]))
+            hits = [hits[i] for i in order]
+        return hits[:k]
+
+    def _fill_dense_scores(self, hits: list[Hit], qvec: list[float]) -> list[Hit]:
+        """Give chunks found only by BM25 their cosine similarity too (abstention uses it)."""
+        missing = [h.chunk.id for h in hits if h.dense_score is None]
+        if not missing:
+            return hits
+        import numpy as np
+
+        got = self.store._collection.get(ids=missing, include=["embeddings"])
+        vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
+        q = np.asarray(qvec)
+        out = []
+        for h in hits:
+            if h.dense_score is None and h.chunk.id in vectors:
+                sim = float(np.dot(q, np.asarray(vectors[h.chunk.id])))
+                h = Hit(h.chunk, h.score, sim, h.bm25_score)
+            out.append(h)
+        return out
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[LCDocument]:
+        return [hit_to_document(h) for h in self.hits(query)]
+
+
+def hit_to_document(hit: Hit) -> LCDocument:
+    c = hit.chunk
+    return LCDocument(
+        page_content=c.text,
+        id=c.id,
+        metadata={
+            "source": c.source,
+            "section": c.section,
+            "start": c.start,
+            "end": c.end,
+            "score": hit.score,
+            "dense_score": hit.dense_score,
+            "bm25_score": hit.bm25_score,
+        },
+    )
+
+
+def document_to_hit(doc: LCDocument) -> Hit:
+    m = doc.metadata
+    chunk = Chunk(m["source"], m.get("section", ""), doc.page_content, int(m["start"]), int(m["end"]))
+    return Hit(chunk, float(m.get("score", 0.0)), m.get("dense_score"), m.get("bm25_score"))
+
+
+def load_reranker(name: str) -> Any:
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(name, device="cpu")

@@ -1,0 +1,125 @@
+"""The one Settings object. Defaults live here, `RAG_*` environment variables override them,
+CLI flags override both. Nothing else in the package reads the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+
+ANSWERERS = ("extractive", "llm")
+
+# environment variable -> field name
+_ENV = {
+    "RAG_CORPUS_DIR": "corpus_dir",
+    "RAG_INDEX_DIR": "index_dir",
+    "RAG_CHROMA_URL": "chroma_url",
+    "RAG_COLLECTION": "collection",
+    "RAG_EMBED_MODEL": "embed_model",
+    "RAG_EMBED_BACKEND": "embed_backend",
+    "RAG_ANSWERER": "answerer",
+    "RAG_LLM_BASE_URL": "llm_base_url",
+    "RAG_LLM_MODEL": "llm_model",
+    "RAG_LLM_API_KEY": "llm_api_key",
+    "RAG_RERANKER": "reranker",
+    "RAG_K": "k",
+    "RAG_CHUNK_SIZE": "chunk_size",
+    "RAG_CHUNK_OVERLAP": "chunk_overlap",
+    "RAG_DENSE_WEIGHT": "dense_weight",
+    "RAG_RRF_K": "rrf_k",
+    "RAG_ABSTAIN_THRESHOLD": "abstain_threshold",
+    "RAG_MAX_UPLOAD_MB": "max_upload_mb",
+    "RAG_AUTH": "auth",
+    "RAG_READ_ONLY": "read_only",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path(".rag-index")
+    chroma_url: str | None = None
+    collection: str = "knowledge-base"
+    embed_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
+    embed_backend: str = "torch"
+    answerer: str = "extractive"
+    llm_base_url: str | None = None
+    llm_model: str = "local"
+    llm_api_key: str = "none"
+    reranker: str | None = None
+    k: int = 5
+    chunk_size: int = 800
+    chunk_overlap: int = 100
+    dense_weight: float = 0.7
+    rrf_k: int = 60
+    abstain_threshold: float = 0.45
+    max_upload_mb: float = 25.0
+    auth: str | None = None
+    read_only: bool = False
+    embed_batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
+        object.__setattr__(self, "index_dir", Path(self.index_dir))
+        self.validate()
+
+    def validate(self) -> None:
+        if self.k < 1 or self.k > 100:
+            raise ConfigError(f"k must be between 1 and 100, not {self.k}")
+        if self.chunk_size < 100:
+            raise ConfigError(f"chunk size must be at least 100 characters, not {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size // 2:
+            raise ConfigError("chunk overlap must be between 0 and half the chunk size")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ConfigError(f"dense weight must be between 0 and 1, not {self.dense_weight}")
+        if self.rrf_k < 1:
+            raise ConfigError(f"rrf_k must be positive, not {self.rrf_k}")
+        if self.answerer not in ANSWERERS:
+            raise ConfigError(
+                f"unknown answerer {self.answerer!r}: choose one of {', '.join(ANSWERERS)}"
+            )
+        if self.embed_backend not in ("torch", "onnx"):
+            raise ConfigError(f"unknown embedding backend {self.embed_backend!r}: torch or onnx")
+        if self.max_upload_mb <= 0:
+            raise ConfigError("the upload limit must be positive")
+        if not 3 <= len(self.collection) <= 512:
+            raise ConfigError("the collection name needs 3 to 512 characters")
+        if self.auth is not None and ":" not in self.auth:
+            raise ConfigError("auth must look like USER:PASSWORD")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `RAG_*` variables, then the non-None keyword overrides (CLI flags)."""
+        env = dict(os.environ) if env is None else env
+        types = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for var, name in _ENV.items():
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            values[name] = _convert(var, raw, str(types[name]))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+def _convert(var: str, raw: str, type_name: str) -> Any:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "bool":
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+    except ValueError:
+        raise ConfigError(f"{var}={raw!r} is not a valid {type_name}") from None
+    return raw

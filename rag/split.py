@@ -1,0 +1,119 @@
+"""Documents -> Chunks that follow the document's structure, with exact character offsets:
+`document.text[chunk.start:chunk.end] == chunk.text` for every chunk."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from rag.types import Chunk, Document
+
+_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)])\s")
+_FINAL_PUNCT = ".,;:!…\"'”’)]»"
+
+
+def is_plain_heading(line: str) -> bool:
+    """A plain-text heading: a short line that does not end like a sentence."""
+    text = line.strip()
+    words = text.split()
+    if not 1 <= len(words) <= 14 or len(text) > 100 or _BULLET.match(line):
+        return False
+    if not (text[0].isupper() or text[0].isdigit()):
+        return False
+    if text.endswith("?"):
+        # a question is a heading only when it is written like a title
+        long_words = [w for w in words if len(w) > 3]
+        capitalised = sum(1 for w in long_words if w[0].isupper())
+        return bool(long_words) and capitalised / len(long_words) >= 0.6
+    return not text.endswith(tuple(_FINAL_PUNCT))
+
+
+def find_headings(doc: Document) -> list[tuple[int, str]]:
+    """(offset of the heading line, title) for every heading of the document."""
+    if doc.headings:
+        return [(start, title) for start, _end, title in doc.headings]
+    markdown = doc.source.lower().endswith((".md", ".markdown"))
+    headings: list[tuple[int, str]] = []
+    offset = 0
+    lines = doc.text.splitlines(keepends=True)
+    in_fence = False
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if markdown:
+            if stripped.startswith(("```", "~~~")):
+                in_fence = not in_fence
+            match = None if in_fence else _MD_HEADING.match(line.rstrip("\r\n"))
+            if match:
+                headings.append((offset, match.group(2).strip()))
+        else:
+            nxt = next((x for x in lines[i + 1 :] if x.strip()), "")
+            if stripped and nxt and is_plain_heading(line):
+                headings.append((offset, stripped))
+        offset += len(line)
+    return headings
+
+
+def sections(doc: Document) -> list[tuple[int, int, str]]:
+    """(start, end, title) spans covering the text; a heading with no body joins the next."""
+    heads = find_headings(doc)
+    bounds = [(0, "")] + heads if not heads or heads[0][0] > 0 else heads
+    spans: list[tuple[int, int, str]] = []
+    for i, (start, title) in enumerate(bounds):
+        end = bounds[i + 1][0] if i + 1 < len(bounds) else len(doc.text)
+        spans.append((start, end, title))
+    merged: list[tuple[int, int, str]] = []
+    pending: int | None = None  # start of heading-only sections waiting for a body
+    for start, end, title in spans:
+        body = doc.text[start:end].strip()
+        if title and body == title.strip() or (title and _only_heading_line(doc.text[start:end])):
+            pending = start if pending is None else pending
+            continue
+        if not body and not title:
+            continue
+        merged.append((pending if pending is not None else start, end, title))
+        pending = None
+    if pending is not None:
+        if merged:
+            s, _e, t = merged[-1]
+            merged[-1] = (s, len(doc.text), t)
+        else:
+            merged.append((pending, len(doc.text), bounds[-1][1]))
+    return merged
+
+
+def _only_heading_line(text: str) -> bool:
+    return len([line for line in text.splitlines() if line.strip()]) <= 1
+
+
+def split_document(doc: Document, chunk_size: int = 800, chunk_overlap: int = 100) -> list[Chunk]:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+        keep_separator="end",
+        add_start_index=True,
+    )
+    chunks: list[Chunk] = []
+    for start, end, title in sections(doc):
+        body = doc.text[start:end]
+        if len(body.strip()) <= chunk_size:
+            pieces = [(body.strip(), body.find(body.strip()))]
+        else:
+            pieces = [
+                (d.page_content, int(d.metadata["start_index"]))
+                for d in splitter.create_documents([body])
+            ]
+        for text, rel in pieces:
+            if not text.strip() or rel < 0:
+                continue
+            chunk = Chunk(doc.source, title, text, start + rel, start + rel + len(text))
+            assert doc.text[chunk.start : chunk.end] == chunk.text
+            chunks.append(chunk)
+    return chunks
+
+
+def split_all(docs: Iterable[Document], chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    return [c for d in docs for c in split_document(d, chunk_size, chunk_overlap)]

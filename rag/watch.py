@@ -1,0 +1,54 @@
+"""`rag index --watch`: sync whenever files in the corpus folder change, after they settle."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from rag.load import SUFFIXES
+
+log = logging.getLogger(__name__)
+
+
+def _relevant(path: str) -> bool:
+    name = Path(path).name
+    return not name.startswith(".") and Path(path).suffix.lower() in SUFFIXES
+
+
+def watch(kb: Any, *, json_lines: bool = False, settle_ms: int = 1000, stop: threading.Event | None = None) -> None:
+    """Sync once, then after every settled batch of changes; one line per sync."""
+    from watchfiles import watch as watch_files
+
+    def run_sync() -> None:
+        try:
+            report = kb.sync(progress=False)
+        except Exception as exc:  # keep watching: the next change may fix it
+            log.error("sync failed: %s", exc)
+            return
+        if json_lines:
+            sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        else:
+            sys.stdout.write(
+                f"synced: {report.added} added, {report.updated} updated, {report.deleted} deleted, "
+                f"{report.unchanged} unchanged, {len(report.skipped)} skipped; {report.chunks} chunks "
+                f"in {report.seconds:.1f} s\n"
+            )
+        sys.stdout.flush()
+
+    run_sync()
+    corpus = kb.settings.corpus_dir
+    log.info("watching %s for changes (Ctrl-C to stop)", corpus)
+    for changes in watch_files(
+        corpus,
+        watch_filter=lambda _change, path: _relevant(path),
+        debounce=settle_ms,
+        step=100,
+        stop_event=stop,
+        raise_interrupt=False,
+    ):
+        if changes:
+            run_sync()
