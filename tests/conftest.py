@@ -1,0 +1,69 @@
+"""Shared fixtures: one loaded embedding model per test session, real Chroma in temp folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from rag.embed import Embedder  # noqa: E402
+from rag.kb import KnowledgeBase  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The packaged all-MiniLM-L6-v2, loaded once for the whole session."""
+    e = Embedder()
+    e.embed_query("warm up")
+    return e
+
+
+@pytest.fixture
+def make_kb(tmp_path: Path, embedder: Embedder) -> Callable[..., KnowledgeBase]:
+    """Build a KnowledgeBase over a corpus folder in tmp_path, sharing the session's model."""
+
+    def make(corpus: Path | None = None, **overrides: object) -> KnowledgeBase:
+        corpus = corpus or tmp_path / "corpus"
+        corpus.mkdir(parents=True, exist_ok=True)
+        settings = Settings.from_env(
+            env={}, corpus_dir=corpus, index_dir=tmp_path / "index", **overrides
+        )
+        kb = KnowledgeBase(settings)
+        kb._embedder = embedder
+        return kb
+
+    return make
+
+
+@pytest.fixture
+def articles_corpus(tmp_path: Path) -> Path:
+    """A copy of the repository's corpus/ (the two articles)."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def articles_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> KnowledgeBase:
+    """A synced knowledge base over the two articles, shared by read-only tests."""
+    root = tmp_path_factory.mktemp("articles")
+    shutil.copytree(CORPUS, root / "corpus")
+    settings = Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index")
+    kb = KnowledgeBase(settings)
+    kb._embedder = embedder
+    kb.sync(progress=False)
+    return kb
