@@ -34,7 +34,8 @@ def discover(corpus: Path) -> list[Path]:
         rel = path.relative_to(corpus)
         if any(part.startswith(".") for part in rel.parts):
             continue
-        if path.suffix.lower() in SUFFIXES and path.is_file():
+        # a dangling link is listed too, so that it is reported rather than silently ignored
+        if path.suffix.lower() in SUFFIXES and (path.is_file() or path.is_symlink()):
             found.append(path)
     return sorted(found)
 
@@ -116,6 +117,15 @@ def _decode_legacy(data: bytes, source: str) -> str:
                 except UnicodeDecodeError:
                     pass
         raise LoadError(source, "binary file (contains NUL bytes), not text")
+    # Western text is mostly ASCII with a few accented letters or typographic quotes: that is
+    # Windows-1252 (a superset of Latin-1 for printable text). Text where most letters are
+    # high bytes (Cyrillic, Greek, CJK in legacy code pages) goes to the detector.
+    high = sum(1 for b in data if b >= 0x80)
+    if high <= 0.3 * len(data):
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()

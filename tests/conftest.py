@@ -39,9 +39,8 @@ def make_kb(tmp_path: Path, embedder: Embedder) -> Callable[..., KnowledgeBase]:
     def make(corpus: Path | None = None, **overrides: object) -> KnowledgeBase:
         corpus = corpus or tmp_path / "corpus"
         corpus.mkdir(parents=True, exist_ok=True)
-        settings = Settings.from_env(
-            env={}, corpus_dir=corpus, index_dir=tmp_path / "index", **overrides
-        )
+        overrides.setdefault("index_dir", tmp_path / "index")
+        settings = Settings.from_env(env={}, corpus_dir=corpus, **overrides)
         kb = KnowledgeBase(settings)
         kb._embedder = embedder
         return kb

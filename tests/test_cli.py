@@ -1,0 +1,135 @@
+"""The command line: JSON contracts, paths from flags and environment, start-up cost, --watch."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from rag.kb import KnowledgeBase
+
+REPO = Path(__file__).resolve().parent.parent
+RAG = [sys.executable, "-m", "rag.cli"]
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert main(list(argv)) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out
+    return json.loads(out[0])
+
+
+def test_index_and_search_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tmp_path / "c"
+    shutil.copytree(REPO / "corpus", corpus)
+    (corpus / "empty.md").write_text("")
+    index = tmp_path / "i"
+    report = run_json(capsys, "index", "--corpus", str(corpus), "--index", str(index), "--json")
+    assert {"added", "updated", "deleted", "unchanged", "chunks", "seconds"} <= report.keys()
+    assert (report["added"], report["updated"], report["deleted"], report["unchanged"]) == (2, 0, 0, 0)
+    assert report["chunks"] > 10 and report["seconds"] > 0
+    assert report["skipped"] == [{"path": "empty.md", "reason": "file is empty"}]
+
+    again = run_json(capsys, "index", "--corpus", str(corpus), "--index", str(index), "--json")
+    assert (again["added"], again["updated"], again["deleted"]) == (0, 0, 0)
+
+    found = run_json(capsys, "search", "who controls closed models", "--corpus", str(corpus),
+                     "--index", str(index), "--json", "-k", "3")
+    assert len(found["hits"]) == 3
+    for hit in found["hits"]:
+        assert hit.keys() == {"source", "section", "text", "start", "end", "score"}
+        source_text = (corpus / hit["source"]).read_text(encoding="utf-8")
+        assert source_text[hit["start"] : hit["end"]] == hit["text"]
+
+
+def test_paths_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tmp_path / "envcorpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Penguins live in the southern hemisphere.\n")
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "envindex"))
+    report = run_json(capsys, "index", "--json")
+    assert report["added"] == 1
+    assert (tmp_path / "envindex" / "manifest.json").exists()
+
+
+def test_dry_run_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Owls hunt at night.\n")
+    report = run_json(capsys, "index", "--corpus", str(corpus), "--index", str(tmp_path / "i"),
+                      "--dry-run", "--json")
+    assert report["added"] == 1 and report["chunks"] == 0 and report["dry_run"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["index", "--corpus", "/nonexistent/corpus"], "does not exist"),
+        (["ask", "hello", "--answerer", "oracle"], "unknown answerer"),
+        (["search", "hello", "-k", "-3"], "-k must be a positive number"),
+    ],
+)
+def test_bad_input_gives_a_message_not_a_traceback(argv: list[str], message: str, tmp_path: Path) -> None:
+    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "i")}
+    proc = subprocess.run(RAG + argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_is_instant_and_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, time; t = time.perf_counter(); import rag, rag.cli;"
+        "rag.cli.build_parser().format_help(); dt = time.perf_counter() - t;"
+        "heavy = [m for m in ('torch', 'chromadb', 'sentence_transformers', 'gradio', 'langchain_core')"
+        " if m in sys.modules]; print(heavy, dt)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    heavy, seconds = out.rsplit(" ", 1)
+    assert heavy == "[]"
+    help_text = subprocess.run(RAG + ["--help"], capture_output=True, text=True, check=True).stdout
+    assert "index" in help_text and "ask" in help_text and "serve" in help_text
+
+
+def test_watch_syncs_when_files_change(make_kb: Callable[..., KnowledgeBase], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from rag.watch import watch
+
+    kb = make_kb()
+    (kb.settings.corpus_dir / "first.txt").write_text("Rivers flow to the sea.\n")
+    stop = threading.Event()
+    thread = threading.Thread(target=watch, kwargs={"kb": kb, "json_lines": True, "settle_ms": 300, "stop": stop})
+    thread.start()
+    try:
+        wait_for(lambda: [d.source for d in kb.documents()] == ["first.txt"])
+        (kb.settings.corpus_dir / "second.md").write_text("# Mountains\n\nMountains rise slowly.\n")
+        (kb.settings.corpus_dir / "ignored.py").write_text("print('not a document')\n")
+        wait_for(lambda: [d.source for d in kb.documents()] == ["first.txt", "second.md"])
+        (kb.settings.corpus_dir / "first.txt").unlink()
+        wait_for(lambda: [d.source for d in kb.documents()] == ["second.md"])
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert len(lines) >= 3
+    assert lines[0]["added"] == 1 and any(x["deleted"] == 1 for x in lines)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
