@@ -43,7 +43,7 @@ def load_model(name: str | None, backend: str = "torch") -> Any:
                 raise MissingDependency("sentence-transformers", "default") from None
             log.info("loading embedding model %s (%s)", path, backend)
             try:
-                _CACHE[key] = SentenceTransformer(path, device="cpu", backend=backend)
+                _CACHE[key] = SentenceTransformer(path, device="cpu", backend=backend)  # type: ignore[arg-type]
             except OSError as exc:
                 raise ConfigError(
                     f"cannot load the embedding model {path!r} offline ({exc}); "

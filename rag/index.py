@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from rag.errors import ConfigError, LoadError, StoreError
 from rag.load import discover, load_corpus
 from rag.settings import Settings
 from rag.split import split_all
-from rag.types import Chunk, Skipped, SyncReport
+from rag.types import Chunk, Document, Skipped, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -154,23 +154,24 @@ def _sync_locked(
 
     old = Manifest({}) if full_rebuild else Manifest.read(settings.index_dir)
     store = vector_store(settings, embedder)
-    docs, skipped = [], []
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
     for item in load_corpus(settings.corpus_dir):
         if isinstance(item, LoadError):
             skipped.append(Skipped(item.path, item.reason))
         else:
             docs.append(item)
     chunks = split_all(docs, settings.chunk_size, settings.chunk_overlap)
-    manifest = {d.source: {"sha256": d.sha256, "chunks": 0} for d in docs}
+    manifest: dict[str, dict[str, Any]] = {d.source: {"sha256": d.sha256, "chunks": 0} for d in docs}
 
     # A file that is still there but no longer loads keeps what was indexed of it.
     present = {p.relative_to(settings.corpus_dir).as_posix() for p in discover(settings.corpus_dir)}
-    for item in skipped:
-        if item.path in old.documents and item.path in present:
-            kept = all_chunks(store, where={"source": item.path})
+    for bad in skipped:
+        if bad.path in old.documents and bad.path in present:
+            kept = all_chunks(store, where={"source": bad.path})
             chunks.extend(kept)
-            manifest[item.path] = dict(old.documents[item.path])
-            log.warning("%s: keeping its %d indexed chunks from the last good version", item.path, len(kept))
+            manifest[bad.path] = dict(old.documents[bad.path], chunks=0)
+            log.warning("%s: keeping its %d indexed chunks from the last good version", bad.path, len(kept))
     for c in chunks:
         manifest[c.source]["chunks"] += 1
 
@@ -200,7 +201,7 @@ def _sync_locked(
         batch_size=64,
     )
     lexical.build(all_chunks(store), settings.index_dir / "lexical")
-    synced_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    synced_at = datetime.now(UTC).isoformat(timespec="seconds")
     Manifest(manifest, synced_at).write(settings.index_dir)
     total = count(store)
     report = SyncReport(added, updated, deleted, unchanged, total, time.perf_counter() - began,

@@ -57,15 +57,16 @@ def load_file(path: Path, corpus: Path) -> Document:
     if not data.strip():
         raise LoadError(source, "file is empty")
     suffix = path.suffix.lower()
+    headings: list[tuple[int, int, str]] = []
     try:
         if suffix in (".html", ".htm"):
             text, headings = _html(decode_text(data, source))
         elif suffix == ".pdf":
-            text, headings = _pdf(data), ()
+            text = _pdf(data)
         elif suffix == ".docx":
             text, headings = _docx(data)
         else:
-            text, headings = decode_text(data, source), ()
+            text = decode_text(data, source)
     except LoadError:
         raise
     except Exception as exc:  # a parser library failing on corrupt input

@@ -57,7 +57,7 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
 def sections(doc: Document) -> list[tuple[int, int, str]]:
     """(start, end, title) spans covering the text; a heading with no body joins the next."""
     heads = find_headings(doc)
-    bounds = [(0, "")] + heads if not heads or heads[0][0] > 0 else heads
+    bounds = [(0, ""), *heads] if not heads or heads[0][0] > 0 else heads
     spans: list[tuple[int, int, str]] = []
     for i, (start, title) in enumerate(bounds):
         end = bounds[i + 1][0] if i + 1 < len(bounds) else len(doc.text)
@@ -66,7 +66,7 @@ def sections(doc: Document) -> list[tuple[int, int, str]]:
     pending: int | None = None  # start of heading-only sections waiting for a body
     for start, end, title in spans:
         body = doc.text[start:end].strip()
-        if title and body == title.strip() or (title and _only_heading_line(doc.text[start:end])):
+        if (title and body == title.strip()) or (title and _only_heading_line(doc.text[start:end])):
             pending = start if pending is None else pending
             continue
         if not body and not title:

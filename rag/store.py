@@ -96,8 +96,8 @@ def dense_search(store: Chroma, vector: list[float], k: int) -> list[tuple[Chunk
     collection = store._collection
     if collection.count() == 0:
         return []
-    res = collection.query(
-        query_embeddings=[vector],
+    res: Any = collection.query(
+        query_embeddings=[vector],  # type: ignore[arg-type]
         n_results=k,
         include=["documents", "metadatas", "distances"],
     )

@@ -96,7 +96,7 @@ def test_help_is_instant_and_loads_no_heavy_library() -> None:
         " if m in sys.modules]; print(heavy, dt)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    heavy, seconds = out.rsplit(" ", 1)
+    heavy, _seconds = out.rsplit(" ", 1)
     assert heavy == "[]"
     help_text = subprocess.run(RAG + ["--help"], capture_output=True, text=True, check=True).stdout
     assert "index" in help_text and "ask" in help_text and "serve" in help_text
