@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["KnowledgeBase", "Settings", "RagError"]
+__all__ = ["KnowledgeBase", "RagError", "Settings"]
 
 if TYPE_CHECKING:
     from rag.errors import RagError

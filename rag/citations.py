@@ -81,4 +81,4 @@ def supported(
     sims = similarity(claim, candidates)
     best_sim = max(sims)
     best_overlap = max(word_overlap(claim, p) for p in passages)
-    return best_sim >= min_similarity and best_overlap >= min_overlap or best_overlap >= 0.9
+    return (best_sim >= min_similarity and best_overlap >= min_overlap) or best_overlap >= 0.9

@@ -19,8 +19,7 @@ log = logging.getLogger(__name__)
 Turn = tuple[str, str]  # (question, answer) of an earlier exchange
 
 _REFERS_BACK = frozenset(
-    "it its they them their theirs this that these those he she his her also too both "
-    "either neither other another same such".split()
+    ["it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "she", "his", "her", "also", "too", "both", "either", "neither", "other", "another", "same", "such"]
 )
 
 

@@ -15,9 +15,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from rag.embed import Embedder  # noqa: E402
-from rag.kb import KnowledgeBase  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.embed import Embedder
+from rag.kb import KnowledgeBase
+from rag.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"

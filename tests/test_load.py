@@ -36,7 +36,7 @@ def test_cp1252_quotes_are_not_mangled(tmp_path: Path) -> None:
 
 
 def test_utf8_text_is_kept_byte_for_byte(tmp_path: Path) -> None:
-    raw = "Line one\r\nLine two\n\n  indented\ttab\n".encode()
+    raw = b"Line one\r\nLine two\n\n  indented\ttab\n"
     f = write(tmp_path / "a.txt", raw)
     assert load_file(f, tmp_path).text == raw.decode()
 
