@@ -115,6 +115,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     kb = KnowledgeBase(settings_from(args))
     if args.batch:
+        kb.warm()
         stream = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
         with stream:
             for line in stream:

@@ -133,3 +133,28 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("condition not reached in time")
+
+
+def test_ask_json_and_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    corpus = tmp_path / "c"
+    shutil.copytree(REPO / "corpus", corpus)
+    paths = ["--corpus", str(corpus), "--index", str(tmp_path / "i")]
+    run_json(capsys, "index", *paths, "--json")
+    data = run_json(capsys, "ask", "Which chat platform is mentioned to illustrate accessibility?", *paths, "--json")
+    assert data["abstained"] is False and "Overchat" in data["answer"]
+    for c in data["citations"]:
+        text = (corpus / c["source"]).read_text(encoding="utf-8")
+        assert text[c["start"] : c["end"]] == c["quote"]
+        assert f"[{c['marker']}]" in data["answer"]
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is the capital of Australia?\n\nWho can examine open AI systems for bias?\n"))
+    assert main(["ask", "--batch", "-", "--json", *paths]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["abstained"] for x in lines] == [True, False]
+    assert lines[1]["citations"]
+
+    assert main(["ask", "Who can examine open AI systems for bias?", *paths]) == 0
+    text = capsys.readouterr().out
+    assert "Sources:" in text and "[1]" in text
