@@ -38,13 +38,38 @@ def markers_in(text: str) -> list[int]:
     return [int(m.group(1)) for m in MARKER.finditer(text)]
 
 
+_MARKER_LIST = re.compile(r"\[(?:passages?|sources?|doc(?:ument)?s?)?\s*(\d{1,3}(?:\s*(?:,|;|and)\s*\d{1,3})*)\]", re.I)
+
+
+def normalize_markers(text: str) -> str:
+    """Rewrite the marker styles models write ("[1, 2]", "[Passage 3]") as "[1][2]", "[3]"."""
+    return _MARKER_LIST.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
+
+
+def first_appearance(text: str) -> dict[int, int]:
+    """Old marker -> new marker, numbered 1..n in the order the markers first appear."""
+    mapping: dict[int, int] = {}
+    for n in markers_in(text):
+        mapping.setdefault(n, len(mapping) + 1)
+    return mapping
+
+
 def prune_markers(text: str, valid: set[int]) -> str:
     """Drop `[n]` markers that point to no passage."""
     return MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)
 
 
 def renumber(text: str, mapping: dict[int, int]) -> str:
-    return MARKER.sub(lambda m: f" [{mapping[int(m.group(1))]}]" if int(m.group(1)) in mapping else "", text)
+    """Apply `mapping` to the markers; drop markers it lacks and repeats of the same marker."""
+
+    def new(m: re.Match[str]) -> str:
+        n = mapping.get(int(m.group(1)))
+        if n is None:
+            return ""
+        return f"[{n}]" if m.start() > 0 and text[m.start() - 1] == "]" else f" [{n}]"
+
+    text = MARKER.sub(new, text)
+    return re.sub(r"(\s*\[(\d{1,3})\])(?:\s*\[\2\])+", r"\1", text)
 
 
 def word_overlap(claim: str, passage: str) -> float:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import lexical
-from rag.errors import ConfigError, LoadError, StoreError
+from rag.errors import ConfigError, LoadError
 from rag.load import discover, load_corpus
 from rag.settings import Settings
 from rag.split import split_all
@@ -32,6 +32,7 @@ from rag.types import Chunk, Document, Skipped, SyncReport
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+BATCH_SIZE = 64  # chunks embedded and written per step; a killed sync loses at most one step
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,10 @@ def record_manager(settings: Settings) -> Any:
     from langchain_classic.indexes import SQLRecordManager
 
     db = settings.index_dir / "records.sqlite"
-    manager = SQLRecordManager(f"chroma/{settings.collection}", db_url=f"sqlite:///{db}")
+    # The records stay in the local index folder, one namespace per store: pointing the same
+    # folder at a Chroma server writes every chunk there instead of trusting the local records.
+    where = f"{settings.chroma_url.rstrip('/')}/" if settings.chroma_url else "chroma/"
+    manager = SQLRecordManager(where + settings.collection, db_url=f"sqlite:///{db}")
     manager.create_schema()
     return manager
 
@@ -105,17 +109,16 @@ def prepare_index_dir(settings: Settings) -> None:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
-        raise StoreError(
-            f"cannot write to the index folder {settings.index_dir} ({exc.strerror or exc}); "
-            "choose another with --index DIR or free some space"
-        ) from None
+        from rag.store import store_error
+
+        raise store_error(exc, settings, "writing to the index folder") from None
 
 
 def rebuild(settings: Settings) -> None:
     """Forget the whole index: the collection, the records, BM25 and the manifest."""
-    from rag.store import open_client
+    from rag.store import fresh_client
 
-    client = open_client(settings)
+    client = fresh_client(settings)
     with contextlib.suppress(Exception):
         client.delete_collection(settings.collection)
     for name in ("records.sqlite", MANIFEST):
@@ -132,12 +135,21 @@ def sync(
     full_rebuild: bool = False,
     progress: bool | None = None,
 ) -> SyncReport:
+    from rag.store import is_store_failure, store_error
+
     began = time.perf_counter()
     prepare_index_dir(settings)
-    with sync_lock(settings.index_dir):
-        if full_rebuild and not dry_run:
-            rebuild(settings)
-        return _sync_locked(settings, embedder, dry_run, full_rebuild, progress, began)
+    try:
+        with sync_lock(settings.index_dir):
+            if full_rebuild and not dry_run:
+                rebuild(settings)
+            return _sync_locked(settings, embedder, dry_run, full_rebuild, progress, began)
+    except Exception as exc:
+        if not is_store_failure(exc):
+            raise
+        # Every write is either idempotent (chunk ids) or atomic (BM25, manifest), so what was
+        # written stays consistent and the next sync completes it.
+        raise store_error(exc, settings, "updating the index") from exc
 
 
 def _sync_locked(
@@ -150,10 +162,11 @@ def _sync_locked(
 ) -> SyncReport:
     from langchain_core.indexing import index
 
-    from rag.store import all_chunks, count, vector_store
+    from rag.store import all_chunks, count, fresh_client, vector_store
 
     old = Manifest({}) if full_rebuild else Manifest.read(settings.index_dir)
-    store = vector_store(settings, embedder)
+    # Under the lock, read the collection as the last sync (maybe another process) left it.
+    store = vector_store(settings, embedder, fresh_client(settings))
     docs: list[Document] = []
     skipped: list[Skipped] = []
     for item in load_corpus(settings.corpus_dir):
@@ -198,8 +211,12 @@ def _sync_locked(
         store,
         cleanup="full",
         key_encoder=chunk_key,
-        batch_size=64,
+        batch_size=BATCH_SIZE,
     )
+    if _reconcile(store, records, {c.id for c in chunks}):
+        again = index([_to_document(c) for c in chunks], records, store, cleanup="full",
+                      key_encoder=chunk_key, batch_size=BATCH_SIZE)
+        result["num_added"] += again["num_added"]
     lexical.build(all_chunks(store), settings.index_dir / "lexical")
     synced_at = datetime.now(UTC).isoformat(timespec="seconds")
     Manifest(manifest, synced_at).write(settings.index_dir)
@@ -212,6 +229,27 @@ def _sync_locked(
         settings.corpus_dir, added, updated, deleted, unchanged, len(skipped), total, result["num_added"],
     )
     return report
+
+
+def _reconcile(store: Any, records: Any, expected: set[str]) -> bool:
+    """Make the collection hold exactly the `expected` chunk ids.
+
+    A sync killed between a Chroma write and the record manager's update leaves chunks the
+    records do not know; they are deleted here. A chunk the records know but the collection
+    lacks is forgotten, and True asks the caller to index again."""
+    from rag.store import all_ids
+
+    present = all_ids(store)
+    orphans = sorted(present - expected)
+    if orphans:
+        log.warning("removing %d chunks left behind by an interrupted sync", len(orphans))
+        store.delete(ids=orphans)
+        records.delete_keys(orphans)
+    lost = sorted(expected - present)
+    if lost:
+        log.warning("%d recorded chunks are missing from the collection; indexing them again", len(lost))
+        records.delete_keys(lost)
+    return bool(lost)
 
 
 def _progress(items: list[Any], show: bool) -> Any:

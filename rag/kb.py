@@ -4,6 +4,7 @@ question -> condense with history -> retrieve (hybrid) -> answer (extractive | l
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -34,6 +35,8 @@ class KnowledgeBase:
         self._retriever: Any = None
         self._answerers: dict[str, Answerer] = {}
         self._idf_version = ""
+        self._store_lock = threading.Lock()
+        self._store_version = ""
         self._idf: dict[str, float] = {}
 
     # -- components, loaded on first use ---------------------------------------------------
@@ -49,12 +52,21 @@ class KnowledgeBase:
 
     @property
     def store(self) -> Any:
-        if self._store is None:
-            from rag.store import open_client, vector_store
+        """The vector store; reopened when a sync (maybe in another process) changed the index,
+        because an embedded Chroma client does not see another client's writes."""
+        with self._store_lock:
+            version = self.lexical.current_version()
+            stale = version != self._store_version and not self.settings.chroma_url
+            if self._store is None or stale:
+                from rag.store import fresh_client, vector_store
 
-            client = open_client(self.settings, create=False)
-            self._store = vector_store(self.settings, self.embedder, client)
-        return self._store
+                if self._store is not None:
+                    log.info("the index changed on disk; reopening it")
+                client = fresh_client(self.settings, create=False)
+                self._store = vector_store(self.settings, self.embedder, client)
+                self._store_version = version
+                self._retriever = None
+            return self._store
 
     @property
     def lexical(self) -> Any:
@@ -67,12 +79,13 @@ class KnowledgeBase:
     @property
     def retriever(self) -> Any:
         """The hybrid retriever, a LangChain `BaseRetriever`."""
+        store = self.store  # first: it resets the retriever when it reopens
         if self._retriever is None:
             from rag.retrieve import HybridRetriever, load_reranker
 
             s = self.settings
             self._retriever = HybridRetriever(
-                store=self.store,
+                store=store,
                 embedder=self.embedder,
                 lexical=self.lexical,
                 k=s.k,
@@ -111,6 +124,16 @@ class KnowledgeBase:
             answerer.idf = self.idf()
         return answerer
 
+    def warm(self, max_chunks: int = 5000) -> None:
+        """Load the model and the index now, and embed the sentences of a small corpus ahead
+        of the first question (what `rag serve` and `rag ask --batch` do at start-up)."""
+        self.embedder.embed_query("warm up")
+        self.retriever  # noqa: B018 - opens the store and BM25
+        answerer = self.answerer()
+        chunks = self.lexical.chunks
+        if hasattr(answerer, "warm") and len(chunks) <= max_chunks:
+            answerer.warm([(c.section, c.text) for c in chunks])
+
     # -- indexing ------------------------------------------------------------------------
     def sync(self, *, dry_run: bool = False, rebuild: bool = False, progress: bool | None = None) -> SyncReport:
         from rag.index import sync
@@ -138,7 +161,11 @@ class KnowledgeBase:
 
         if self.settings.read_only:
             raise RagError("this knowledge base is read-only; uploads are turned off")
+        if any(ord(ch) < 32 or ch == "\x7f" for ch in name) or not _encodable(name):
+            raise RagError(f"refused {name!r}: a file name cannot hold control characters")
         rel = PurePosixPath(name.replace("\\", "/"))
+        if any(len(p.encode("utf-8")) > 255 for p in rel.parts) or len(rel.parts) > 32:
+            raise RagError(f"refused {name[:80]!r}...: the file name is too long")
         if rel.is_absolute() or ".." in rel.parts or not rel.parts or any(p.startswith(".") for p in rel.parts):
             raise RagError(f"refused {name!r}: a file name must stay inside the corpus folder")
         if rel.suffix.lower() not in SUFFIXES:
@@ -152,10 +179,14 @@ class KnowledgeBase:
         target = (corpus / Path(*rel.parts)).resolve()
         if corpus not in target.parents:
             raise RagError(f"refused {name!r}: a file name must stay inside the corpus folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.upload")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            tmp.replace(target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise RagError(f"could not save {name!r} in the corpus folder ({exc.strerror or exc})") from None
         return target
 
     # -- the chain -----------------------------------------------------------------------
@@ -169,9 +200,24 @@ class KnowledgeBase:
         return carry_over(question, history[-1][0])
 
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
+        from rag.store import is_store_failure, store_error
+
         if not question.strip():
             raise RagError("the question is empty")
-        return self.retriever.hits(question, k or self.settings.k, mode=mode)
+        try:
+            return self.retriever.hits(question, k or self.settings.k, mode=mode)
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
+            log.warning("search failed (%s: %s); reopening the index and retrying", type(exc).__name__, exc)
+        with self._store_lock:
+            self._store_version = "(reopen)"
+        try:
+            return self.retriever.hits(question, k or self.settings.k, mode=mode)
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
+            raise store_error(exc, self.settings, "searching the index") from exc
 
     def stream(
         self,
@@ -215,6 +261,14 @@ class KnowledgeBase:
             pass
         assert isinstance(last, Answer)
         return last
+
+
+def _encodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def carry_over(question: str, previous: str) -> str:

@@ -24,6 +24,7 @@ _ENV = {
     "RAG_LLM_BASE_URL": "llm_base_url",
     "RAG_LLM_MODEL": "llm_model",
     "RAG_LLM_API_KEY": "llm_api_key",
+    "RAG_MODELS_DIR": "models_dir",
     "RAG_RERANKER": "reranker",
     "RAG_K": "k",
     "RAG_CHUNK_SIZE": "chunk_size",
@@ -49,13 +50,14 @@ class Settings:
     llm_base_url: str | None = None
     llm_model: str = "local"
     llm_api_key: str = "none"
+    models_dir: str | None = None  # local GGUF models; None: ~/.cache/rag-kb/models
     reranker: str | None = None
     k: int = 5
     chunk_size: int = 800
     chunk_overlap: int = 100
     dense_weight: float = 0.7
     rrf_k: int = 60
-    abstain_threshold: float = 0.45
+    abstain_threshold: float = 0.38  # calibrated on tests/data/qa.jsonl
     max_upload_mb: float = 25.0
     auth: str | None = None
     read_only: bool = False

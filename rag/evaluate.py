@@ -1,0 +1,318 @@
+"""`rag eval`: run a question set against the knowledge base and measure retrieval, answers,
+citations, abstention and latency.
+
+The question file is JSON Lines, one object per line:
+`{"question", "answers": [[alternative phrases of fact 1], ...], "sources": [files], "answerable": bool}`.
+The metric functions at the top are pure; `evaluate()` runs the knowledge base."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError, LoadError, RagError
+
+DEFAULT_QA = Path("tests/data/qa.jsonl")
+
+
+@dataclass(frozen=True)
+class QAItem:
+    question: str
+    answers: tuple[tuple[str, ...], ...]  # facts, each a tuple of alternative phrasings
+    sources: tuple[str, ...]  # files (relative to the corpus) that hold the answer
+    answerable: bool
+
+
+def load_qa(path: Path) -> list[QAItem]:
+    """Read a question set; a malformed line is an error that names the line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the question file {path} ({exc.strerror or exc}); pass --qa FILE") from None
+    items = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append(QAItem(
+                question=str(row["question"]),
+                answers=tuple(tuple(str(a) for a in fact) for fact in row.get("answers", [])),
+                sources=tuple(str(s) for s in row.get("sources", [])),
+                answerable=bool(row.get("answerable", True)),
+            ))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{n}: not a question record ({exc}); see docs/eval.md") from None
+    if not items:
+        raise ConfigError(f"{path} holds no questions")
+    return items
+
+
+# -- pure metric functions ---------------------------------------------------------------------
+def ranked_sources(sources: Sequence[str]) -> list[str]:
+    """Chunk sources in rank order -> document ranking (a document ranks by its best chunk)."""
+    return list(dict.fromkeys(sources))
+
+
+def recall_at_k(retrieved: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """Share of the relevant documents among the first k distinct retrieved ones."""
+    if not relevant:
+        return 0.0
+    top = set(ranked_sources(retrieved)[:k])
+    return len(top & set(relevant)) / len(set(relevant))
+
+
+def reciprocal_rank(retrieved: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """1 / rank of the first relevant document within the first k, else 0."""
+    for rank, source in enumerate(ranked_sources(retrieved)[:k], 1):
+        if source in relevant:
+            return 1.0 / rank
+    return 0.0
+
+
+_MARKER = re.compile(r"\s*\[\d{1,3}\]")
+
+
+def normalize(text: str) -> str:
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return " ".join(_MARKER.sub(" ", text).lower().split())
+
+
+def fact_recall(answer: str, facts: Sequence[Sequence[str]]) -> float:
+    """Share of the facts of which some alternative phrase occurs in the answer."""
+    if not facts:
+        return 0.0
+    text = normalize(answer)
+    return sum(any(normalize(alt) in text for alt in fact) for fact in facts) / len(facts)
+
+
+def citation_valid(quote: str, source_text: str | None, start: int, end: int) -> bool:
+    """The quote is exactly the source text between its offsets."""
+    return source_text is not None and 0 <= start <= end <= len(source_text) and source_text[start:end] == quote
+
+
+def group_citations(sentences: Sequence[tuple[str, list[int]]]) -> list[tuple[str, list[int]]]:
+    """A sentence without a marker is covered by the next sentence's markers (a marker at the end
+    of a run of sentences cites them all, as the extractive answerer writes consecutive sentences
+    of one passage); a trailing unmarked sentence stays uncited."""
+    out: list[tuple[str, list[int]]] = []
+    carry: list[int] = []
+    for sentence, marks in reversed(sentences):
+        carry = list(marks) or carry
+        out.append((sentence, carry))
+    return out[::-1]
+
+
+def abstention_correct(abstained: bool, answerable: bool) -> bool:
+    return abstained != answerable
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default method), q in 0..100."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    low, high = math.floor(pos), math.ceil(pos)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+# -- running the knowledge base --------------------------------------------------------------
+@dataclass(frozen=True)
+class ItemResult:
+    question: str
+    answerable: bool
+    abstained: bool
+    answer: str
+    retrieved: tuple[str, ...]  # distinct sources in rank order
+    recall: float | None
+    reciprocal_rank: float | None
+    fact_recall: float | None
+    citations: int
+    valid_citations: int
+    sentences: int
+    supported_sentences: int
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    answerer: str
+    k: int
+    questions: int
+    answerable: int
+    recall_at_k: float | None
+    mrr: float | None
+    fact_recall: float | None
+    citation_validity: float | None
+    citation_support: float | None
+    abstention_accuracy: float
+    abstained_on_unanswerable: float | None
+    false_abstention_rate: float | None
+    latency_ms_median: float
+    latency_ms_p95: float
+    items: tuple[ItemResult, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["items"] = [asdict(i) for i in self.items]
+        return {key: round(v, 4) if isinstance(v, float) else v for key, v in data.items()}
+
+
+def summarize(answerer: str, k: int, items: Sequence[ItemResult]) -> EvalReport:
+    """Aggregate per-question results into the report (pure)."""
+
+    def share(num: int, den: int) -> float | None:
+        return num / den if den else None
+
+    answerable = [i for i in items if i.answerable]
+    unanswerable = [i for i in items if not i.answerable]
+    with_sources = [i for i in answerable if i.recall is not None]
+    latencies = [i.latency_ms for i in items]
+    return EvalReport(
+        answerer=answerer,
+        k=k,
+        questions=len(items),
+        answerable=len(answerable),
+        recall_at_k=mean([i.recall for i in with_sources if i.recall is not None]),
+        mrr=mean([i.reciprocal_rank for i in with_sources if i.reciprocal_rank is not None]),
+        fact_recall=mean([i.fact_recall for i in answerable if i.fact_recall is not None]),
+        citation_validity=share(sum(i.valid_citations for i in items), sum(i.citations for i in items)),
+        citation_support=share(sum(i.supported_sentences for i in items), sum(i.sentences for i in items)),
+        abstention_accuracy=sum(abstention_correct(i.abstained, i.answerable) for i in items) / max(len(items), 1),
+        abstained_on_unanswerable=share(sum(i.abstained for i in unanswerable), len(unanswerable)),
+        false_abstention_rate=share(sum(i.abstained for i in answerable), len(answerable)),
+        latency_ms_median=percentile(latencies, 50),
+        latency_ms_p95=percentile(latencies, 95),
+        items=tuple(items),
+    )
+
+
+class SourceTexts:
+    """Loaded source texts (what citation offsets point into), read once each."""
+
+    def __init__(self, corpus: Path) -> None:
+        self.corpus = corpus
+        self._texts: dict[str, str | None] = {}
+
+    def get(self, source: str) -> str | None:
+        if source not in self._texts:
+            from rag.load import load_file
+
+            try:
+                self._texts[source] = load_file(self.corpus / source, self.corpus).text
+            except LoadError:
+                self._texts[source] = None
+        return self._texts[source]
+
+
+def embedding_similarity(embedder: Any) -> Callable[[str, Sequence[str]], list[float]]:
+    def similarity(claim: str, passages: Sequence[str]) -> list[float]:
+        vectors = embedder.encode([claim, *passages])
+        return [float(v) for v in vectors[1:] @ vectors[0]]
+
+    return similarity
+
+
+def evaluate_item(kb: Any, item: QAItem, k: int, answerer: str | None, texts: SourceTexts) -> ItemResult:
+    from rag.citations import cited_sentences, supported
+
+    hits = kb.search(item.question, k)
+    retrieved = tuple(ranked_sources([h.chunk.source for h in hits]))
+    began = time.perf_counter()
+    answer = kb.ask(item.question, k=k, answerer=answerer)
+    latency = (time.perf_counter() - began) * 1000
+    has_sources = item.answerable and bool(item.sources)
+    valid = sum(citation_valid(c.quote, texts.get(c.source), c.start, c.end) for c in answer.citations)
+    sentences = supported_count = 0
+    if not answer.abstained:
+        by_marker = {c.marker: c.chunk_text or c.quote for c in answer.citations}
+        similarity = embedding_similarity(kb.embedder)
+        for sentence, marks in group_citations(cited_sentences(answer.text)):
+            passages = [by_marker[m] for m in marks if m in by_marker]
+            sentences += 1
+            supported_count += bool(passages) and supported(sentence, passages, similarity)
+    return ItemResult(
+        question=item.question,
+        answerable=item.answerable,
+        abstained=answer.abstained,
+        answer=answer.text,
+        retrieved=retrieved,
+        recall=recall_at_k(retrieved, item.sources, k) if has_sources else None,
+        reciprocal_rank=reciprocal_rank(retrieved, item.sources, k) if has_sources else None,
+        fact_recall=fact_recall(answer.text, item.answers) if item.answerable and item.answers else None,
+        citations=len(answer.citations),
+        valid_citations=valid,
+        sentences=sentences,
+        supported_sentences=supported_count,
+        latency_ms=latency,
+    )
+
+
+def evaluate(kb: Any, items: Sequence[QAItem], k: int | None = None, answerer: str | None = None) -> EvalReport:
+    k = k or kb.settings.k
+    texts = SourceTexts(kb.settings.corpus_dir)
+    if items:  # warm up: load the model and the answerer before anything is timed
+        kb.ask(items[0].question, k=k, answerer=answerer)
+    results = [evaluate_item(kb, item, k, answerer, texts) for item in items]
+    return summarize(answerer or kb.settings.answerer, k, results)
+
+
+# -- the command --------------------------------------------------------------------------
+def format_report(report: EvalReport) -> str:
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    rows = [
+        ("questions", f"{report.questions} ({report.answerable} answerable)"),
+        (f"retrieval recall@{report.k}", pct(report.recall_at_k)),
+        ("retrieval MRR", "n/a" if report.mrr is None else f"{report.mrr:.3f}"),
+        ("fact recall", pct(report.fact_recall)),
+        ("citation validity", pct(report.citation_validity)),
+        ("citation support", pct(report.citation_support)),
+        ("abstention accuracy", pct(report.abstention_accuracy)),
+        ("  abstained on unanswerable", pct(report.abstained_on_unanswerable)),
+        ("  false abstentions", pct(report.false_abstention_rate)),
+        ("latency median", f"{report.latency_ms_median:.0f} ms"),
+        ("latency p95", f"{report.latency_ms_p95:.0f} ms"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"answerer: {report.answerer}, k={report.k}"]
+    lines += [f"{name:<{width}}  {value}" for name, value in rows]
+    wrong = [i for i in report.items if not abstention_correct(i.abstained, i.answerable)]
+    if wrong:
+        lines.append("\nwrong abstention decisions:")
+        for i in wrong:
+            verb = "abstained, but answerable" if i.abstained else "answered, but unanswerable"
+            lines.append(f"  - {i.question} ({verb})")
+    return "\n".join(lines)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.cli import emit, settings_from
+    from rag.kb import KnowledgeBase
+
+    items = load_qa(Path(args.qa) if args.qa else DEFAULT_QA)
+    kb = KnowledgeBase(settings_from(args))
+    if not kb.last_sync():
+        if not kb.settings.corpus_dir.is_dir():
+            raise RagError(f"no corpus at {kb.settings.corpus_dir}; pass --corpus DIR")
+        kb.sync(progress=False)
+    report = evaluate(kb, items, args.k, args.answerer)
+    if args.json:
+        emit(report.to_json())
+    else:
+        print(format_report(report))
+    return 0

@@ -1,0 +1,68 @@
+"""A GGUF model served in-process by xllamacpp on 127.0.0.1, speaking llama.cpp's
+OpenAI-compatible HTTP API, so local and remote models share one client."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.errors import MissingDependency, RagError
+
+log = logging.getLogger(__name__)
+
+_servers: dict[tuple[str, int], LocalServer] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class LocalServer:
+    model_path: Path
+    address: str  # http://127.0.0.1:PORT
+    handle: Any  # the xllamacpp.Server; the server stops when it is released
+
+    @property
+    def base_url(self) -> str:
+        return self.address + "/v1"
+
+    def close(self) -> None:
+        with _lock:
+            for key, server in list(_servers.items()):
+                if server is self:
+                    del _servers[key]
+        self.handle = None
+
+
+def start(model_path: Path, n_ctx: int = 4096, threads: int | None = None, verbosity: int = -1) -> LocalServer:
+    """Serve `model_path` on a free port of 127.0.0.1; one server per model and context size
+    per process."""
+    try:
+        import xllamacpp
+    except ImportError:
+        raise MissingDependency("xllamacpp", "local-llm") from None
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise RagError(f"the model file {model_path} is missing; install it with `rag models install NAME`")
+    key = (str(model_path.resolve()), n_ctx)
+    with _lock:
+        if key in _servers:
+            return _servers[key]
+        params = xllamacpp.CommonParams()
+        params.model.path = str(model_path)
+        params.n_ctx = n_ctx
+        params.cpuparams.n_threads = threads or max(1, os.cpu_count() or 1)
+        params.port = 0  # a free port; the server reports the one it took
+        params.hostnames = ["127.0.0.1"]
+        params.verbosity = verbosity  # -1: llama.cpp's own log stays quiet
+        log.info("starting xllamacpp on 127.0.0.1 with %s", model_path.name)
+        try:
+            handle = xllamacpp.Server(params)
+        except Exception as err:  # xllamacpp raises plain RuntimeErrors
+            raise RagError(f"could not start the local model {model_path.name}: {err}; "
+                           "reinstall it with `rag models install NAME`") from err
+        server = LocalServer(model_path, str(handle.listening_address).rstrip("/"), handle)
+        _servers[key] = server
+        return server

