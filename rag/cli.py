@@ -99,14 +99,17 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 # -- rag ask -------------------------------------------------------------------------------
-def format_answer(answer: Any) -> str:
-    lines = [answer.text, ""]
+def format_answer(answer: Any, with_text: bool = True) -> str:
+    lines = [answer.text, ""] if with_text else []
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:
             where = f"{c.source} § {c.section}" if c.section else c.source
             lines.append(f"  [{c.marker}] {where} (characters {c.start}-{c.end})")
             lines.append(f"      \"{c.quote}\"")
+    if answer.unsupported:
+        lines.append("Not supported by the cited passages (check before relying on them):")
+        lines.extend(f"  - {s}" for s in answer.unsupported)
     return "\n".join(lines)
 
 
@@ -128,18 +131,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         emit(kb.ask(args.question, k=args.k, answerer=args.answerer).to_json())
         return 0
-    final = None
+    streaming = (args.answerer or kb.settings.answerer) == "llm"
+    final, streamed = None, ""
     for piece in kb.stream(args.question, k=args.k, answerer=args.answerer):
         if isinstance(piece, str):
-            if kb.settings.answerer == "llm" or args.answerer == "llm":
+            if streaming:
+                streamed += piece
                 sys.stdout.write(piece)
                 sys.stdout.flush()
         else:
             final = piece
     assert final is not None
-    if args.answerer == "llm" or kb.settings.answerer == "llm":
-        print()
-    print(format_answer(final))
+    if not streaming:
+        print(format_answer(final))
+        return 0
+    print("\n")
+    if " ".join(streamed.split()) != " ".join(final.text.split()):
+        print("Checked answer (citation markers verified and renumbered):\n" + final.text + "\n")
+    print(format_answer(final, with_text=False))
     return 0
 
 

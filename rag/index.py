@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,7 +134,11 @@ def sync(
     dry_run: bool = False,
     full_rebuild: bool = False,
     progress: bool | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
+    """Bring the index up to date with the corpus. `progress` shows a tqdm bar (default: when
+    standard error is a terminal); `on_progress(done, total)` is called as chunks go through
+    indexing (the web chat's progress bar)."""
     from rag.store import is_store_failure, store_error
 
     began = time.perf_counter()
@@ -143,7 +147,7 @@ def sync(
         with sync_lock(settings.index_dir):
             if full_rebuild and not dry_run:
                 rebuild(settings)
-            return _sync_locked(settings, embedder, dry_run, full_rebuild, progress, began)
+            return _sync_locked(settings, embedder, dry_run, full_rebuild, progress, on_progress, began)
     except Exception as exc:
         if not is_store_failure(exc):
             raise
@@ -158,6 +162,7 @@ def _sync_locked(
     dry_run: bool,
     full_rebuild: bool,
     progress: bool | None,
+    on_progress: Callable[[int, int], None] | None,
     began: float,
 ) -> SyncReport:
     from langchain_core.indexing import index
@@ -206,7 +211,7 @@ def _sync_locked(
 
     show = sys.stderr.isatty() if progress is None else progress
     result = index(
-        _progress([_to_document(c) for c in chunks], show),
+        _progress([_to_document(c) for c in chunks], show, on_progress),
         records,
         store,
         cleanup="full",
@@ -252,9 +257,20 @@ def _reconcile(store: Any, records: Any, expected: set[str]) -> bool:
     return bool(lost)
 
 
-def _progress(items: list[Any], show: bool) -> Any:
-    if not show:
-        return items
-    from tqdm import tqdm
+def _progress(items: list[Any], show: bool, on_progress: Callable[[int, int], None] | None) -> Iterable[Any]:
+    total = len(items)
+    shown: Iterable[Any] = items
+    if show:
+        from tqdm import tqdm
 
-    return tqdm(items, desc="indexing chunks", unit="chunk", file=sys.stderr)
+        shown = tqdm(items, desc="indexing chunks", unit="chunk", file=sys.stderr)
+    if on_progress is None:
+        return shown
+
+    def counted() -> Iterator[Any]:
+        on_progress(0, total)
+        for done, item in enumerate(shown, start=1):
+            yield item
+            on_progress(done, total)
+
+    return counted()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -135,10 +135,20 @@ class KnowledgeBase:
             answerer.warm([(c.section, c.text) for c in chunks])
 
     # -- indexing ------------------------------------------------------------------------
-    def sync(self, *, dry_run: bool = False, rebuild: bool = False, progress: bool | None = None) -> SyncReport:
+    def sync(
+        self,
+        *,
+        dry_run: bool = False,
+        rebuild: bool = False,
+        progress: bool | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> SyncReport:
+        """Bring the index up to date with the corpus folder; `on_progress(done, total)` is
+        called as chunks go through indexing."""
         from rag.index import sync
 
-        report = sync(self.settings, self.embedder, dry_run=dry_run, full_rebuild=rebuild, progress=progress)
+        report = sync(self.settings, self.embedder, dry_run=dry_run, full_rebuild=rebuild, progress=progress,
+                      on_progress=on_progress)
         if rebuild:
             self._store = self._retriever = None  # the collection was recreated
         return report

@@ -140,3 +140,17 @@ def test_documents_list_and_last_sync(articles_kb: KnowledgeBase) -> None:
     assert all(n > 3 for n in docs.values())
     assert sum(docs.values()) == len(all_chunks(articles_kb.store))
     assert articles_kb.last_sync().startswith("20")
+
+
+def test_sync_reports_progress_over_every_chunk(make_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(3):
+        (corpus / f"doc{i}.md").write_text(f"# Doc {i}\n\n" + f"Sentence {i} about rivers and hills. " * 60)
+    kb = make_kb(corpus)
+    calls: list[tuple[int, int]] = []
+    report = kb.sync(progress=False, on_progress=lambda done, total: calls.append((done, total)))
+    totals = {total for _, total in calls}
+    assert totals == {report.chunks} and report.chunks > 3
+    done = [d for d, _ in calls]
+    assert done[0] == 0 and done[-1] == report.chunks and done == sorted(done)

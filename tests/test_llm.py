@@ -224,6 +224,19 @@ def test_finish_claim_without_marker_and_odd_marker_styles(embedder: object) -> 
     assert finish("", HITS, embedder).abstained
 
 
+def test_a_sentence_without_a_marker_cites_the_passage_that_supports_it(embedder: object) -> None:
+    hits = [hit("open.md", OPEN, offset=40), hit("closed.md", CLOSED)]
+    draft = finish("Their weights stay private to the company that trained them.\n"
+                   "Meta released Llama 2 with open weights [1]. Penguins enjoy jazz music.", hits, embedder)
+    assert draft.text == ("Their weights stay private to the company that trained them. [1]\n"
+                          "Meta released Llama 2 with open weights [2]. Penguins enjoy jazz music.")
+    first, second = draft.citations
+    assert first.source == "closed.md" and first.quote == "Their weights stay private to the company that trained them."
+    assert second.source == "open.md" and second.start >= 40
+    assert draft.unsupported == ("Penguins enjoy jazz music.",)
+    check_contract(draft)
+
+
 def test_marker_helpers() -> None:
     assert normalize_markers("a [1, 2] b [Source 3] c [2020]") == "a [1][2] b [3] c [2020]"
     assert renumber("x [3][3]. y [1] [4].", {3: 1, 1: 2}) == "x [1]. y [2]."

@@ -5,7 +5,7 @@ answer logic lives here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +146,15 @@ def _report_text(report: SyncReport, saved: Sequence[str] = ()) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
+def _reporter(progress: gr.Progress) -> Callable[[int, int], None]:
+    """Show the sync's chunk count in Gradio's progress bar."""
+
+    def report(done: int, total: int) -> None:
+        progress((done, total), desc="Indexing chunks (unchanged ones are not embedded again)", unit="chunks")
+
+    return report
+
+
 def _sync_controls(kb: KnowledgeBase, docs: gr.Dataframe, status_line: gr.Markdown) -> None:
     import gradio as gr
 
@@ -179,16 +188,14 @@ def _sync_controls(kb: KnowledgeBase, docs: gr.Dataframe, status_line: gr.Markdo
                 target = save_as.strip() or Path(path).name
                 kb.add_file(target, Path(path).read_bytes())
                 saved.append(target)
-            progress(0.5, desc="Indexing: embedding new and changed chunks")
-            report = kb.sync(progress=False)
+            report = kb.sync(progress=False, on_progress=_reporter(progress))
         except RagError as exc:
             raise gr.Error(str(exc)) from exc
         return (_report_text(report, saved), *documents())
 
     def sync_now(progress: gr.Progress = gr.Progress()) -> tuple[str, list[list[Any]], str]:  # noqa: B008
         try:
-            progress(0.5, desc="Indexing: embedding new and changed chunks")
-            report = kb.sync(progress=False)
+            report = kb.sync(progress=False, on_progress=_reporter(progress))
         except RagError as exc:
             raise gr.Error(str(exc)) from exc
         return (_report_text(report), *documents())
