@@ -22,9 +22,18 @@ _TOKEN = re.compile(r"\w\w+", re.UNICODE)
 _STOPWORDS: frozenset[str] | None = None
 
 
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG on import, which floods any configured root handler
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 def _stopwords() -> frozenset[str]:
     global _STOPWORDS
     if _STOPWORDS is None:
+        _bm25s()
         from bm25s.stopwords import STOPWORDS_EN
 
         _STOPWORDS = frozenset(STOPWORDS_EN)
@@ -47,7 +56,7 @@ def tokenize(text: str) -> list[str]:
 
 def build(chunks: list[Chunk], root: Path) -> None:
     """Write a BM25 index of `chunks` under `root` and make it the current one."""
-    import bm25s
+    bm25s = _bm25s()
 
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"v{time.time_ns()}"
@@ -98,8 +107,7 @@ class Bm25Index:
                     chunks.append(Chunk(source, section, text, start, end))
             retriever = None
             if chunks:
-                import bm25s
-
+                bm25s = _bm25s()
                 retriever = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
         except (OSError, ValueError) as exc:
             log.warning("BM25 index %s not readable yet (%s); keeping the previous one", folder, exc)

@@ -15,7 +15,7 @@ from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.load import load_file
 from rag.settings import Settings
-from ui.app import build_app, launch
+from ui.app import build_app, example_questions, launch
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -205,3 +205,19 @@ def test_rag_serve_indexes_a_new_corpus_and_asks_for_the_login(tmp_path: Path) -
     finally:
         proc.terminate()
         proc.wait()
+
+
+def test_example_questions_come_with_the_corpus(make_kb, articles_corpus: Path) -> None:
+    kb = make_kb(articles_corpus)
+    kb.sync(progress=False)
+    shipped = (articles_corpus / ".questions.txt").read_text(encoding="utf-8").splitlines()
+    assert example_questions(kb) == [q for q in shipped if q and not q.startswith("#")][:3]
+    assert all(d.source != ".questions.txt" for d in kb.documents())  # never indexed
+
+    (articles_corpus / ".questions.txt").unlink()  # any other corpus: from its section titles
+    made = example_questions(kb)
+    sections = {c.section.rstrip(":").lower() for c in kb.lexical.chunks}
+    assert len(made) == 3 and len(set(made)) == 3
+    for q in made:
+        assert q.startswith("What do the documents say about ") and q.endswith("?")
+        assert q.removeprefix("What do the documents say about ").removesuffix("?").lower() in sections

@@ -20,12 +20,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# sample questions about the shipped corpus (the two articles on open versus closed AI)
-EXAMPLE_QUESTIONS = (
-    "What is the difference between open source and closed AI models?",
-    "What are the risks of open source AI?",
-    "Why do companies keep their AI models closed?",
-)
+# Example questions come with the corpus: one per line in this hidden file (which the indexer
+# skips); without it, they are made from the indexed section titles.
+EXAMPLES_FILE = ".questions.txt"
+N_EXAMPLES = 3
 
 # 2 CPU cores: two answers at a time per endpoint (chat and /ask), the rest wait in the queue
 ANSWER_CONCURRENCY = 2
@@ -227,6 +225,26 @@ def launch(app: gr.Blocks, settings: Settings, host: str = "127.0.0.1", port: in
     return str(url)
 
 
+def example_questions(kb: KnowledgeBase) -> list[str]:
+    """Up to three sample questions: the corpus's own `.questions.txt`, else questions about
+    section titles spread over the indexed documents."""
+    path = kb.settings.corpus_dir / EXAMPLES_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        listed = [q.strip() for q in lines if q.strip() and not q.lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError):
+        listed = []
+    if listed:
+        return listed[:N_EXAMPLES]
+    kb.lexical.refresh()
+    titles = list(dict.fromkeys(c.section.strip().rstrip(":") for c in kb.lexical.chunks if c.section.strip()))
+    if not titles:
+        return []
+    step = max(1, len(titles) // N_EXAMPLES)
+    return [f"What do the documents say about {t[0].lower() + t[1:] if t[1:2].islower() else t}?"
+            for t in titles[::step][:N_EXAMPLES]]
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
     """`rag serve`: sync a never-indexed corpus (unless read-only), load the model, serve."""
     kb = KnowledgeBase(settings)
@@ -234,4 +252,4 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
         log.warning("the index is empty; indexing %s first", settings.corpus_dir)
         kb.sync()
     kb.embedder.embed_query("warm up")
-    launch(build_app(kb, EXAMPLE_QUESTIONS), settings, host, port)
+    launch(build_app(kb, example_questions(kb)), settings, host, port)
