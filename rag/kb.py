@@ -200,13 +200,14 @@ class KnowledgeBase:
         return target
 
     # -- the chain -----------------------------------------------------------------------
-    def condense(self, question: str, history: Sequence[Turn] = ()) -> str:
-        """A standalone version of a follow-up question."""
+    def condense(self, question: str, history: Sequence[Turn] = (), answerer: str | None = None) -> str:
+        """A standalone version of a follow-up question: rewritten by the answerer when it can
+        (the llm answerer), else with the key terms of the previous question carried over."""
         if not history:
             return question
-        answerer = self._answerers.get(self.settings.answerer)
-        if answerer is not None and hasattr(answerer, "condense"):
-            return str(answerer.condense(question, history))
+        chosen = self.answerer(answerer)
+        if hasattr(chosen, "condense"):
+            return str(chosen.condense(question, history))
         return carry_over(question, history[-1][0])
 
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
@@ -240,7 +241,7 @@ class KnowledgeBase:
         """Yield pieces of the answer text, then the final Answer."""
         began = time.perf_counter()
         chosen = self.answerer(answerer)
-        standalone = self.condense(question, history) if history else question
+        standalone = self.condense(question, history, answerer) if history else question
         hits = self.search(standalone, k)
         retrieved = time.perf_counter()
         draft: Draft | None = None
