@@ -54,7 +54,7 @@ def test_add_change_delete_and_no_change_cycle(make_kb: Callable[..., KnowledgeB
     notes.unlink()
     deleted = kb.sync(progress=False)
     assert counts(deleted) == (0, 0, 1, 2)
-    assert {c.source for c in all_chunks(kb.store)} == {p.name for p in ARTICLES.glob("*.txt")}
+    assert {c.source for c in all_chunks(kb.store)} == {p.name for p in ARTICLES.glob("[!.]*.txt")}
     assert all(h.chunk.source != "notes.md" for h in kb.search("lighthouse keeper ships", k=5, mode="bm25"))
     assert deleted.chunks == first.chunks - 2
 
@@ -136,7 +136,7 @@ def test_missing_corpus_folder_is_a_clear_error(make_kb: Callable[..., Knowledge
 
 def test_documents_list_and_last_sync(articles_kb: KnowledgeBase) -> None:
     docs = {d.source: d.chunks for d in articles_kb.documents()}
-    assert set(docs) == {p.name for p in ARTICLES.glob("*.txt")}
+    assert set(docs) == {p.name for p in ARTICLES.glob("[!.]*.txt")}
     assert all(n > 3 for n in docs.values())
     assert sum(docs.values()) == len(all_chunks(articles_kb.store))
     assert articles_kb.last_sync().startswith("20")

@@ -11,7 +11,7 @@ from rag.split import find_headings, is_plain_heading, split_document
 from rag.types import Document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-ARTICLES = sorted(CORPUS.glob("*.txt"))
+ARTICLES = sorted(CORPUS.glob("[!.]*.txt"))
 
 
 def doc(source: str, text: str) -> Document:
