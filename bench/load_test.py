@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from rag.evaluate import percentile  # noqa: E402
+
 QUESTIONS = (
     "What is the difference between open source and closed AI models?",
     "What are the risks of open source AI?",
@@ -86,11 +90,6 @@ def user(url: str, until: float, offset: int, results: list[tuple[float, float, 
             results.append((began, time.perf_counter() - began, error))
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def run(users: int, seconds: float, concurrency: int | None, corpus: Path) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))
     try:
@@ -125,7 +124,7 @@ def run(users: int, seconds: float, concurrency: int | None, corpus: Path) -> di
         "error_examples": sorted(set(errors))[:5],
         "throughput_rps": round(len(ok) / elapsed, 2),
         "latency_median_s": round(statistics.median(ok), 3) if ok else None,
-        "latency_p95_s": round(percentile(ok, 0.95), 3) if ok else None,
+        "latency_p95_s": round(percentile(ok, 95), 3) if ok else None,
         "latency_max_s": round(max(ok), 3) if ok else None,
     }
 

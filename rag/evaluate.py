@@ -13,7 +13,7 @@ import math
 import re
 import statistics
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -218,15 +218,8 @@ class SourceTexts:
         return self._texts[source]
 
 
-def embedding_similarity(embedder: Any) -> Callable[[str, Sequence[str]], list[float]]:
-    def similarity(claim: str, passages: Sequence[str]) -> list[float]:
-        vectors = embedder.encode([claim, *passages])
-        return [float(v) for v in vectors[1:] @ vectors[0]]
-
-    return similarity
-
-
 def evaluate_item(kb: Any, item: QAItem, k: int, answerer: str | None, texts: SourceTexts) -> ItemResult:
+    from rag.answer.verify import Similarity
     from rag.citations import cited_sentences, supported
 
     hits = kb.search(item.question, k)
@@ -239,7 +232,7 @@ def evaluate_item(kb: Any, item: QAItem, k: int, answerer: str | None, texts: So
     sentences = supported_count = 0
     if not answer.abstained:
         by_marker = {c.marker: c.chunk_text or c.quote for c in answer.citations}
-        similarity = embedding_similarity(kb.embedder)
+        similarity = Similarity(kb.embedder)  # the llm answerer's check, vectors cached
         for sentence, marks in group_citations(cited_sentences(answer.text)):
             passages = [by_marker[m] for m in marks if m in by_marker]
             sentences += 1
