@@ -22,6 +22,17 @@ from rag.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 DATA = Path(__file__).resolve().parent / "data"
+# The two articles at the top of corpus/ (and its hidden example questions); the related sources
+# under corpus/related/ are left out so that most tests embed a small corpus.
+ARTICLES = sorted(p for p in CORPUS.iterdir() if p.is_file())
+
+
+def copy_articles(target: Path) -> Path:
+    """Copy the two articles of corpus/ into `target` (created) and return it."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in ARTICLES:
+        shutil.copy(path, target / path.name)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -51,16 +62,14 @@ def make_kb(tmp_path: Path, embedder: Embedder) -> Callable[..., KnowledgeBase]:
 @pytest.fixture
 def articles_corpus(tmp_path: Path) -> Path:
     """A copy of the repository's corpus/ (the two articles)."""
-    target = tmp_path / "corpus"
-    shutil.copytree(CORPUS, target)
-    return target
+    return copy_articles(tmp_path / "corpus")
 
 
 @pytest.fixture(scope="session")
 def articles_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> KnowledgeBase:
     """A synced knowledge base over the two articles, shared by read-only tests."""
     root = tmp_path_factory.mktemp("articles")
-    shutil.copytree(CORPUS, root / "corpus")
+    copy_articles(root / "corpus")
     settings = Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index")
     kb = KnowledgeBase(settings)
     kb._embedder = embedder

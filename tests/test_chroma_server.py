@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import copy_articles
 
 from rag.index import record_manager
 from rag.kb import KnowledgeBase
@@ -155,7 +156,7 @@ def test_cli_moves_an_embedded_index_to_the_server(
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     corpus = tmp_path / "corpus"
-    shutil.copytree(REPO / "corpus", corpus)
+    copy_articles(corpus)
     done = subprocess.run(
         [sys.executable, "-m", "rag.cli", "index", "--corpus", str(corpus), "--index", str(tmp_path / "i"),
          "--chroma-url", url],

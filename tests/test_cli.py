@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import copy_articles
 
 from rag.cli import main
 from rag.kb import KnowledgeBase
@@ -30,7 +30,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
 
 def test_index_and_search_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus = tmp_path / "c"
-    shutil.copytree(REPO / "corpus", corpus)
+    copy_articles(corpus)
     (corpus / "empty.md").write_text("")
     index = tmp_path / "i"
     report = run_json(capsys, "index", "--corpus", str(corpus), "--index", str(index), "--json")
@@ -139,7 +139,7 @@ def test_ask_json_and_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     import io
 
     corpus = tmp_path / "c"
-    shutil.copytree(REPO / "corpus", corpus)
+    copy_articles(corpus)
     paths = ["--corpus", str(corpus), "--index", str(tmp_path / "i")]
     run_json(capsys, "index", *paths, "--json")
     data = run_json(capsys, "ask", "Which chat platform is mentioned to illustrate accessibility?", *paths, "--json")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from conftest import copy_articles
 
 from rag.errors import ConfigError, StoreError
 from rag.index import Manifest
@@ -79,7 +80,7 @@ def test_bad_settings_from_environment(tmp_path: Path, var: str, value: str, wor
 @pytest.fixture
 def synced(tmp_path: Path, make_kb: Callable[..., KnowledgeBase]) -> KnowledgeBase:
     corpus = tmp_path / "corpus"
-    shutil.copytree(REPO / "corpus", corpus)
+    copy_articles(corpus)
     kb = make_kb(corpus)
     kb.sync(progress=False)
     return kb
@@ -115,7 +116,7 @@ def test_disk_full_during_a_sync(tmp_path: Path, make_kb: Callable[..., Knowledg
     """A sync whose writes fail (file size limit: the kernel's EFBIG, like a full disk) stops with
     a clear message; the next sync with room completes the index exactly."""
     corpus, index = tmp_path / "corpus", tmp_path / "index"
-    shutil.copytree(REPO / "corpus", corpus)
+    copy_articles(corpus)
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import copy_articles
 
 from rag.kb import KnowledgeBase
 from rag.settings import Settings
@@ -103,8 +103,7 @@ def prose(seed: int, paragraphs: int) -> str:
 
 def write_base(corpus: Path) -> None:
     corpus.mkdir(parents=True, exist_ok=True)
-    for p in (REPO / "corpus").iterdir():
-        shutil.copy(p, corpus / p.name)
+    copy_articles(corpus)
     (corpus / "a.txt").write_text(prose(1, 6), encoding="utf-8")
     (corpus / "b.md").write_text("# Bees\n\n" + prose(2, 3) + "\n## Wasps\n\n" + prose(3, 3), encoding="utf-8")
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import copy_articles
 
 from rag.kb import KnowledgeBase
 from rag.store import all_chunks
@@ -25,7 +26,7 @@ def counts(report: object) -> tuple[int, int, int, int]:
 
 def test_add_change_delete_and_no_change_cycle(make_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    shutil.copytree(ARTICLES, corpus)
+    copy_articles(corpus)
     (corpus / "notes.md").write_text("# Notes\n\nThe lighthouse keeper counts seven ships.\n\n## Later\n\nA storm came.\n")
     kb = make_kb(corpus)
 
@@ -108,7 +109,7 @@ def test_a_file_that_turns_corrupt_keeps_what_was_indexed(make_kb: Callable[...,
 
 def test_dry_run_changes_nothing_and_rebuild_starts_over(make_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    shutil.copytree(ARTICLES, corpus)
+    copy_articles(corpus)
     kb = make_kb(corpus)
     plan = kb.sync(dry_run=True, progress=False)
     assert plan.dry_run and counts(plan) == (2, 0, 0, 0)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import copy_articles
 from gradio_client import Client, handle_file
 
 from rag.embed import Embedder
@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 def start(tmp: Path, embedder: Embedder, **overrides: object) -> tuple[KnowledgeBase, object, str]:
-    shutil.copytree(CORPUS, tmp / "corpus")
+    copy_articles(tmp / "corpus")
     settings = Settings.from_env(env={}, corpus_dir=tmp / "corpus", index_dir=tmp / "index", **overrides)
     kb = KnowledgeBase(settings)
     kb._embedder = embedder
@@ -179,7 +179,7 @@ def test_rag_serve_indexes_a_new_corpus_and_asks_for_the_login(tmp_path: Path) -
     import time
     import urllib.request
 
-    shutil.copytree(CORPUS, tmp_path / "corpus")
+    copy_articles(tmp_path / "corpus")
     port = free_port()
     env = dict(os.environ, RAG_AUTH="ada:s3cret", HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     cmd = [sys.executable, "-m", "rag.cli", "serve", "--corpus", str(tmp_path / "corpus"),

@@ -3,13 +3,13 @@ linked and highlighted sources, abstentions, and source text that never runs as 
 
 from __future__ import annotations
 
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import copy_articles
 
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
@@ -41,7 +41,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
     root = tmp_path_factory.mktemp("ui_browser")
-    shutil.copytree(REPO / "corpus", root / "corpus")
+    copy_articles(root / "corpus")
     (root / "corpus" / "quokka.md").write_text(EVIL_DOC)
     settings = Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index")
     kb = KnowledgeBase(settings)
