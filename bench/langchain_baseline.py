@@ -76,8 +76,7 @@ def questions_table(qa: Path, corpus: Path, k: int, embedder: Embedder) -> dict[
     store, _, _ = recipe_store(docs, embedder)
     tmp = Path(tempfile.mkdtemp(prefix="rag-baseline-"))
     try:
-        kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=tmp / "index"))
-        kb._embedder = embedder
+        kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=tmp / "index"), embedder=embedder)
         kb.sync(progress=False)
 
         def recipe(q: str) -> list[tuple[str, str]]:

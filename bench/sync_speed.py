@@ -56,8 +56,7 @@ def one_run(docs: list[tuple[str, str]], embedder: Embedder) -> dict[str, float]
         corpus.mkdir()
         for name, text in docs:
             (corpus / name).write_text(text, encoding="utf-8")
-        kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=Path(tmp) / "index"))
-        kb._embedder = embedder
+        kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=Path(tmp) / "index"), embedder=embedder)
         full = kb.sync(progress=False)
         kb.lexical.refresh()
         texts = [c.text for c in kb.lexical.chunks]  # exactly the chunks the sync embedded

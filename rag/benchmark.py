@@ -133,9 +133,7 @@ def index_beir(beir: BeirSet, workdir: Path, embedder: Any = None, **settings: A
     doc_of = write_corpus(beir, workdir / "corpus")
     # RAG_* variables apply (for example RAG_DENSE_WEIGHT), but never a shared Chroma server
     chosen = Settings.from_env(corpus_dir=workdir / "corpus", index_dir=workdir / "index", **settings)
-    kb = KnowledgeBase(replace(chosen, chroma_url=None))
-    if embedder is not None:
-        kb._embedder = embedder
+    kb = KnowledgeBase(replace(chosen, chroma_url=None), embedder=embedder)
     kb.embedder.embed_query("warm up")  # model loading is not indexing time
     began = time.perf_counter()
     kb.sync(progress=False)

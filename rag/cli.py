@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,6 +27,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         k=getattr(args, "k", None),
         reranker=getattr(args, "reranker", None),
         auth=getattr(args, "auth", None),
+        auth_file=getattr(args, "auth_file", None),
+        answerers=getattr(args, "answerers", None),
         read_only=True if getattr(args, "read_only", False) else None,
     )
 
@@ -33,6 +36,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def emit(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+# C0 and C1 controls other than newline and tab, DEL, and the bidi overrides: a document or a
+# file name could otherwise move the cursor, recolour or retitle the terminal, or hide text
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: object) -> str:
+    """Text for a terminal: control characters shown as escapes, never sent raw."""
+    return _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), str(text))
+
+
+def say(text: object = "") -> None:
+    print(safe(text))
 
 
 def _paths(p: argparse.ArgumentParser) -> None:
@@ -59,16 +76,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.json:
         emit(report.to_json())
     else:
-        verb = "would change" if report.dry_run else "synced"
-        print(
-            f"{verb}: {report.added} added, {report.updated} updated, {report.deleted} deleted, "
-            f"{report.unchanged} unchanged; {report.chunks} chunks in the index "
-            f"({report.chunks_embedded} {'to embed' if report.dry_run else 'embedded'}, "
-            f"{report.chunks_deleted} {'to delete' if report.dry_run else 'deleted'}) "
-            f"in {report.seconds:.1f} s"
-        )
+        say(report.summary())
         for s in report.skipped:
-            print(f"skipped {s.path}: {s.reason}")
+            say(f"skipped {s.path}: {s.reason}")
     return 0
 
 
@@ -93,8 +103,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         emit({"question": args.question, "hits": rows})
     else:
         for i, r in enumerate(rows, 1):
-            print(f"{i}. {r['source']} § {r['section'] or '-'} [{r['start']}:{r['end']}] score {r['score']:.4f}")
-            print("   " + str(r["text"]).replace("\n", "\n   "))
+            say(f"{i}. {r['source']} § {r['section'] or '-'} [{r['start']}:{r['end']}] score {r['score']:.4f}")
+            say("   " + str(r["text"]).replace("\n", "\n   "))
     return 0
 
 
@@ -124,7 +134,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             for line in stream:
                 if line.strip():
                     answer = kb.ask(line.strip(), k=args.k, answerer=args.answerer)
-                    emit(answer.to_json()) if args.json else print(format_answer(answer) + "\n")
+                    emit(answer.to_json()) if args.json else say(format_answer(answer) + "\n")
         return 0
     if not args.question:
         raise RagError("give a question, or --batch FILE")
@@ -137,18 +147,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if isinstance(piece, str):
             if streaming:
                 streamed += piece
-                sys.stdout.write(piece)
+                sys.stdout.write(safe(piece))
                 sys.stdout.flush()
         else:
             final = piece
     assert final is not None
     if not streaming:
-        print(format_answer(final))
+        say(format_answer(final))
         return 0
-    print("\n")
+    say("\n")
     if " ".join(streamed.split()) != " ".join(final.text.split()):
-        print("Checked answer (citation markers verified and renumbered):\n" + final.text + "\n")
-    print(format_answer(final, with_text=False))
+        say("Checked answer (citation markers verified and renumbered):\n" + final.text + "\n")
+    say(format_answer(final, with_text=False))
     return 0
 
 
@@ -156,7 +166,44 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
-    serve(settings_from(args), host=args.host, port=args.port)
+    if args.auth:
+        log.warning("--auth shows the password to every user of this machine (ps); "
+                    "prefer RAG_AUTH or --auth-file FILE")
+    settings = settings_from(args)
+    if settings.answerers is None:
+        # what is configured: the llm answerer only with a model server or an installed model
+        settings = settings.with_(answerers=configured_answerers(settings))
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+def configured_answerers(settings: Settings) -> tuple[str, ...]:
+    from rag.models import default_model, models_dir
+
+    has_llm = bool(settings.llm_base_url) or default_model(models_dir(settings), settings.llm_model) is not None
+    return ("extractive", "llm") if has_llm or settings.answerer == "llm" else ("extractive",)
+
+
+# -- rag models ----------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace) -> int:
+    from rag.models import KNOWN, default_model, install, installed, models_dir
+
+    directory = models_dir(settings_from(args))
+    if args.action == "list":
+        models = installed(directory)
+        default = default_model(directory)
+        say(f"models folder: {directory}")
+        for spec in KNOWN.values():
+            status = "not installed"
+            if spec.name in models:
+                status = "installed, default" if default and default.name == spec.name else "installed"
+            say(f"  {spec.name:<13} {spec.size / 1e6:>7,.0f} MB  {status:<18} {spec.description}")
+        return 0
+    if not args.name:
+        raise RagError(f"name the model to install: rag models install NAME ({', '.join(KNOWN)})")
+    model = install(args.name, directory, progress=sys.stderr.isatty())
+    say(f"installed {model.name}: {model.path} ({model.size:,} bytes, sha256 {model.sha256})")
+    say("it is now the default model of the llm answerer: rag ask --answerer llm \"QUESTION\"")
     return 0
 
 
@@ -205,7 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--auth", metavar="USER:PASSWORD", help="require a login (RAG_AUTH)")
+    p.add_argument("--auth", metavar="USER:PASSWORD",
+                   help="require a login (visible in ps: prefer RAG_AUTH or --auth-file)")
+    p.add_argument("--auth-file", metavar="FILE", help="require a login: FILE's first line is USER:PASSWORD")
+    p.add_argument("--answerers", metavar="NAMES",
+                   help="answerers this server offers, e.g. extractive or extractive,llm "
+                        "(RAG_ANSWERERS; default: extractive, and llm when a model is configured)")
     p.add_argument("--read-only", action="store_true", help="turn off uploads and sync")
     p.set_defaults(func=cmd_serve)
 
@@ -227,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="install a local LLM for the llm answerer")
     p.add_argument("action", choices=("list", "install"))
     p.add_argument("name", nargs="?")
-    p.set_defaults(func=_lazy("rag.models", "cmd_models"))
+    p.set_defaults(func=cmd_models)
     return parser
 
 
@@ -243,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except RagError as err:
-        print(f"rag: error: {err}", file=sys.stderr)
+        print(f"rag: error: {safe(err)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)

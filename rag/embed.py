@@ -34,8 +34,7 @@ def load_model(name: str | None, backend: str = "torch") -> Any:
     key = (path, backend)
     with _LOCK:
         if key not in _CACHE:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            # tokenizers' thread pool would otherwise warn (and can deadlock) after a fork
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             try:
                 from sentence_transformers import SentenceTransformer
@@ -43,7 +42,10 @@ def load_model(name: str | None, backend: str = "torch") -> Any:
                 raise MissingDependency("sentence-transformers", "default") from None
             log.info("loading embedding model %s (%s)", path, backend)
             try:
-                _CACHE[key] = SentenceTransformer(path, device="cpu", backend=backend)  # type: ignore[arg-type]
+                # local_files_only: a folder, or a name already in the Hugging Face cache; never a
+                # download, and the host process's own Hugging Face settings are left alone
+                _CACHE[key] = SentenceTransformer(path, device="cpu", backend=backend,  # type: ignore[arg-type]
+                                                  local_files_only=True)
             except OSError as exc:
                 raise ConfigError(
                     f"cannot load the embedding model {path!r} offline ({exc}); "

@@ -10,34 +10,29 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from rag.answer import Answerer, Draft
+from rag.answer import Answerer, Draft, Turn
 from rag.errors import ConfigError, RagError
 from rag.settings import Settings
 from rag.types import Answer, DocumentInfo, Hit, SyncReport
 
 log = logging.getLogger(__name__)
 
-Turn = tuple[str, str]  # (question, answer) of an earlier exchange
-
-_REFERS_BACK = frozenset(
-    ["it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "she", "his", "her", "also", "too", "both", "either", "neither", "other", "another", "same", "such"]
-)
-
 
 class KnowledgeBase:
     """`sync()`, `search()`, `ask()` and `stream()` over one corpus folder and its index."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, embedder: Any = None) -> None:
+        """`embedder`: an already loaded `rag.embed.Embedder` (or any LangChain `Embeddings` with
+        `encode`) to share between knowledge bases; by default the settings' model, loaded on
+        first use."""
         self.settings = settings or Settings.from_env()
-        self._embedder: Any = None
+        self._embedder: Any = embedder
         self._store: Any = None
         self._lexical: Any = None
         self._retriever: Any = None
         self._answerers: dict[str, Answerer] = {}
-        self._idf_version = ""
         self._store_lock = threading.Lock()
         self._store_version = ""
-        self._idf: dict[str, float] = {}
 
     # -- components, loaded on first use ---------------------------------------------------
     @property
@@ -95,34 +90,23 @@ class KnowledgeBase:
             )
         return self._retriever
 
-    def idf(self) -> dict[str, float]:
-        from rag.answer.extractive import idf_table
-
-        self.lexical.refresh()
-        if self.lexical.version != self._idf_version:
-            self._idf = idf_table([c.text for c in self.lexical.chunks])
-            self._idf_version = self.lexical.version
-        return self._idf
-
     def answerer(self, name: str | None = None) -> Answerer:
         name = name or self.settings.answerer
+        offered = self.settings.offered_answerers
+        if name not in offered:
+            raise ConfigError(f"the {name!r} answerer is not offered here: choose {' or '.join(offered)}")
         if name not in self._answerers:
             if name == "extractive":
                 from rag.answer.extractive import ExtractiveAnswerer
 
                 self._answerers[name] = ExtractiveAnswerer(
-                    self.embedder, self._idf, threshold=self.settings.abstain_threshold
+                    self.embedder, self.lexical, threshold=self.settings.abstain_threshold
                 )
-            elif name == "llm":
+            else:
                 from rag.answer.llm import LLMAnswerer
 
                 self._answerers[name] = LLMAnswerer.from_settings(self.settings, self.embedder)
-            else:
-                raise ConfigError(f"unknown answerer {name!r}: choose extractive or llm")
-        answerer = self._answerers[name]
-        if hasattr(answerer, "idf"):
-            answerer.idf = self.idf()
-        return answerer
+        return self._answerers[name]
 
     def warm(self, max_chunks: int = 5000) -> None:
         """Load the model and the index now, and embed the sentences of a small corpus ahead
@@ -130,8 +114,9 @@ class KnowledgeBase:
         self.embedder.embed_query("warm up")
         self.retriever  # noqa: B018 - opens the store and BM25
         answerer = self.answerer()
+        self.lexical.refresh()
         chunks = self.lexical.chunks
-        if hasattr(answerer, "warm") and len(chunks) <= max_chunks:
+        if len(chunks) <= max_chunks:
             answerer.warm([(c.section, c.text) for c in chunks])
 
     # -- indexing ------------------------------------------------------------------------
@@ -201,20 +186,16 @@ class KnowledgeBase:
 
     # -- the chain -----------------------------------------------------------------------
     def condense(self, question: str, history: Sequence[Turn] = (), answerer: str | None = None) -> str:
-        """A standalone version of a follow-up question: rewritten by the answerer when it can
-        (the llm answerer), else with the key terms of the previous question carried over."""
+        """A standalone version of a follow-up question, made by the answerer (the llm answerer
+        rewrites it; the extractive one carries the previous question's key terms over)."""
         if not history:
             return question
-        chosen = self.answerer(answerer)
-        if hasattr(chosen, "condense"):
-            return str(chosen.condense(question, history))
-        return carry_over(question, history[-1][0])
+        return self.answerer(answerer).condense(question, history)
 
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
         from rag.store import is_store_failure, store_error
 
-        if not question.strip():
-            raise RagError("the question is empty")
+        question = self.check_question(question)
         try:
             return self.retriever.hits(question, k or self.settings.k, mode=mode)
         except Exception as exc:
@@ -240,12 +221,14 @@ class KnowledgeBase:
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text, then the final Answer."""
         began = time.perf_counter()
+        question = self.check_question(question)
+        history = [(self.check_question(q, "an earlier question"), str(a)) for q, a in history]
         chosen = self.answerer(answerer)
         standalone = self.condense(question, history, answerer) if history else question
         hits = self.search(standalone, k)
         retrieved = time.perf_counter()
         draft: Draft | None = None
-        for piece in chosen.stream(standalone, hits):
+        for piece in chosen.stream(standalone, hits, history):
             if isinstance(piece, Draft):
                 draft = piece
             else:
@@ -273,6 +256,19 @@ class KnowledgeBase:
         assert isinstance(last, Answer)
         return last
 
+    def check_question(self, question: object, what: str = "the question") -> str:
+        """The question as clean text, or a RagError that says what is wrong with it."""
+        if not isinstance(question, str):
+            raise RagError(f"{what} must be text, not {type(question).__name__}")
+        # lone surrogates (from a terminal's undecodable bytes or a JSON "\ud800") are no text
+        question = question.encode("utf-8", "replace").decode("utf-8")
+        if not question.strip():
+            raise RagError(f"{what} is empty")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise RagError(f"{what} is {len(question):,} characters long; ask in at most {limit:,}")
+        return question
+
 
 def _encodable(name: str) -> bool:
     try:
@@ -281,17 +277,3 @@ def _encodable(name: str) -> bool:
         return False
     return True
 
-
-def carry_over(question: str, previous: str) -> str:
-    """The extractive answerer's follow-up rule: a short question, or one that refers back,
-    gets the previous question's key terms."""
-    from rag.lexical import tokenize
-
-    words = question.lower().replace("?", " ").split()
-    terms = tokenize(question)
-    if len(terms) > 4 and not _REFERS_BACK.intersection(words):
-        return question
-    prev_terms = [t for t in tokenize(previous) if t not in terms]
-    if not prev_terms:
-        return question
-    return f"{question} ({' '.join(dict.fromkeys(prev_terms))})"

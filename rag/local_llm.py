@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ class LocalServer:
     model_path: Path
     address: str  # http://127.0.0.1:PORT
     handle: Any  # the xllamacpp.Server; the server stops when it is released
+    api_key: str = ""  # random per server: other local users cannot use the loopback port
 
     @property
     def base_url(self) -> str:
@@ -56,6 +58,8 @@ def start(model_path: Path, n_ctx: int = 4096, threads: int | None = None, verbo
         params.cpuparams.n_threads = threads or max(1, os.cpu_count() or 1)
         params.port = 0  # a free port; the server reports the one it took
         params.hostnames = ["127.0.0.1"]
+        api_key = secrets.token_urlsafe(24)
+        params.api_keys = [api_key]
         params.verbosity = verbosity  # -1: llama.cpp's own log stays quiet
         log.info("starting xllamacpp on 127.0.0.1 with %s", model_path.name)
         try:
@@ -63,6 +67,6 @@ def start(model_path: Path, n_ctx: int = 4096, threads: int | None = None, verbo
         except Exception as err:  # xllamacpp raises plain RuntimeErrors
             raise RagError(f"could not start the local model {model_path.name}: {err}; "
                            "reinstall it with `rag models install NAME`") from err
-        server = LocalServer(model_path, str(handle.listening_address).rstrip("/"), handle)
+        server = LocalServer(model_path, str(handle.listening_address).rstrip("/"), handle, api_key)
         _servers[key] = server
         return server

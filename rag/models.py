@@ -8,7 +8,6 @@ folder (`RAG_MODELS_DIR`, default `~/.cache/rag-kb/models`)."""
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import hashlib
 import json
@@ -255,25 +254,3 @@ def install(name: str, directory: Path, progress: bool = True) -> InstalledModel
     _record(directory, model)
     return model
 
-
-# -- the command ---------------------------------------------------------------------------
-def cmd_models(args: argparse.Namespace) -> int:
-    from rag.cli import settings_from
-
-    directory = models_dir(settings_from(args))
-    if args.action == "list":
-        models = installed(directory)
-        default = default_model(directory)
-        print(f"models folder: {directory}")
-        for spec in KNOWN.values():
-            status = "not installed"
-            if spec.name in models:
-                status = "installed, default" if default and default.name == spec.name else "installed"
-            print(f"  {spec.name:<13} {spec.size / 1e6:>7,.0f} MB  {status:<18} {spec.description}")
-        return 0
-    if not args.name:
-        raise RagError(f"name the model to install: rag models install NAME ({', '.join(KNOWN)})")
-    model = install(args.name, directory, progress=sys.stderr.isatty())
-    print(f"installed {model.name}: {model.path} ({model.size:,} bytes, sha256 {model.sha256})")
-    print("it is now the default model of the llm answerer: rag ask --answerer llm \"QUESTION\"")
-    return 0

@@ -4,7 +4,7 @@ CLI flags override both. Nothing else in the package reads the environment."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,10 @@ _ENV = {
     "RAG_ABSTAIN_THRESHOLD": "abstain_threshold",
     "RAG_MAX_UPLOAD_MB": "max_upload_mb",
     "RAG_AUTH": "auth",
+    "RAG_AUTH_FILE": "auth_file",
     "RAG_READ_ONLY": "read_only",
+    "RAG_ANSWERERS": "answerers",
+    "RAG_MAX_QUESTION_CHARS": "max_question_chars",
 }
 
 
@@ -49,7 +52,7 @@ class Settings:
     answerer: str = "extractive"
     llm_base_url: str | None = None
     llm_model: str = "local"
-    llm_api_key: str = "none"
+    llm_api_key: str = field(default="none", repr=False)
     models_dir: str | None = None  # local GGUF models; None: ~/.cache/rag-kb/models
     reranker: str | None = None
     k: int = 5
@@ -59,13 +62,25 @@ class Settings:
     rrf_k: int = 60
     abstain_threshold: float = 0.38  # calibrated on tests/data/qa.jsonl
     max_upload_mb: float = 25.0
-    auth: str | None = None
+    auth: str | None = field(default=None, repr=False)  # USER:PASSWORD
+    auth_file: str | None = None  # a file whose first line is USER:PASSWORD (kept out of `ps`)
     read_only: bool = False
+    # the answerers this knowledge base offers (a server's operator narrows it with --answerers);
+    # None: all of them
+    answerers: tuple[str, ...] | None = None
+    # longer questions are refused: no real question is this long, and embedding and scoring
+    # a huge one holds an answer slot for seconds
+    max_question_chars: int = 2000
     embed_batch_size: int = 32
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if isinstance(self.answerers, str):
+            names = tuple(dict.fromkeys(n.strip() for n in self.answerers.split(",") if n.strip()))
+            object.__setattr__(self, "answerers", names)
+        if self.auth_file and not self.auth:
+            object.__setattr__(self, "auth", _read_auth_file(self.auth_file))
         self.validate()
 
     def validate(self) -> None:
@@ -89,8 +104,21 @@ class Settings:
             raise ConfigError("the upload limit must be positive")
         if not 3 <= len(self.collection) <= 512:
             raise ConfigError("the collection name needs 3 to 512 characters")
-        if self.auth is not None and ":" not in self.auth:
-            raise ConfigError("auth must look like USER:PASSWORD")
+        if self.auth is not None:
+            user, _, password = self.auth.partition(":")
+            if not user.strip() or not password:
+                raise ConfigError("auth must look like USER:PASSWORD, with a user name and a non-empty password")
+        if self.answerers is not None:
+            unknown = [n for n in self.answerers if n not in ANSWERERS]
+            if unknown or not self.answerers:
+                raise ConfigError(
+                    f"--answerers takes a comma-separated list of {', '.join(ANSWERERS)}, not {','.join(unknown)!r}"
+                )
+            if self.answerer not in self.answerers:
+                # the default answerer must be one that is offered
+                object.__setattr__(self, "answerer", self.answerers[0])
+        if self.max_question_chars < 10:
+            raise ConfigError("the question length limit must be at least 10 characters")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -112,6 +140,18 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def offered_answerers(self) -> tuple[str, ...]:
+        return self.answerers if self.answerers is not None else ANSWERERS
+
+
+def _read_auth_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the login file {path} ({exc}); it should hold USER:PASSWORD") from None
 
 
 def _convert(var: str, raw: str, type_name: str) -> Any:

@@ -123,6 +123,17 @@ class SyncReport:
             "chunks_deleted": self.chunks_deleted,
         }
 
+    def summary(self) -> str:
+        """One line for people: what the sync changed (or would change), and how long it took."""
+        verb = "would change" if self.dry_run else "synced"
+        embedded = "to embed" if self.dry_run else "embedded"
+        deleted = "to delete" if self.dry_run else "deleted"
+        return (
+            f"{verb}: {self.added} added, {self.updated} updated, {self.deleted} deleted, "
+            f"{self.unchanged} unchanged, {len(self.skipped)} skipped; {self.chunks} chunks in the index "
+            f"({self.chunks_embedded} {embedded}, {self.chunks_deleted} {deleted}) in {self.seconds:.1f} s"
+        )
+
 
 @dataclass(frozen=True)
 class DocumentInfo:

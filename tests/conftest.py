@@ -52,8 +52,7 @@ def make_kb(tmp_path: Path, embedder: Embedder) -> Callable[..., KnowledgeBase]:
         corpus.mkdir(parents=True, exist_ok=True)
         overrides.setdefault("index_dir", tmp_path / "index")
         settings = Settings.from_env(env={}, corpus_dir=corpus, **overrides)
-        kb = KnowledgeBase(settings)
-        kb._embedder = embedder
+        kb = KnowledgeBase(settings, embedder=embedder)
         return kb
 
     return make
@@ -71,7 +70,6 @@ def articles_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
     root = tmp_path_factory.mktemp("articles")
     copy_articles(root / "corpus")
     settings = Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index")
-    kb = KnowledgeBase(settings)
-    kb._embedder = embedder
+    kb = KnowledgeBase(settings, embedder=embedder)
     kb.sync(progress=False)
     return kb

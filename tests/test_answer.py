@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer.followup import carry_over
 from rag.citations import markers_in
-from rag.kb import KnowledgeBase, carry_over
+from rag.kb import KnowledgeBase
 from rag.retrieve import rrf_fuse
 from rag.types import Answer, Chunk
 

@@ -143,8 +143,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> tuple[l
     root = tmp_path_factory.mktemp("clean")
     write_base(root / "corpus")
     write_update(root / "corpus")
-    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index", **SMALL))
-    kb._embedder = embedder
+    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index", **SMALL), embedder=embedder)
     report = kb.sync(progress=False)
     ids = chroma_ids(kb)
     assert report.chunks == len(ids) > 8 * 4

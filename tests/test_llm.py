@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from rag.answer import NOT_COVERED, Draft
+from rag.answer.followup import carry_over
 from rag.answer.llm import SENTINEL, LLMAnswerer, build_messages, chat_model, clean_question, finish
 from rag.citations import cited_sentences, markers_in, normalize_markers, renumber
 from rag.errors import AnswererError, RagError
@@ -57,7 +59,7 @@ def server() -> Iterator[LocalServer]:
 def answerer(server: LocalServer, embedder: object, reply: str | None = None) -> LLMAnswerer:
     """An answerer on the real server; `reply` forces the model's output with a grammar."""
     extra = {"extra_body": {"grammar": f"root ::= {json.dumps(reply)}"}} if reply is not None else {}
-    return LLMAnswerer(chat_model(server.base_url, "local", "none", max_tokens=128, **extra), embedder)
+    return LLMAnswerer(chat_model(server.base_url, "local", server.api_key, max_tokens=128, **extra), embedder)
 
 
 def run(a: LLMAnswerer, question: str, hits: list[Hit]) -> tuple[list[str], Draft]:
@@ -149,15 +151,18 @@ def test_weak_retrieval_abstains_without_calling_the_llm(embedder: object) -> No
 
 
 def test_condense_rewrites_a_follow_up(server: LocalServer, embedder: object) -> None:
-    a = answerer(server, embedder)
     history = [("Who released Llama 2?", "Meta released Llama 2 with open weights in 2023 [1].")]
-    standalone = a.condense("When was it released?", history)
-    assert standalone.strip() and len(standalone) < 400
+    # the model's rewrite is used, without its label and quotes
+    a = answerer(server, embedder, 'Standalone question: "When was Llama 2 released?"')
+    assert a.condense("When was it released?", history) == "When was Llama 2 released?"
     assert a.condense("When was it released?", []) == "When was it released?"
+    # a reply with no question in it: the key terms of the previous question are carried over
+    rambling = answerer(server, embedder, "Standalone question:")
+    assert rambling.condense("When was it released?", history) == carry_over("When was it released?", history[0][0])
 
 
 def test_knowledge_base_with_llm_answerer(server: LocalServer, make_kb, articles_corpus: Path) -> None:
-    kb = make_kb(articles_corpus, answerer="llm", llm_base_url=server.address, k=2)
+    kb = make_kb(articles_corpus, answerer="llm", llm_base_url=server.address, llm_api_key=server.api_key, k=2)
     kb.sync(progress=False)
     a = kb.answerer()
     assert isinstance(a, LLMAnswerer)
@@ -190,7 +195,13 @@ def test_from_settings_serves_the_installed_model(tmp_path: Path, embedder: obje
         assert a.server is not None and a.server.model_path == model.path
         assert a.server.address.startswith("http://127.0.0.1:")
         assert str(a.llm.openai_api_base) == a.server.base_url
-        with urllib.request.urlopen(a.server.base_url + "/models", timeout=30) as resp:
+        # the loopback server wants the answerer's random key: another local user cannot use it
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(a.server.base_url + "/models", timeout=30)
+        assert refused.value.code == 401
+        request = urllib.request.Request(a.server.base_url + "/models",
+                                         headers={"Authorization": f"Bearer {a.server.api_key}"})
+        with urllib.request.urlopen(request, timeout=30) as resp:
             assert resp.status == 200
     finally:
         a.server.close()

@@ -29,8 +29,7 @@ def free_port() -> int:
 def start(tmp: Path, embedder: Embedder, **overrides: object) -> tuple[KnowledgeBase, object, str]:
     copy_articles(tmp / "corpus")
     settings = Settings.from_env(env={}, corpus_dir=tmp / "corpus", index_dir=tmp / "index", **overrides)
-    kb = KnowledgeBase(settings)
-    kb._embedder = embedder
+    kb = KnowledgeBase(settings, embedder=embedder)
     kb.sync(progress=False)
     app = build_app(kb, ["What is open source AI?"])
     url = launch(app, settings, "127.0.0.1", free_port(), block=False)

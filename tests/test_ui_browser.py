@@ -44,8 +44,7 @@ def url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterato
     copy_articles(root / "corpus")
     (root / "corpus" / "quokka.md").write_text(EVIL_DOC)
     settings = Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index")
-    kb = KnowledgeBase(settings)
-    kb._embedder = embedder
+    kb = KnowledgeBase(settings, embedder=embedder)
     kb.sync(progress=False)
     app = build_app(kb, [EXAMPLE, "What are the risks of open source AI?", "Where do quokkas live?"])
     address = launch(app, settings, "127.0.0.1", free_port(), block=False)

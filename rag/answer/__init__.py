@@ -3,11 +3,13 @@ the answer text with `[n]` markers and the citations they point to, or abstain."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from rag.types import Citation, Hit
+
+Turn = tuple[str, str]  # (question, answer) of an earlier exchange
 
 NOT_COVERED = (
     "The knowledge base does not cover this question: none of the indexed documents "
@@ -30,10 +32,21 @@ def abstention() -> Draft:
 
 
 class Answerer(Protocol):
+    """What the knowledge base asks of an answerer."""
+
     name: str
 
-    def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Draft]:
-        """Yield pieces of the answer text as they come, then the final Draft."""
+    def warm(self, passages: Sequence[tuple[str, str]]) -> None:
+        """Prepare for questions about these (section, text) passages; may do nothing."""
+        ...
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        """A follow-up question made standalone for retrieval, given the earlier turns."""
+        ...
+
+    def stream(self, question: str, hits: list[Hit], history: Sequence[Turn] = ()) -> Iterator[str | Draft]:
+        """Yield pieces of the answer text as they come, then the final Draft. `history` holds
+        the earlier turns of the conversation (the answer should not just repeat them)."""
         ...
 
 

@@ -15,7 +15,8 @@ from urllib.parse import urlparse
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from rag.answer import Draft, abstention
+from rag.answer import Draft, Turn, abstention
+from rag.answer.followup import carry_over
 from rag.answer.verify import check
 from rag.citations import MARKER
 from rag.errors import AnswererError, MissingDependency, RagError
@@ -109,7 +110,7 @@ class LLMAnswerer:
     def from_settings(cls, settings: Settings, embedder: Any) -> LLMAnswerer:
         _chat_openai()  # fail early, before starting a local server, without langchain-openai
         server = None
-        base_url = settings.llm_base_url
+        base_url, api_key = settings.llm_base_url, settings.llm_api_key
         if not base_url:
             from rag.local_llm import start
             from rag.models import default_model, models_dir
@@ -122,8 +123,8 @@ class LLMAnswerer:
                     "Ollama's /v1, or install a local model with `rag models install qwen-1.5b`"
                 )
             server = start(model.path)
-            base_url = server.base_url
-        llm = chat_model(base_url, settings.llm_model, settings.llm_api_key)
+            base_url, api_key = server.base_url, server.api_key
+        llm = chat_model(base_url, settings.llm_model, api_key)
         return cls(llm, embedder, threshold=settings.abstain_threshold, server=server)
 
     # -- answer ----------------------------------------------------------------------------
@@ -144,7 +145,10 @@ class LLMAnswerer:
         scores = [h.dense_score for h in hits if h.dense_score is not None]
         return bool(scores) and max(scores) < self.min_evidence
 
-    def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Draft]:
+    def warm(self, passages: Sequence[tuple[str, str]]) -> None:
+        """Nothing to prepare ahead: the model reads the passages with each question."""
+
+    def stream(self, question: str, hits: list[Hit], history: Sequence[Turn] = ()) -> Iterator[str | Draft]:
         if self.too_weak(hits):
             log.info("abstaining without the LLM: the retrieved evidence is too weak")
             yield abstention()
@@ -173,7 +177,7 @@ class LLMAnswerer:
         log.debug("the LLM replied: %r", reply)
         yield finish(reply, hits, self.embedder)
 
-    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
         """The follow-up rewritten as a standalone question; when the model's reply is not a
         usable question, the extractive answerer's rule (carry over the key terms)."""
         if not history:
@@ -189,8 +193,6 @@ class LLMAnswerer:
             raise AnswererError(f"the LLM server failed: {err}; check RAG_LLM_BASE_URL") from err
         standalone = clean_question(str(reply), limit=max(200, 3 * len(question)))
         if not standalone:
-            from rag.kb import carry_over
-
             log.info("the LLM's rewrite of the follow-up was unusable; carrying over key terms")
             standalone = carry_over(question, history[-1][0])
         return standalone

@@ -1,0 +1,46 @@
+"""Follow-up questions without an LLM: a short question, or one that refers back ("what are
+its risks?"), is retrieved with the key terms of the previous question as context, and the
+answer does not repeat what the previous answer already said."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.answer import Turn
+from rag.lexical import tokenize
+
+# pronouns and words that point back to an earlier turn (English grammar, not tuned)
+_REFERS_BACK = frozenset(
+    ["it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "she",
+     "his", "her", "also", "too", "both", "either", "neither", "other", "another", "same", "such"]
+)
+# a question with more key terms than this stands on its own unless it refers back (the value
+# the rule had before tests/data/followups.jsonl was written; that set did not change it)
+SELF_CONTAINED_TERMS = 4
+
+
+def carry_over(question: str, previous: str, previous_answer: str = "") -> str:
+    """The follow-up with the previous question's key terms appended in parentheses, when it
+    is short or refers back; otherwise the question as it is. With the previous answer, only
+    the terms it talks about are carried: they are the topic ("open", "AI"), while words only
+    the question had are what it asked about ("difference") and would pull the follow-up back
+    to the same answer."""
+    words = question.lower().replace("?", " ").split()
+    terms = tokenize(question)
+    if len(terms) > SELF_CONTAINED_TERMS and not _REFERS_BACK.intersection(words):
+        return question
+    prev_terms = [t for t in dict.fromkeys(tokenize(previous)) if t not in terms]
+    answered = set(tokenize(previous_answer))
+    prev_terms = [t for t in prev_terms if t in answered] or prev_terms
+    if not prev_terms:
+        return question
+    return f"{question} ({' '.join(prev_terms)})"
+
+
+def condense(question: str, history: Sequence[Turn]) -> str:
+    return carry_over(question, *history[-1]) if history else question
+
+
+def already_said(history: Sequence[Turn]) -> str:
+    """The text of the previous answer: a follow-up's answer should say something new."""
+    return history[-1][1] if history else ""
