@@ -58,11 +58,12 @@ def load_file(path: Path, corpus: Path) -> Document:
         raise LoadError(source, "file is empty")
     suffix = path.suffix.lower()
     headings: list[tuple[int, int, str]] = []
+    pages: tuple[int, ...] = ()
     try:
         if suffix in (".html", ".htm"):
             text, headings = _html(decode_text(data, source))
         elif suffix == ".pdf":
-            text = _pdf(data)
+            text, pages = _pdf(data)
         elif suffix == ".docx":
             text, headings = _docx(data)
         else:
@@ -74,7 +75,7 @@ def load_file(path: Path, corpus: Path) -> Document:
         raise LoadError(source, f"not a readable {kind} file ({type(exc).__name__}: {exc})") from None
     if not text.strip():
         raise LoadError(source, "no text could be extracted")
-    return Document(source, text, hashlib.sha256(data).hexdigest(), tuple(headings))
+    return Document(source, text, hashlib.sha256(data).hexdigest(), tuple(headings), pages)
 
 
 def load_corpus(corpus: Path) -> Iterator[Document | LoadError]:
@@ -205,7 +206,8 @@ def _html(markup: str) -> tuple[str, list[tuple[int, int, str]]]:
     return "".join(parts).strip("\n") + "\n", headings
 
 
-def _pdf(data: bytes) -> str:
+def _pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
+    """The text of every page, pages separated by a blank line, and where each page starts."""
     from io import BytesIO
 
     from pypdf import PdfReader
@@ -213,8 +215,24 @@ def _pdf(data: bytes) -> str:
     reader = PdfReader(BytesIO(data))
     if reader.is_encrypted:
         raise ValueError("the PDF is encrypted")
-    pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    return "\n\n".join(p for p in pages if p) + "\n"
+    parts: list[str] = []
+    starts: list[int] = []
+    empty = 0  # pages without text so far: they start where the next text begins
+    length = 0
+    for page in reader.pages:
+        text = (page.extract_text() or "").strip()
+        if not text:
+            empty += 1
+            continue
+        if parts:
+            parts.append("\n\n")
+            length += 2
+        starts.extend([length] * (empty + 1))
+        empty = 0
+        parts.append(text)
+        length += len(text)
+    starts.extend([length] * empty)
+    return "".join(parts) + "\n", tuple(starts)
 
 
 def _docx(data: bytes) -> tuple[str, list[tuple[int, int, str]]]:
