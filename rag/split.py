@@ -8,7 +8,10 @@ from collections.abc import Iterable
 
 from rag.types import Chunk, Document
 
-_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_MD_NEWLINE = re.compile(r"\r\n?|\n")
+# A section title longer than this is cut: every chunk of the section carries its title. The
+# articles' longest heading has 66 characters, is_plain_heading allows 100.
+MAX_TITLE = 200
 _BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)])\s")
 _FINAL_PUNCT = ".,;:!…\"'”’)]»"
 
@@ -30,28 +33,44 @@ def is_plain_heading(line: str) -> bool:
 
 
 def find_headings(doc: Document) -> list[tuple[int, str]]:
-    """(offset of the heading line, title) for every heading of the document."""
+    """(offset of the heading line, title) for every heading of the document, in one pass."""
     if doc.headings:
-        return [(start, title) for start, _end, title in doc.headings]
-    markdown = doc.source.lower().endswith((".md", ".markdown"))
+        return [(start, _title(title)) for start, _end, title in doc.headings]
+    if doc.source.lower().endswith((".md", ".markdown")):
+        return markdown_headings(doc.text)
     headings: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None  # a heading line waiting for a non-blank line after it
     offset = 0
-    lines = doc.text.splitlines(keepends=True)
-    in_fence = False
-    for i, line in enumerate(lines):
+    for line in doc.text.splitlines(keepends=True):
         stripped = line.strip()
-        if markdown:
-            if stripped.startswith(("```", "~~~")):
-                in_fence = not in_fence
-            match = None if in_fence else _MD_HEADING.match(line.rstrip("\r\n"))
-            if match:
-                headings.append((offset, match.group(2).strip()))
-        else:
-            nxt = next((x for x in lines[i + 1 :] if x.strip()), "")
-            if stripped and nxt and is_plain_heading(line):
-                headings.append((offset, stripped))
+        if stripped:
+            if pending is not None:
+                headings.append(pending)
+            pending = (offset, _title(stripped)) if is_plain_heading(line) else None
         offset += len(line)
     return headings
+
+
+def markdown_headings(text: str) -> list[tuple[int, str]]:
+    """Top-level ATX and setext headings found by markdown-it (CommonMark, no backtracking);
+    the offset is where the heading's first line starts."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark")
+    md.disable("inline")  # block structure only: titles stay as written, and it stays linear
+    tokens = md.parse(text)
+    # markdown-it counts lines split at \r\n, \r and \n (its normalize step); so do these offsets
+    starts = [0, *(m.end() for m in _MD_NEWLINE.finditer(text))]
+    return [
+        (starts[tok.map[0]], _title(tokens[i + 1].content))
+        for i, tok in enumerate(tokens)
+        if tok.type == "heading_open" and tok.level == 0 and tok.map and tokens[i + 1].content.strip()
+    ]
+
+
+def _title(text: str) -> str:
+    title = " ".join(text.split())
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
 
 
 def sections(doc: Document) -> list[tuple[int, int, str]]:
