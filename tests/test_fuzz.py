@@ -126,6 +126,21 @@ def test_valid_text_always_loads_and_splits(suffix: str, lines: list[str], newli
     assert all(i in covered for i, ch in enumerate(result.text) if ch.isalnum())
 
 
+BLANKS = st.builds(lambda blank, n: blank * n, st.sampled_from([" ", "\t", "\n", "\r\n", " \n"]), st.integers(1, 1500))
+WORDS = st.text(st.sampled_from("abc XYZ.\n"), min_size=1, max_size=300)
+
+
+@FUZZ
+@given(parts=st.lists(st.one_of(WORDS, BLANKS), min_size=1, max_size=30), size=st.integers(50, 400))
+def test_long_blank_runs_split_exactly(parts: list[str], size: int) -> None:
+    text = "".join(parts)
+    assume(text.strip())
+    doc = Document("blanks.txt", text, "0" * 64)
+    check_split(doc, size, size // 5)
+    covered = {i for c in split_document(doc, size, size // 5) for i in range(c.start, c.end)}
+    assert all(i in covered for i, ch in enumerate(text) if ch.isalnum())
+
+
 SENTENCE = st.text(st.sampled_from("abcdefgh XYZ,;'\"()"), min_size=1, max_size=60).map(
     lambda s: s.strip().capitalize() + "."
 )
