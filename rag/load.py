@@ -50,6 +50,9 @@ class Limits:
     # The zip directory: a DOCX has 10-30 parts plus one per image, ~100 bytes each; 400 K empty
     # entries (a 35 MB zip) cost zipfile 230 MB and 1.7 s (measured); this allows ~10 K parts.
     zip_directory_bytes: int = 2**20
+    # XML tags ("<") in all DOCX parts: lxml takes ~120 bytes an element (see formats.check_zip);
+    # ~30 K paragraphs of Word's usual markup, at most ~180 MB of elements
+    xml_tags: int = 1_500_000
     seconds: float = 60.0  # wall time, checked between pages, paragraphs, rows and HTML nodes
 
     def read_bytes(self, suffix: str) -> int:
@@ -129,7 +132,8 @@ def _extract(
             text, pages = pdf_text(data, budget, limits.pages, limits.page_content_bytes)
             return text, [], pages
         if suffix == ".docx":
-            zip_limits = (limits.zip_member_bytes, limits.zip_total_bytes, limits.zip_directory_bytes)
+            zip_limits = (limits.zip_member_bytes, limits.zip_total_bytes, limits.zip_directory_bytes,
+                          limits.xml_tags)
             return (*docx_text(data, budget, limits.paragraphs, zip_limits), ())
         return decode_text(data, source), [], ()
     except (LoadError, Refused):

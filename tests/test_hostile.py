@@ -164,6 +164,15 @@ def test_docx_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
     assert peak < 20 * 2**20  # nothing was inflated
 
 
+def test_docx_of_tiny_elements_is_refused_before_lxml_parses_it(tmp_path: Path) -> None:
+    # 1.6 M empty runs: 9.6 MB of XML, within the size budgets, ~190 MB as lxml elements
+    f = tmp_path / "runs.docx"
+    f.write_bytes(docx_bytes("<w:p>" + "<w:r/>" * 1_600_000 + "</w:p>"))
+    assert f.stat().st_size < 100_000
+    assert "markup budget: more than 1,500,000 XML tags" in refused(f, tmp_path)
+    assert "markup budget" in refused(tmp_path / "runs.docx", tmp_path, Limits(xml_tags=1_000))
+
+
 def test_docx_zip_total_and_directory_budgets(tmp_path: Path) -> None:
     parts = {f"word/media/image{i}.bin": bytes(1000) for i in range(100)}
     f = tmp_path / "parts.docx"
