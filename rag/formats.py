@@ -15,6 +15,14 @@ from rag.errors import LoadError
 class Refused(Exception):
     """A budget or rule stops this file; rag.load adds the path."""
 
+    lasting = True  # the same bytes would be refused again
+
+
+class OverTime(Refused):
+    """The time budget ran out: on a less busy machine the same bytes might load."""
+
+    lasting = False
+
 
 class Budget:
     """What one file has cost so far in characters and time; stops it at its budget."""
@@ -27,7 +35,7 @@ class Budget:
 
     def tick(self, where: str) -> None:
         if time.monotonic() - self.began > self.max_seconds:
-            raise Refused(f"over the time budget: reading took more than {self.max_seconds:g} s ({where})")
+            raise OverTime(f"over the time budget: reading took more than {self.max_seconds:g} s ({where})")
 
     def add_chars(self, n: int) -> None:
         self.chars += n

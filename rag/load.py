@@ -105,10 +105,14 @@ def load_file(path: Path, corpus: Path, limits: Limits = LIMITS) -> Document:
     source = relative_source(path, corpus)
     suffix = path.suffix.lower()
     budget = Budget(limits.chars, limits.seconds)
+    key: tuple[str, str, Limits] | None = None
     try:
         data = read_regular_file(path, corpus, limits.read_bytes(suffix))
         if not data.strip():
             raise Refused("file is empty")
+        key = (hashlib.sha256(data).hexdigest(), suffix, limits)
+        if key in _REFUSED:
+            raise Refused(_REFUSED[key])
         text, headings, pages = _extract(data, suffix, source, limits, budget)
         if not text.strip():
             raise Refused("no text could be extracted")
@@ -116,10 +120,19 @@ def load_file(path: Path, corpus: Path, limits: Limits = LIMITS) -> Document:
         if _line_count(text) > limits.lines:
             raise Refused(f"over the line budget: more than {limits.lines:,} lines")
     except Refused as exc:
+        if key is not None and exc.lasting:
+            if len(_REFUSED) >= 4096:
+                _REFUSED.clear()
+            _REFUSED[key] = str(exc)
         raise LoadError(source, str(exc)) from None
     except OSError as exc:
         raise LoadError(source, f"cannot read file ({exc.strerror or exc})") from None
-    return Document(source, text, hashlib.sha256(data).hexdigest(), tuple(headings), pages)
+    return Document(source, text, key[0], tuple(headings), pages)
+
+
+# Why the content of a file was refused, by (sha256, suffix, limits): every sync loads every
+# file, and a hostile file must not cost its parsing again while its bytes stay the same.
+_REFUSED: dict[tuple[str, str, Limits], str] = {}
 
 
 def _extract(
