@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
 # -- budgets of one file ------------------------------------------------------------------------
-# A sync holds about 780 MB before it reads a file (the articles' sync, torch and MiniLM loaded,
-# measured with bench/hostile_sync.py); the budgets keep one file's peak well under 200 MB more.
+# A syncing process holds ~550 MB once torch and MiniLM are loaded and peaks at ~900 MB over the
+# articles (bench/hostile_sync.py); the budgets keep what one file adds to about 200 MB.
 # The biggest documents of the development data (Debian's FAQ, Emacs' efaq) have ~300 K
 # characters and ~8 K lines; the budgets are ten to a hundred times that.
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ class Limits:
     # pypdf extracts ~1 MB/s of text operators here, and a 26 KB file whose 3 pages share one
     # 8.8 MB stream took 92 s (issue 13)
     page_content_bytes: int = 2 * 2**20
-    # DOCX paragraphs, table cells and styles together: ~1,000 pages; python-docx reads ~50 K/s
+    # DOCX paragraphs, table cells and styles together (of all parts, counted in the markup
+    # before parsing, then in the body): ~1,000 pages; python-docx reads ~50 K paragraphs/s
     paragraphs: int = 50_000
     zip_member_bytes: int = 64 * 2**20  # one inflated DOCX part: document.xml of ~1,000 pages
     zip_total_bytes: int = 128 * 2**20  # all parts inflated (python-docx holds every part it reads)

@@ -20,7 +20,7 @@ from rag.split import MAX_TITLE, find_headings, split_document
 from rag.types import Document
 from rag.watch import relevant
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)  # the first test to use the model loads it
 
 
 def refused(path: Path, corpus: Path, limits: Limits = LIMITS) -> str:
@@ -311,6 +311,7 @@ REASONS = {
 }
 
 
+@pytest.mark.timeout(30)  # a FIFO opened for reading would wait forever for a writer
 def test_links_and_special_files_are_skipped_with_a_reason(linked_corpus: Path) -> None:
     results = {r.path if isinstance(r, LoadError) else r.source: r for r in load_corpus(linked_corpus)}
     skipped = {k: v.reason for k, v in results.items() if isinstance(v, LoadError)}
