@@ -13,6 +13,9 @@ class Document:
     text: str
     sha256: str  # of the file's bytes
     headings: tuple[tuple[int, int, str], ...] = ()  # (start, end, title) known from the format
+    # PDF only: the offset in `text` where each page starts (page N starts at pages[N - 1]);
+    # the page of an offset is `bisect.bisect_right(pages, offset)`. Empty for other formats.
+    pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

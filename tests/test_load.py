@@ -81,15 +81,17 @@ def test_dangling_link_is_discovered_and_reported(tmp_path: Path) -> None:
 
 def test_unreadable_file_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the tests run as root, who can read a chmod 000 file, so the permission error is injected
+    import os
+
     f = write(tmp_path / "secret.txt", b"classified words here")
-    real = Path.read_bytes
+    real = os.open
 
-    def deny(self: Path) -> bytes:
-        if self.name == "secret.txt":
+    def deny(path: str | os.PathLike[str], flags: int, *args: int) -> int:
+        if Path(path).name == "secret.txt":
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(path, flags, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(LoadError, match="Permission denied"):
         load_file(f, tmp_path)
 
@@ -156,3 +158,25 @@ def test_cyrillic_legacy_encoding_is_detected(tmp_path: Path) -> None:
     text = "Открытые модели искусственного интеллекта доступны всем разработчикам. " * 4
     f = write(tmp_path / "ru.txt", text.encode("cp1251"))
     assert load_file(f, tmp_path).text == text
+
+
+def test_pdf_pages_record_where_each_page_starts(tmp_path: Path) -> None:
+    from bisect import bisect_right
+
+    from reportlab.pdfgen import canvas
+
+    f = tmp_path / "p.pdf"
+    c = canvas.Canvas(str(f))
+    for text in ("First page words.", "", "Third page words."):
+        if text:
+            c.drawString(72, 720, text)
+        c.showPage()
+    c.save()
+    doc = load_file(f, tmp_path)
+    assert len(doc.pages) == 3
+    assert doc.text[doc.pages[0] :].startswith("First page words.")
+    assert doc.text[doc.pages[2] :].startswith("Third page words.")
+    assert doc.pages[1] == doc.pages[2]  # the empty page holds no text
+    assert bisect_right(doc.pages, doc.text.index("Third")) == 3
+    assert bisect_right(doc.pages, doc.text.index("page words.")) == 1
+    assert load_file(write(tmp_path / "t.txt", b"plain text"), tmp_path).pages == ()
