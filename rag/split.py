@@ -39,17 +39,51 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
         return [(start, _title(title)) for start, _end, title in doc.headings]
     if doc.source.lower().endswith((".md", ".markdown")):
         return markdown_headings(doc.text)
+    lines = doc.text.splitlines(keepends=True)
+    width = wrap_width(lines)
     headings: list[tuple[int, str]] = []
     pending: tuple[int, str] | None = None  # a heading line waiting for a non-blank line after it
+    blank_after = False  # a blank line came between the pending heading and this line
     offset = 0
-    for line in doc.text.splitlines(keepends=True):
+    for line in lines:
         stripped = line.strip()
-        if stripped:
-            if pending is not None:
+        if not stripped:
+            blank_after = True
+        else:
+            if pending is not None and not (not blank_after and _continues(pending[1], stripped, width)):
                 headings.append(pending)
             pending = (offset, _title(stripped)) if is_plain_heading(line) else None
+            blank_after = False
         offset += len(line)
     return headings
+
+
+# Hard-wrapped text (Info manuals, RFCs, license files, mail) breaks its paragraphs into lines of
+# about the same width; a line that fills most of that width and runs straight on into the next
+# line is a wrapped line, not a heading. Both constants were chosen by reading the GPL-3.0 and
+# Apache-2.0 texts in corpus/related/ and Debian's FAQ (lines wrapped at 70-79 characters), and
+# checked on the development suite's Info and AsciiDoc FAQs (bench/make_suite.py).
+WRAPPED_WIDTH = 100  # the longest 10 % of lines are at most this long: the text is hard-wrapped
+WRAPPED_SHARE = 0.75  # a line this share of the wrap width or longer is part of a paragraph
+
+
+def wrap_width(lines: list[str]) -> int | None:
+    """The width a hard-wrapped text is wrapped at (the 90th percentile of its line lengths), or
+    None when its lines are paragraphs of their own."""
+    lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
+    if len(lengths) < 10:
+        return None
+    width = lengths[int(0.9 * (len(lengths) - 1))]
+    return width if width <= WRAPPED_WIDTH else None
+
+
+def _continues(title: str, next_line: str, width: int | None) -> bool:
+    """Whether the line after a heading candidate, with no blank line between, carries on the
+    candidate's sentence: it starts in lower case, or the text is wrapped and the candidate
+    fills most of the wrap width."""
+    if next_line[0].islower():
+        return True
+    return width is not None and len(title) >= WRAPPED_SHARE * width
 
 
 def markdown_headings(text: str) -> list[tuple[int, str]]:

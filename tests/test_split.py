@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag.load import load_file
-from rag.split import find_headings, is_plain_heading, split_document
+from rag.split import find_headings, is_plain_heading, sections, split_document
 from rag.types import Document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -147,3 +147,23 @@ def test_a_repeated_text_is_located_where_it_is_not_at_an_earlier_copy() -> None
     text = "X" * 49 + " X"
     chunks = split_document(doc("x.txt", text), chunk_size=50, chunk_overlap=10)
     assert [(c.text, c.start) for c in chunks] == [("X" * 49, 0), ("X", 50)]
+
+
+def test_wrapped_lines_of_a_paragraph_are_not_headings() -> None:
+    """Hard-wrapped text (a license, an Info manual): only the short title lines start sections,
+    not the first line of each wrapped paragraph."""
+    para = ("The licenses for most software and other practical works are designed\n"
+            "to take away your freedom to share and change the works.  By contrast,\n"
+            "the General Public License is intended to guarantee your freedom to\n"
+            "share and change all versions of a program to make sure it remains free\n"
+            "Software for all its users.  We use it for most of our software today.\n")
+    text = "Preamble\n\n" + para + "\n" + para + "\nTERMS AND CONDITIONS\n\n" + para + "\n" + para
+    doc = Document("license.txt", text, "0" * 64)
+    assert [title for _start, _end, title in sections(doc)] == ["Preamble", "TERMS AND CONDITIONS"]
+    for chunk in split_document(doc, 300, 30):
+        assert text[chunk.start : chunk.end] == chunk.text
+    # an unwrapped text keeps its short title lines, even straight before a paragraph
+    long = "Open models can be studied, changed and shared by anyone who downloads them. " * 4
+    flat = "".join(f"Part {n}\n{long}\n{long}\n" for n in range(1, 6))
+    titles = [t for _s, _e, t in sections(Document("flat.txt", flat, "0" * 64))]
+    assert titles == [f"Part {n}" for n in range(1, 6)]
