@@ -135,7 +135,9 @@ def rebuild(settings: Settings) -> None:
     from rag.store import detach, fresh_client
 
     index_dir = settings.index_dir
-    foreign = sorted(p.name for p in index_dir.iterdir() if p.name not in OWNED and not _records_file(p.name))
+    # (and SQLite's companions of the records: -journal, -wal, -shm)
+    foreign = sorted(p.name for p in index_dir.iterdir()
+                     if p.name not in OWNED and not p.name.startswith("records.sqlite-"))
     if foreign:
         raise ConfigError(
             f"{index_dir} does not look like an index folder (it also holds {', '.join(foreign[:3])}); "
@@ -155,11 +157,6 @@ def rebuild(settings: Settings) -> None:
             client.delete_collection(settings.collection)
 
 
-def _records_file(name: str) -> bool:
-    """records.sqlite and SQLite's companions (-journal, -wal, -shm)."""
-    return name.startswith("records.sqlite-")
-
-
 def sync(
     settings: Settings,
     embedder: Any,
@@ -172,21 +169,27 @@ def sync(
     """Bring the index up to date with the corpus. `progress` shows a tqdm bar (default: when
     standard error is a terminal); `on_progress(done, total)` is called as chunks go through
     indexing (the web chat's progress bar)."""
-    from rag.store import is_store_failure, store_error
-
     began = time.perf_counter()
     prepare_index_dir(settings)
+    # Every write is either idempotent (chunk ids) or atomic (BM25, manifest), so what was
+    # written when a store error stops the sync stays consistent and the next sync completes it.
+    with _store_errors(settings, "updating the index"), sync_lock(settings.index_dir):
+        if full_rebuild and not dry_run:
+            rebuild(settings)
+        return _sync_locked(settings, embedder, dry_run, full_rebuild, progress, on_progress, began)
+
+
+@contextlib.contextmanager
+def _store_errors(settings: Settings, doing: str) -> Iterator[None]:
+    """Failures of the storage layer as a StoreError that says what to do."""
+    from rag.store import is_store_failure, store_error
+
     try:
-        with sync_lock(settings.index_dir):
-            if full_rebuild and not dry_run:
-                rebuild(settings)
-            return _sync_locked(settings, embedder, dry_run, full_rebuild, progress, on_progress, began)
+        yield
     except Exception as exc:
         if not is_store_failure(exc):
             raise
-        # Every write is either idempotent (chunk ids) or atomic (BM25, manifest), so what was
-        # written stays consistent and the next sync completes it.
-        raise store_error(exc, settings, "updating the index") from exc
+        raise store_error(exc, settings, doing) from exc
 
 
 def _sync_locked(
@@ -301,17 +304,12 @@ def _ensure_reachable(settings: Settings, store: Any, records: Any, ids: list[st
 def verify(settings: Settings, embedder: Any) -> tuple[int, int]:
     """Check that a search finds every chunk of the collection, writing again those it does not
     (`rag index --verify`); returns (chunks checked, chunks written again)."""
-    from rag.store import all_ids, fresh_client, is_store_failure, store_error, vector_store
+    from rag.store import all_ids, fresh_client, vector_store
 
-    try:
-        with sync_lock(settings.index_dir):
-            store = vector_store(settings, embedder, fresh_client(settings, create=False))
-            ids = all_ids(store)
-            return len(ids), _ensure_reachable(settings, store, record_manager(settings), ids)
-    except Exception as exc:
-        if not is_store_failure(exc):
-            raise
-        raise store_error(exc, settings, "verifying the index") from exc
+    with _store_errors(settings, "verifying the index"), sync_lock(settings.index_dir):
+        store = vector_store(settings, embedder, fresh_client(settings, create=False))
+        ids = all_ids(store)
+        return len(ids), _ensure_reachable(settings, store, record_manager(settings), ids)
 
 
 def _reconcile(store: Any, records: Any, expected: set[str]) -> list[str]:
