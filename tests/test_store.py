@@ -158,3 +158,23 @@ def test_search_and_sync_right_after_opening_a_knowledge_base(
         for t in threads:
             t.join()
     assert not failures, failures
+
+
+@pytest.mark.slow
+def test_cli_index_verify_reports_in_json_and_text(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    shutil.copytree(REPO / "corpus", tmp_path / "corpus")
+    paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "index", "--verify", "--json", *paths],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert {"added", "updated", "deleted", "unchanged", "chunks", "seconds"} <= set(report)
+    assert report["chunks_verified"] == report["chunks"] > 0 and report["chunks_repaired"] == 0
+    text = subprocess.run([sys.executable, "-m", "rag.cli", "index", "--verify", *paths],
+                          cwd=REPO, capture_output=True, text=True)
+    assert text.returncode == 0, text.stderr
+    assert f"verified: {report['chunks']} chunks found by search, 0 of them written again" in text.stdout
