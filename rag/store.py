@@ -178,7 +178,8 @@ def count(store: Chroma) -> int:
 # updates of existing points can erase the links of a point inserted at the same time. That
 # record stays in get()/count() but no query() returns it. A query restricted to some ids with
 # n_results = their number returns exactly the reachable ones (HNSW keeps walking the graph until
-# it has found that many), and writing an unreachable record again links it back in.
+# it has found that many), and writing an unreachable record again links it back in (both checked
+# on a real segment whose links to one record were cut: tests/test_store.py).
 REACH_BATCH = 256  # ids per checking query
 REPAIR_ROUNDS = 3  # write-again rounds before giving up
 

@@ -117,6 +117,64 @@ def test_a_chunk_that_stays_hidden_fails_the_sync_and_the_next_sync_writes_it_ag
     assert kb.search("zebras Mara river", k=1, mode="dense")[0].chunk.source == "zebra.txt"
 
 
+def cut_in_links(segment: Path, elements: int, victim: int) -> None:
+    """Remove every level-0 link to element `victim` from a persisted HNSW segment, as #7758
+    leaves a record. hnswlib's layout (chromadb 1.5.x, default 16 neighbours): per element, a
+    uint16 link count (in 4 bytes), 32 uint32 neighbour slots, the vector, an 8-byte label."""
+    import struct
+
+    raw = (segment / "link_lists.bin").read_bytes()  # per element: uint32 size, then upper levels
+    pos, upper = 0, []
+    for _ in range(elements):
+        size = struct.unpack_from("<I", raw, pos)[0]
+        upper.append(size)
+        pos += 4 + size
+    assert pos == len(raw) and upper[victim] == 0, "not the HNSW layout this test knows"
+    data = bytearray((segment / "data_level0.bin").read_bytes())
+    per = len(data) // elements
+    for e in range(elements):
+        count = struct.unpack_from("<H", data, e * per)[0]
+        links = [x for x in struct.unpack_from(f"<{count}I", data, e * per + 4) if x != victim]
+        struct.pack_into("<H", data, e * per, len(links))
+        struct.pack_into(f"<{len(links)}I", data, e * per + 4, *links)
+    (segment / "data_level0.bin").write_bytes(data)
+
+
+def test_a_record_no_link_leads_to_is_found_and_linked_again(tmp_path: Path) -> None:
+    """A real Chroma collection with a record that HNSW cannot reach (its links cut on disk):
+    `unreachable` names exactly it, in any batch, and `ensure_reachable` makes it findable."""
+    import numpy as np
+
+    n = 1000  # Chroma writes the HNSW segment to disk at 1,000 records (hnsw sync_threshold)
+    settings = Settings.from_env(env={}, corpus_dir=tmp_path, index_dir=tmp_path / "index")
+    client = fresh_client(settings)
+    collection = client.get_or_create_collection(settings.collection, configuration={"hnsw": {"space": "cosine"}})
+    vectors = np.random.default_rng(3).random((n, 8)) - 0.5
+    for i in range(0, n, 100):
+        collection.add(ids=[f"r{j}" for j in range(i, i + 100)], embeddings=vectors[i : i + 100],
+                       documents=[f"record {j}" for j in range(i, i + 100)])
+    collection.get(limit=1, include=["embeddings"])
+    del client, collection
+    [segment] = [p for p in rag.store.chroma_path(settings).iterdir() if p.is_dir()]
+    cut_in_links(segment, n, victim=n // 2)
+
+    store = Chroma(collection_name=settings.collection, client=fresh_client(settings))  # loads the cut segment
+    got = store.get(include=["embeddings"])
+    own = {i: store.similarity_search_by_vector_with_relevance_scores(list(v), k=5)
+           for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+    hidden = [i for i, found in own.items() if i not in {d.id for d, _ in found}]
+    assert len(hidden) == 1  # no search for its own vector finds it
+    ids = sorted(got["ids"])
+    assert unreachable(store, ids) == hidden
+    others = [i for i in ids if i not in hidden]
+    for size in (1, 10, 100, 256):
+        assert unreachable(store, hidden + others[: size - 1]) == hidden, size
+    assert ensure_reachable(store, ids, "here") == 1
+    assert unreachable(store, ids) == []
+    [vector] = rag.store.embeddings_of(store, hidden).values()
+    assert store.similarity_search_by_vector_with_relevance_scores(vector, k=1)[0][0].id == hidden[0]
+
+
 def test_verify_checks_the_whole_collection(
     articles_corpus: Path, make_kb: Callable[..., KnowledgeBase], hiding: Callable[[bool], list[list[str]]]
 ) -> None:
