@@ -41,15 +41,13 @@ def measure(n: int) -> dict[str, float | int]:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     from langchain_chroma import Chroma
 
-    from rag.store import chunk_metadata
-
     began = time.perf_counter()
     store = Chroma(collection_name=settings.collection, client=fresh_client(settings),
                    collection_configuration={"hnsw": {"space": "cosine"}})
     for i in range(0, n, 1000):
         part = chunks[i : i + 1000]
         store._collection.upsert(ids=[c.id for c in part], embeddings=vectors[i : i + 1000],
-                                 documents=[c.text for c in part], metadatas=[chunk_metadata(c) for c in part])
+                                 documents=[c.text for c in part], metadatas=[c.to_metadata() for c in part])
     write_s = time.perf_counter() - began
 
     began = time.perf_counter()

@@ -73,10 +73,20 @@ def cmd_index(args: argparse.Namespace) -> int:
         watch(kb, json_lines=args.json)
         return 0
     report = kb.sync(dry_run=args.dry_run, rebuild=args.rebuild)
+    if args.verify:
+        from dataclasses import replace
+
+        from rag.index import verify
+
+        checked, repaired = verify(kb.settings, kb.embedder)
+        report = replace(report, chunks_verified=checked, chunks_repaired=report.chunks_repaired + repaired)
     if args.json:
         emit(report.to_json())
     else:
         say(report.summary())
+        if args.verify or report.chunks_repaired:
+            say(f"verified: {report.chunks_verified} chunks found by search, "
+                f"{report.chunks_repaired} of them written again to be found")
         for s in report.skipped:
             say(f"skipped {s.path}: {s.reason}")
     return 0
@@ -228,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start the index over")
     p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     p.add_argument("--watch", action="store_true", help="keep running; sync when files change")
+    p.add_argument("--verify", action="store_true",
+                   help="after the sync, check that search finds every chunk; write again any it does not")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_index)
 
@@ -290,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if getattr(args, "verify", False) and (args.dry_run or args.watch):
+        parser.error("--verify cannot be combined with --dry-run or --watch")
     if getattr(args, "k", None) is not None and args.command != "bench" and args.k < 1:
         parser.error(f"-k must be a positive number, not {args.k}")
     try:

@@ -9,7 +9,6 @@ Document-level counts come from a manifest of content hashes written at the end.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -33,6 +32,9 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 BATCH_SIZE = 64  # chunks embedded and written per step; a killed sync loses at most one step
+LOCK = "sync.lock"
+# Everything an index folder holds; `rebuild` removes these (but the held lock) and nothing else.
+OWNED = ("chroma", "records.sqlite", "lexical", MANIFEST, f"{MANIFEST}.tmp", LOCK, ".write-test")
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,24 @@ class Manifest:
 
     @classmethod
     def read(cls, index_dir: Path) -> Manifest:
+        """The last sync's manifest; a missing, unreadable or malformed one reads as empty (the
+        next sync then counts every document as added, and embeds nothing it already has)."""
+        path = index_dir / MANIFEST
         try:
-            data = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-            return cls(dict(data.get("documents", {})), str(data.get("synced_at", "")))
-        except (OSError, ValueError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return cls({})
+        except (OSError, ValueError) as exc:
+            log.warning("%s is not readable (%s); treating it as missing", path, exc)
+            return cls({})
+        docs = data.get("documents") if isinstance(data, dict) else None
+        if not isinstance(docs, dict) or not all(
+            isinstance(m, dict) and isinstance(m.get("sha256"), str) and isinstance(m.get("chunks"), int)
+            for m in docs.values()
+        ):
+            log.warning("%s does not hold a manifest; treating it as missing", path)
+            return cls({})
+        return cls(docs, str(data.get("synced_at", "")))
 
     def write(self, index_dir: Path) -> None:
         tmp = index_dir / f"{MANIFEST}.tmp"
@@ -57,33 +72,30 @@ class Manifest:
 
 def chunk_key(doc: Any) -> str:
     """The record-manager key of a LangChain Document made from a Chunk: the chunk's id."""
-    return _to_chunk(doc).id
-
-
-def _to_chunk(doc: Any) -> Chunk:
-    from rag.store import chunk_from
-
-    return chunk_from(doc.page_content, doc.metadata)
+    return Chunk.from_metadata(doc.page_content, doc.metadata).id
 
 
 def _to_document(chunk: Chunk) -> Any:
     from langchain_core.documents import Document as LCDocument
 
-    from rag.store import chunk_metadata
-
-    return LCDocument(page_content=chunk.text, metadata=chunk_metadata(chunk), id=chunk.id)
+    return LCDocument(page_content=chunk.text, metadata=chunk.to_metadata(), id=chunk.id)
 
 
 @contextlib.contextmanager
 def sync_lock(index_dir: Path) -> Iterator[None]:
-    """One sync at a time per index folder, across processes."""
-    with open(index_dir / "sync.lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("another sync is running on %s; waiting for it", index_dir)
-            fcntl.flock(fh, fcntl.LOCK_EX)
+    """One sync at a time per index folder, across processes and threads."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(index_dir / LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("another sync is running on %s; waiting for it", index_dir)
+        lock.acquire()
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def record_manager(settings: Settings) -> Any:
@@ -115,16 +127,34 @@ def prepare_index_dir(settings: Settings) -> None:
 
 
 def rebuild(settings: Settings) -> None:
-    """Forget the whole index: the collection, the records, BM25 and the manifest."""
-    from rag.store import fresh_client
+    """Forget the whole index (the collection, the records, BM25 and the manifest), whatever
+    state its files are in: they are removed before anything opens them. Only the entries an
+    index folder holds (OWNED) are removed, and a folder that holds anything else is refused,
+    so a mistyped --index never deletes someone's files. With a Chroma server, the server's
+    collection is deleted and a local embedded index (chroma/) is left alone."""
+    from rag.store import detach, fresh_client
 
-    client = fresh_client(settings)
-    with contextlib.suppress(Exception):
-        client.delete_collection(settings.collection)
-    for name in ("records.sqlite", MANIFEST):
-        with contextlib.suppress(FileNotFoundError):
-            (settings.index_dir / name).unlink()
-    shutil.rmtree(settings.index_dir / "lexical", ignore_errors=True)
+    index_dir = settings.index_dir
+    # (and SQLite's companions of the records: -journal, -wal, -shm)
+    foreign = sorted(p.name for p in index_dir.iterdir()
+                     if p.name not in OWNED and not p.name.startswith("records.sqlite-"))
+    if foreign:
+        raise ConfigError(
+            f"{index_dir} does not look like an index folder (it also holds {', '.join(foreign[:3])}); "
+            "move those away, or choose another folder with --index DIR"
+        )
+    detach(settings)  # a System cached in this process must not keep using the removed files
+    for p in index_dir.iterdir():
+        if p.name == LOCK or (p.name == "chroma" and settings.chroma_url):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    if settings.chroma_url:
+        client = fresh_client(settings)
+        if settings.collection in {c.name for c in client.list_collections()}:
+            client.delete_collection(settings.collection)
 
 
 def sync(
@@ -139,21 +169,27 @@ def sync(
     """Bring the index up to date with the corpus. `progress` shows a tqdm bar (default: when
     standard error is a terminal); `on_progress(done, total)` is called as chunks go through
     indexing (the web chat's progress bar)."""
-    from rag.store import is_store_failure, store_error
-
     began = time.perf_counter()
     prepare_index_dir(settings)
+    # Every write is either idempotent (chunk ids) or atomic (BM25, manifest), so what was
+    # written when a store error stops the sync stays consistent and the next sync completes it.
+    with _store_errors(settings, "updating the index"), sync_lock(settings.index_dir):
+        if full_rebuild and not dry_run:
+            rebuild(settings)
+        return _sync_locked(settings, embedder, dry_run, full_rebuild, progress, on_progress, began)
+
+
+@contextlib.contextmanager
+def _store_errors(settings: Settings, doing: str) -> Iterator[None]:
+    """Failures of the storage layer as a StoreError that says what to do."""
+    from rag.store import is_store_failure, store_error
+
     try:
-        with sync_lock(settings.index_dir):
-            if full_rebuild and not dry_run:
-                rebuild(settings)
-            return _sync_locked(settings, embedder, dry_run, full_rebuild, progress, on_progress, began)
+        yield
     except Exception as exc:
         if not is_store_failure(exc):
             raise
-        # Every write is either idempotent (chunk ids) or atomic (BM25, manifest), so what was
-        # written stays consistent and the next sync completes it.
-        raise store_error(exc, settings, "updating the index") from exc
+        raise store_error(exc, settings, doing) from exc
 
 
 def _sync_locked(
@@ -167,11 +203,12 @@ def _sync_locked(
 ) -> SyncReport:
     from langchain_core.indexing import index
 
-    from rag.store import all_chunks, count, fresh_client, vector_store
+    from rag.store import all_chunks, check_searchable, count, fresh_client, vector_store
 
     old = Manifest({}) if full_rebuild else Manifest.read(settings.index_dir)
     # Under the lock, read the collection as the last sync (maybe another process) left it.
     store = vector_store(settings, embedder, fresh_client(settings))
+    check_searchable(store, _where(settings))
     docs: list[Document] = []
     skipped: list[Skipped] = []
     for item in load_corpus(settings.corpus_dir):
@@ -201,13 +238,12 @@ def _sync_locked(
     deleted = sum(1 for s in old.documents if s not in manifest)
 
     records = record_manager(settings)
+    ids = [c.id for c in chunks]
+    unrecorded = _unrecorded(records, ids)
     if dry_run:
-        ids = [c.id for c in chunks]
-        exists = records.exists(ids) if ids else []
-        to_embed = sum(1 for e in exists if not e)
         to_delete = len(set(records.list_keys()) - set(ids))
         return SyncReport(added, updated, deleted, unchanged, count(store), time.perf_counter() - began,
-                          tuple(skipped), dry_run=True, chunks_embedded=to_embed, chunks_deleted=to_delete)
+                          tuple(skipped), dry_run=True, chunks_embedded=len(unrecorded), chunks_deleted=to_delete)
 
     show = sys.stderr.isatty() if progress is None else progress
     result = index(
@@ -218,17 +254,21 @@ def _sync_locked(
         key_encoder=chunk_key,
         batch_size=BATCH_SIZE,
     )
-    if _reconcile(store, records, {c.id for c in chunks}):
+    lost = _reconcile(store, records, set(ids))
+    if lost:
         again = index([_to_document(c) for c in chunks], records, store, cleanup="full",
                       key_encoder=chunk_key, batch_size=BATCH_SIZE)
         result["num_added"] += again["num_added"]
+    written = sorted(set(unrecorded) | set(lost))
+    repaired = _ensure_reachable(settings, store, records, written)
     lexical.build(all_chunks(store), settings.index_dir / "lexical")
     synced_at = datetime.now(UTC).isoformat(timespec="seconds")
     Manifest(manifest, synced_at).write(settings.index_dir)
     total = count(store)
     report = SyncReport(added, updated, deleted, unchanged, total, time.perf_counter() - began,
                         tuple(skipped), chunks_embedded=result["num_added"],
-                        chunks_deleted=result["num_deleted"])
+                        chunks_deleted=result["num_deleted"], chunks_verified=len(written),
+                        chunks_repaired=repaired)
     log.info(
         "synced %s: %d added, %d updated, %d deleted, %d unchanged, %d skipped; %d chunks (%d embedded)",
         settings.corpus_dir, added, updated, deleted, unchanged, len(skipped), total, result["num_added"],
@@ -236,15 +276,51 @@ def _sync_locked(
     return report
 
 
-def _reconcile(store: Any, records: Any, expected: set[str]) -> bool:
+def _unrecorded(records: Any, ids: list[str]) -> list[str]:
+    """Those of `ids` the record manager does not know: what indexing them will write."""
+    out: list[str] = []
+    for i in range(0, len(ids), 500):  # within SQLite's limit on query parameters
+        batch = ids[i : i + 500]
+        out.extend(x for x, known in zip(batch, records.exists(batch), strict=True) if not known)
+    return out
+
+
+def _where(settings: Settings) -> str:
+    return settings.chroma_url or str(settings.index_dir)
+
+
+def _ensure_reachable(settings: Settings, store: Any, records: Any, ids: list[str]) -> int:
+    """Every one of `ids` found by a search (see rag.store.ensure_reachable); chunks that stay
+    unfound are forgotten by the records, so the next sync writes them again."""
+    from rag.store import UnreachableChunks, ensure_reachable
+
+    try:
+        return ensure_reachable(store, ids, _where(settings))
+    except UnreachableChunks as exc:
+        records.delete_keys(exc.ids)
+        raise
+
+
+def verify(settings: Settings, embedder: Any) -> tuple[int, int]:
+    """Check that a search finds every chunk of the collection, writing again those it does not
+    (`rag index --verify`); returns (chunks checked, chunks written again)."""
+    from rag.store import all_ids, fresh_client, vector_store
+
+    with _store_errors(settings, "verifying the index"), sync_lock(settings.index_dir):
+        store = vector_store(settings, embedder, fresh_client(settings, create=False))
+        ids = all_ids(store)
+        return len(ids), _ensure_reachable(settings, store, record_manager(settings), ids)
+
+
+def _reconcile(store: Any, records: Any, expected: set[str]) -> list[str]:
     """Make the collection hold exactly the `expected` chunk ids.
 
     A sync killed between a Chroma write and the record manager's update leaves chunks the
     records do not know; they are deleted here. A chunk the records know but the collection
-    lacks is forgotten, and True asks the caller to index again."""
+    lacks is forgotten and returned: the caller indexes them again."""
     from rag.store import all_ids
 
-    present = all_ids(store)
+    present = set(all_ids(store))
     orphans = sorted(present - expected)
     if orphans:
         log.warning("removing %d chunks left behind by an interrupted sync", len(orphans))
@@ -254,7 +330,7 @@ def _reconcile(store: Any, records: Any, expected: set[str]) -> bool:
     if lost:
         log.warning("%d recorded chunks are missing from the collection; indexing them again", len(lost))
         records.delete_keys(lost)
-    return bool(lost)
+    return lost
 
 
 def _progress(items: list[Any], show: bool, on_progress: Callable[[int, int], None] | None) -> Iterable[Any]:

@@ -203,7 +203,7 @@ class KnowledgeBase:
                 raise
             log.warning("search failed (%s: %s); reopening the index and retrying", type(exc).__name__, exc)
         with self._store_lock:
-            self._store_version = "(reopen)"
+            self._store = None  # the next use opens a new client (under rag.store's client lock)
         try:
             return self.retriever.hits(question, k or self.settings.k, mode=mode)
         except Exception as exc:

@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rag.errors import StoreError
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
+CHUNKS = "chunks.jsonl"  # one {"text", "metadata"} object per line, in BM25 document order
 _TOKEN = re.compile(r"\w\w+", re.UNICODE)
 _STOPWORDS: frozenset[str] | None = None
 
@@ -61,9 +63,9 @@ def build(chunks: list[Chunk], root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"v{time.time_ns()}"
     target.mkdir()
-    with open(target / "chunks.jsonl", "w", encoding="utf-8") as fh:
+    with open(target / CHUNKS, "w", encoding="utf-8") as fh:
         for c in chunks:
-            fh.write(json.dumps([c.source, c.section, c.start, c.end, c.text], ensure_ascii=False))
+            fh.write(json.dumps({"text": c.text, "metadata": c.to_metadata()}, ensure_ascii=False))
             fh.write("\n")
     if chunks:
         retriever = bm25s.BM25()
@@ -75,6 +77,27 @@ def build(chunks: list[Chunk], root: Path) -> None:
     for old in root.glob("v*"):
         if old.name != target.name and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
+
+
+def read_chunks(folder: Path) -> list[Chunk]:
+    """The chunks of one build, in BM25 document order; a malformed file raises."""
+    with open(folder / CHUNKS, encoding="utf-8") as fh:
+        return [_chunk(row) for row in map(json.loads, fh)]
+
+
+def _chunk(row: Any) -> Chunk:
+    if isinstance(row, list):  # [source, section, start, end, text]: indexes built before 0.2
+        source, section, start, end, text = row
+        return Chunk(str(source), str(section), str(text), int(start), int(end))
+    return Chunk.from_metadata(row["text"], row["metadata"])
+
+
+def load_build(folder: Path) -> tuple[list[Chunk], Any]:
+    """(chunks, bm25s retriever or None when there are no chunks) of one build."""
+    chunks = read_chunks(folder)
+    if not chunks:
+        return chunks, None
+    return chunks, _bm25s().BM25.load(str(folder / "bm25"), show_progress=False)
 
 
 class Bm25Index:
@@ -94,24 +117,23 @@ class Bm25Index:
             return ""
 
     def refresh(self) -> None:
-        """Load the current build if it changed since the last load."""
+        """Load the current build if it changed since the last load. A build that cannot be
+        read keeps the one loaded before; with none loaded, it is a StoreError."""
         version = self.current_version()
         if version == self.version:
             return
-        folder = self.root / version
-        chunks: list[Chunk] = []
         try:
-            with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
-                for line in fh:
-                    source, section, start, end, text = json.loads(line)
-                    chunks.append(Chunk(source, section, text, start, end))
-            retriever = None
-            if chunks:
-                bm25s = _bm25s()
-                retriever = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
-        except (OSError, ValueError) as exc:
-            log.warning("BM25 index %s not readable yet (%s); keeping the previous one", folder, exc)
-            return
+            chunks, retriever = load_build(self.root / version)
+        except Exception as exc:  # bm25s raises whatever its malformed JSON leads to
+            if version != self.current_version():
+                return self.refresh()  # a newer build was switched in meanwhile
+            if self.version:
+                log.warning("BM25 index %s not readable (%s); keeping the previous one", version, exc)
+                return
+            raise StoreError(
+                f"the BM25 index in {self.root} is damaged ({type(exc).__name__}: {exc}); "
+                "run `rag index` to build it again"
+            ) from None
         self.chunks, self._retriever, self.version = chunks, retriever, version
         self._vocab = dict(retriever.vocab_dict) if retriever is not None else {}
 

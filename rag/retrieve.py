@@ -80,8 +80,9 @@ class HybridRetriever(BaseRetriever):
             return hits
         import numpy as np
 
-        got = self.store._collection.get(ids=missing, include=["embeddings"])
-        vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
+        from rag.store import embeddings_of
+
+        vectors = embeddings_of(self.store, missing)
         q = np.asarray(qvec)
         out = []
         for h in hits:
@@ -103,10 +104,7 @@ def hit_to_document(hit: Hit) -> LCDocument:
         page_content=c.text,
         id=c.id,
         metadata={
-            "source": c.source,
-            "section": c.section,
-            "start": c.start,
-            "end": c.end,
+            **c.to_metadata(),
             "score": hit.score,
             "dense_score": hit.dense_score,
             "bm25_score": hit.bm25_score,
@@ -116,7 +114,7 @@ def hit_to_document(hit: Hit) -> LCDocument:
 
 def document_to_hit(doc: LCDocument) -> Hit:
     m = doc.metadata
-    chunk = Chunk(m["source"], m.get("section", ""), doc.page_content, int(m["start"]), int(m["end"]))
+    chunk = Chunk.from_metadata(doc.page_content, m)
     return Hit(chunk, float(m.get("score", 0.0)), m.get("dense_score"), m.get("bm25_score"))
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import logging
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -20,6 +22,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# chromadb keeps one System per folder in class-level dictionaries of SharedSystemClient and
+# registers a System there before it has started; a client built, or a System detached, in one
+# thread while another thread does the same fails ("'RustBindingsAPI' object has no attribute
+# 'bindings'", KeyError). Every client (re)open and detach in this process goes through this lock.
+_CLIENT_LOCK = threading.RLock()
+
+
 def open_client(settings: Settings, create: bool = True) -> Any:
     try:
         import chromadb
@@ -32,12 +41,13 @@ def open_client(settings: Settings, create: bool = True) -> Any:
         if url.scheme not in ("http", "https") or not url.hostname:
             raise StoreError(f"RAG_CHROMA_URL must look like http://host:port, not {settings.chroma_url!r}")
         try:
-            return chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
-            )
+            with _CLIENT_LOCK:
+                return chromadb.HttpClient(
+                    host=url.hostname,
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
         except Exception as exc:
             raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
     path = chroma_path(settings)
@@ -47,7 +57,8 @@ def open_client(settings: Settings, create: bool = True) -> Any:
         )
     try:
         path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        with _CLIENT_LOCK:
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:
         raise store_error(exc, settings, "opening the index") from None
 
@@ -56,21 +67,29 @@ def chroma_path(settings: Settings) -> Path:
     return (settings.index_dir / "chroma").absolute()
 
 
-def fresh_client(settings: Settings, create: bool = True) -> Any:
-    """A client that reads the embedded index as it is on disk now.
+def detach(settings: Settings) -> None:
+    """Make the next embedded client of this index load a new System from disk.
 
     chromadb shares one in-memory System (with its HNSW index) per folder and process, and that
-    System never sees what another process wrote (chroma-core/chroma#3792). This detaches the
-    cached System, so the next client loads a new one; clients already handed out keep working
-    on the old one until they are dropped. A Chroma server needs none of this."""
-    if not settings.chroma_url:
-        from chromadb.api.shared_system_client import SharedSystemClient
+    System never sees what another process wrote (chroma-core/chroma#3792). This removes the
+    cached System from chromadb's private registry (tested with chromadb 1.5.x, the range
+    pyproject.toml allows); clients already handed out keep working on the old one until they
+    are dropped. A Chroma server needs none of this."""
+    if settings.chroma_url:
+        return
+    from chromadb.api.shared_system_client import SharedSystemClient
 
-        key = str(chroma_path(settings))
-        with SharedSystemClient._refcount_lock:
-            SharedSystemClient._identifier_to_system.pop(key, None)
-            SharedSystemClient._identifier_to_refcount.pop(key, None)
-    return open_client(settings, create)
+    key = str(chroma_path(settings))
+    with _CLIENT_LOCK, SharedSystemClient._refcount_lock:
+        SharedSystemClient._identifier_to_system.pop(key, None)
+        SharedSystemClient._identifier_to_refcount.pop(key, None)
+
+
+def fresh_client(settings: Settings, create: bool = True) -> Any:
+    """A client that reads the index as it is on disk now (see `detach`)."""
+    with _CLIENT_LOCK:
+        detach(settings)
+        return open_client(settings, create)
 
 
 def is_store_failure(exc: BaseException) -> bool:
@@ -111,61 +130,143 @@ def vector_store(settings: Settings, embedding: Embeddings, client: Any | None =
     )
 
 
-def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    return {"source": chunk.source, "section": chunk.section, "start": chunk.start, "end": chunk.end}
-
-
-def chunk_from(text: str, meta: dict[str, Any]) -> Chunk:
-    return Chunk(
-        source=str(meta["source"]),
-        section=str(meta.get("section") or ""),
-        text=text,
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-    )
-
-
 def all_chunks(store: Chroma, where: dict[str, Any] | None = None) -> list[Chunk]:
     """Every chunk in the collection (or those matching `where`), in a stable order."""
     chunks: list[Chunk] = []
-    offset, page = 0, 5000
-    while True:
-        got = store.get(where=where, limit=page, offset=offset, include=["documents", "metadatas"])
-        docs, metas = got["documents"], got["metadatas"]
-        chunks.extend(chunk_from(d, m) for d, m in zip(docs, metas, strict=True))
-        if len(docs) < page:
-            break
-        offset += page
+    for got in _pages(store, where, ["documents", "metadatas"]):
+        chunks.extend(Chunk.from_metadata(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True))
     chunks.sort(key=lambda c: (c.source, c.start, c.end))
     return chunks
 
 
-def all_ids(store: Chroma) -> set[str]:
-    ids: set[str] = set()
+def all_ids(store: Chroma) -> list[str]:
+    """Every chunk id in the collection, sorted."""
+    return sorted(i for got in _pages(store, None, []) for i in got["ids"])
+
+
+def _pages(store: Chroma, where: dict[str, Any] | None, include: list[str]) -> Iterator[dict[str, Any]]:
     offset, page = 0, 5000
     while True:
-        got = store.get(limit=page, offset=offset, include=[])
-        ids.update(got["ids"])
+        got = store.get(where=where, limit=page, offset=offset, include=include)
+        yield got
         if len(got["ids"]) < page:
-            return ids
+            return
         offset += page
+
+
+def embeddings_of(store: Chroma, ids: list[str]) -> dict[str, list[float]]:
+    """The stored vector of each of `ids` that the collection holds."""
+    got = store.get(ids=ids, include=["embeddings"])
+    return {i: [float(x) for x in v] for i, v in zip(got["ids"], got["embeddings"], strict=True)}
 
 
 def dense_search(store: Chroma, vector: list[float], k: int) -> list[tuple[Chunk, float]]:
     """(chunk, cosine similarity) for the k nearest chunks."""
-    collection = store._collection
-    if collection.count() == 0:
-        return []
-    res: Any = collection.query(
-        query_embeddings=[vector],  # type: ignore[arg-type]
-        n_results=k,
-        include=["documents", "metadatas", "distances"],
-    )
-    out = []
-    for text, meta, dist in zip(res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True):
-        out.append((chunk_from(text, meta), 1.0 - float(dist)))
-    return out
+    found = store.similarity_search_by_vector_with_relevance_scores(vector, k=k)
+    # the collection is in cosine space: Chroma's distance is 1 - cosine similarity
+    return [(Chunk.from_metadata(doc.page_content, doc.metadata), 1.0 - float(dist)) for doc, dist in found]
 
 
 def count(store: Chroma) -> int:
+    # langchain_chroma has no public count; getting every id would cost far more
     return int(store._collection.count())
+
+
+# -- every stored chunk findable (chroma-core/chroma#7758) ------------------------------------
+# chromadb 1.5.9 (every release since 1.0.0): the first read of a collection resets its HNSW
+# segment's applied log position, so the next write re-applies the unsaved log, and parallel
+# updates of existing points can erase the links of a point inserted at the same time. That
+# record stays in get()/count() but no query() returns it. A query restricted to some ids with
+# n_results = their number returns exactly the reachable ones (HNSW keeps walking the graph until
+# it has found that many), and writing an unreachable record again links it back in (both checked
+# on a real segment whose links to one record were cut: tests/test_store.py).
+REACH_BATCH = 256  # ids per checking query
+REPAIR_ROUNDS = 3  # write-again rounds before giving up
+
+
+class UnreachableChunks(StoreError):
+    """Chunks the collection holds but no query finds, even after writing them again."""
+
+    def __init__(self, ids: list[str], where: str) -> None:
+        super().__init__(
+            f"{len(ids)} chunks are stored at {where} but no search finds them, even after writing them "
+            f"again {REPAIR_ROUNDS} times (Chroma bug chroma-core/chroma#7758); run `rag index` again, "
+            "or rebuild with `rag index --rebuild`"
+        )
+        self.ids = ids
+
+
+def unreachable(store: Chroma, ids: list[str]) -> list[str]:
+    """Those of `ids` that no query returns (or that the collection does not hold at all)."""
+    hidden: list[str] = []
+    for i in range(0, len(ids), REACH_BATCH):
+        batch = ids[i : i + REACH_BATCH]
+        held = set(store.get(ids=batch, include=[])["ids"])
+        present = [x for x in batch if x in held]
+        hidden.extend(x for x in batch if x not in held)
+        if present:
+            # (a query restricted to an id the collection lacks fails, hence `present`)
+            vector = embeddings_of(store, present[:1])[present[0]]
+            found = store.similarity_search_by_vector_with_relevance_scores(vector, k=len(present), ids=present)
+            seen = {doc.id for doc, _ in found}
+            hidden.extend(x for x in present if x not in seen)
+    return hidden
+
+
+def rewrite(store: Chroma, ids: list[str]) -> None:
+    """Write each chunk again, one at a time, with its stored vector, text and metadata."""
+    # langchain_chroma can only add texts it embeds itself; writing stored vectors back needs
+    # the chromadb collection
+    collection = store._collection
+    for chunk_id in ids:
+        got = store.get(ids=[chunk_id], include=["embeddings", "documents", "metadatas"])
+        if got["ids"]:
+            collection.upsert(
+                ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"],
+                metadatas=got["metadatas"],
+            )
+
+
+def ensure_reachable(store: Chroma, ids: list[str], where: str) -> int:
+    """Check that a query finds every one of `ids`, write again those it does not, and check all
+    of them again, for a bounded number of rounds; returns how many chunks were written again.
+    Raises UnreachableChunks when some stay unfound."""
+    hidden = unreachable(store, ids)
+    repaired: set[str] = set()
+    for _ in range(REPAIR_ROUNDS):
+        if not hidden:
+            break
+        log.warning(
+            "%d of %d chunks are stored but no search finds them (chroma-core/chroma#7758); "
+            "writing them again: %s", len(hidden), len(ids), ", ".join(hidden[:5]),
+        )
+        rewrite(store, hidden)
+        repaired.update(hidden)
+        hidden = unreachable(store, ids)
+    if hidden:
+        raise UnreachableChunks(hidden, where)
+    if repaired:
+        log.warning("repaired %d chunks: every search finds them now", len(repaired))
+    return len(repaired)
+
+
+def check_searchable(store: Chroma, where: str) -> None:
+    """Raise a StoreError when the collection holds chunks but cannot answer a query (for
+    example when its vector segment folder was deleted)."""
+    try:
+        if count(store) == 0:
+            return
+        got = store.get(limit=1, include=["embeddings"])
+        found = store.similarity_search_by_vector_with_relevance_scores(
+            [float(x) for x in got["embeddings"][0]], k=1
+        )
+        reason = "" if found else "a search found nothing"
+    except Exception as exc:
+        if not is_store_failure(exc):
+            raise
+        reason = f"{type(exc).__name__}: {exc}"
+    if reason:
+        raise StoreError(
+            f"the index at {where} holds chunks but cannot be searched ({reason}); "
+            "rebuild it with: rag index --rebuild"
+        )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,21 @@ class Chunk:
 
         key = f"{self.source}\x00{self.start}\x00{self.end}\x00{self.section}\x00{self.text}"
         return sha256(key.encode("utf-8")).hexdigest()[:32]
+
+    def to_metadata(self) -> dict[str, str | int]:
+        """What a store keeps beside the text (Chroma metadata, LangChain Document metadata,
+        the BM25 build's chunks.jsonl): the one place a Chunk becomes a dict."""
+        return {"source": self.source, "section": self.section, "start": self.start, "end": self.end}
+
+    @classmethod
+    def from_metadata(cls, text: str, meta: Mapping[str, Any]) -> Chunk:
+        """The inverse of `to_metadata` (extra keys are ignored); a malformed record raises
+        KeyError, TypeError or ValueError."""
+        source, start, end = meta["source"], meta["start"], meta["end"]
+        if not isinstance(text, str) or not isinstance(source, str):
+            raise TypeError(f"a chunk's text and source must be strings, not {type(text).__name__}, "
+                            f"{type(source).__name__}")
+        return cls(source, str(meta.get("section") or ""), text, int(start), int(end))
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,8 @@ class SyncReport:
     dry_run: bool = False
     chunks_embedded: int = 0
     chunks_deleted: int = 0
+    chunks_verified: int = 0  # chunks checked to be found by a query (those written, or all)
+    chunks_repaired: int = 0  # of those, written again because no query found them
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -124,6 +143,8 @@ class SyncReport:
             "dry_run": self.dry_run,
             "chunks_embedded": self.chunks_embedded,
             "chunks_deleted": self.chunks_deleted,
+            "chunks_verified": self.chunks_verified,
+            "chunks_repaired": self.chunks_repaired,
         }
 
     def summary(self) -> str:

@@ -170,3 +170,95 @@ def test_no_space_left_keeps_the_last_good_index(
     report = synced.sync(progress=False)
     assert report.added == 1
     assert synced.search("lighthouse lamps at dusk", k=1, mode="bm25")[0].chunk.source == "extra.txt"
+
+
+# -- a damaged index folder (issue 13, item 9) ------------------------------------------------
+@pytest.fixture(scope="module")
+def built_index(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Path:
+    """An index of the repository's corpus, built once; tests damage copies of it."""
+    root = tmp_path_factory.mktemp("built")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index"))
+    kb._embedder = embedder
+    kb.sync(progress=False)
+    return root
+
+
+@pytest.fixture
+def damaged(built_index: Path, tmp_path: Path, make_kb: Callable[..., KnowledgeBase]) -> KnowledgeBase:
+    """A KnowledgeBase over a copy of the built index, to damage."""
+    shutil.copytree(built_index / "index", tmp_path / "index")
+    return make_kb(built_index / "corpus")
+
+
+def one_line_failure(done: subprocess.CompletedProcess[str], status: int, *words: str) -> None:
+    """`rag: error: ...` as the only line on standard error (besides the model's load bar)."""
+    assert_clean_failure(done, status, *words)
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "Loading weights" not in line]
+    assert len(lines) == 1, done.stderr
+
+
+def cli(kb: KnowledgeBase, *args: str) -> subprocess.CompletedProcess[str]:
+    return rag([*args, "--corpus", str(kb.settings.corpus_dir), "--index", str(kb.settings.index_dir)])
+
+
+@pytest.mark.slow
+def test_rebuild_recovers_from_random_bytes_in_the_chroma_database(damaged: KnowledgeBase) -> None:
+    (damaged.settings.index_dir / "chroma" / "chroma.sqlite3").write_bytes(os.urandom(8192))
+    one_line_failure(cli(damaged, "index"), 3, "rag index --rebuild")
+    done = cli(damaged, "index", "--rebuild", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["chunks"] == report["chunks_embedded"] == report["chunks_verified"] > 0
+    assert damaged.search("open source", k=1)
+
+
+@pytest.mark.slow
+def test_an_unsearchable_collection_says_to_rebuild(damaged: KnowledgeBase) -> None:
+    """With its vector segment folder deleted, a collection still counts its records but cannot
+    be searched; `rag index` says so instead of reporting success."""
+    import chromadb
+    import numpy as np
+
+    # Chroma writes the vector segment to disk once it holds 1,000 records (hnsw sync_threshold)
+    client = chromadb.PersistentClient(path=str(damaged.settings.index_dir / "chroma"))
+    collection = client.get_collection(damaged.settings.collection)
+    filler = np.random.default_rng(0).random((1000, 384)).tolist()
+    collection.add(ids=[f"filler-{i}" for i in range(1000)], embeddings=filler,
+                   documents=["filler"] * 1000, metadatas=[{"source": "x", "start": 0, "end": 1}] * 1000)
+    collection.get(limit=1, include=["embeddings"])
+    segments = [p for p in (damaged.settings.index_dir / "chroma").iterdir() if p.is_dir()]
+    assert segments
+    for p in segments:
+        shutil.rmtree(p)
+    one_line_failure(cli(damaged, "index"), 3, "cannot be searched", "rag index --rebuild")
+    report = damaged.sync(rebuild=True, progress=False)
+    assert report.added == 2 and report.chunks == report.chunks_embedded
+    assert damaged.search("open source", k=1, mode="dense")
+
+
+def test_a_manifest_of_the_wrong_type_reads_as_missing(damaged: KnowledgeBase) -> None:
+    (damaged.settings.index_dir / "manifest.json").write_text("[1, 2, 3]")
+    assert damaged.documents() == []
+    report = damaged.sync(progress=False)
+    assert report.added == 2 and report.chunks_embedded == 0  # the records still know every chunk
+    assert len(damaged.documents()) == 2
+
+
+@pytest.mark.slow
+def test_damaged_bm25_files_say_to_run_rag_index(damaged: KnowledgeBase) -> None:
+    lexical = damaged.settings.index_dir / "lexical"
+    build = lexical / (lexical / "current").read_text().strip()
+    (build / "bm25" / "params.index.json").write_text("[]")
+    one_line_failure(cli(damaged, "search", "open source"), 3, "bm25", "run `rag index`")
+    damaged.sync(progress=False)  # builds them again
+    assert damaged.search("open source", k=1, mode="bm25")
+
+
+def test_rebuild_refuses_a_folder_that_is_not_an_index(damaged: KnowledgeBase) -> None:
+    mine = damaged.settings.index_dir / "thesis.tex"
+    mine.write_text("not the index's")
+    with pytest.raises(ConfigError, match="does not look like an index folder"):
+        damaged.sync(rebuild=True, progress=False)
+    assert mine.read_text() == "not the index's"
+    assert damaged.search("open source", k=1)

@@ -121,16 +121,11 @@ def chroma_ids(kb: KnowledgeBase) -> list[str]:
 
 
 def bm25_ids(index_dir: Path) -> list[str]:
-    from rag.types import Chunk
+    from rag.lexical import read_chunks
 
     root = index_dir / "lexical"
     version = (root / "current").read_text(encoding="utf-8").strip()
-    ids = []
-    with open(root / version / "chunks.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            source, section, start, end, text = json.loads(line)
-            ids.append(Chunk(source, section, text, start, end).id)
-    return ids
+    return [c.id for c in read_chunks(root / version)]
 
 
 def manifest_docs(index_dir: Path) -> dict[str, object]:
