@@ -304,3 +304,20 @@ def test_example_questions_come_with_the_corpus(make_kb, articles_corpus: Path) 
     for q in made:
         assert q.startswith("What do the documents say about ") and q.endswith("?")
         assert q.removeprefix("What do the documents say about ").removesuffix("?").lower() in sections
+
+
+def test_user_errors_are_logged_in_one_line_without_a_traceback(
+    client: Client, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    capfd.readouterr()
+    with caplog.at_level("WARNING"):
+        with pytest.raises(Exception, match="empty"):
+            client.predict("  ", api_name="/ask")
+        with pytest.raises(Exception, match="no document"):
+            client.predict("missing.md", api_name="/delete")
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    logged = [r for r in caplog.records if r.name.startswith("ui.")]
+    assert any("empty" in r.getMessage() for r in logged)
+    assert any("missing.md" in r.getMessage() for r in logged)
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in logged)

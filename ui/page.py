@@ -26,7 +26,9 @@ mark.rag-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-rad
 .rag-abstained, .rag-unsupported, .rag-failed { color: #b45309; }
 .rag-viewer { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 6px 10px; margin-bottom: 10px; }
 .rag-viewer-head { display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; font-size: 0.9em; overflow-wrap: anywhere; }
-.rag-close { margin-left: auto; cursor: pointer; }
+.rag-close { margin-left: auto; cursor: pointer; font-size: 0.85em; font-weight: normal; padding: 1px 8px;
+             border: 1px solid var(--border-color-primary); border-radius: 4px; }
+#viewer:not(:has(.rag-viewer)) { display: none; }
 .rag-doc { white-space: pre-wrap; overflow-wrap: anywhere; max-height: 55vh; overflow-y: auto; font-size: 0.85em;
            line-height: 1.45; margin: 6px 0 0 0; }
 """
