@@ -274,3 +274,46 @@ def test_a_stopped_answer_is_marked_and_the_panel_leaves_searching(
         page.context.close()
         app.close()
         llm.close()
+
+
+def test_clicking_an_example_asks_it_and_a_follow_up_keeps_the_topic(desktop: Any) -> None:
+    page = desktop
+    page.get_by_text("Where do quokkas live?").first.click()
+    bot(page, 0).locator('a[href="#a1-source-1"]').wait_for()
+    assert "Rottnest" in page.locator("#a1-sources").inner_text()
+    ask(page, "What do they eat?", 1).locator('a[href="#a2-source-1"]').wait_for()
+    assert "quokka.md" in page.locator("#a2-sources .rag-file").first.inner_text()
+
+
+def test_the_pages_plain_text_matches_the_servers(desktop: Any) -> None:
+    """The copy button's JavaScript inverse of the Markdown agrees with render.plain_text."""
+    from rag.types import Answer, Citation
+    from ui import render
+
+    texts = ["a*b* _c_ [1] <b>x</b> &amp; \\ back\\slash [2] [3]\n- item", "⚠️ *not a flag* [1]", "", "_c_ [1]"]
+    cited = (Citation(1, "s.md", "", "q", 0, 1, 0.5), Citation(2, "s.md", "", "q", 0, 1, 0.5))
+    for text in texts:
+        for abstained in (False, True):
+            md = render.render_answer(Answer("q", text, cited, abstained, unsupported=("_c_ [1]",)), 4)
+            for shown in (md, render.stopped_markdown(md)):
+                assert desktop.evaluate("(t) => window.ragPlainText(t)", shown) == render.plain_text(shown) == text
+
+
+def test_delete_asks_to_confirm_then_removes_the_document(
+    desktop: Any, served: tuple[KnowledgeBase, str]
+) -> None:
+    page, kb = desktop, served[0]
+    (kb.settings.corpus_dir / "doomed.md").write_text("# Doomed\n\nThe okapi is a giraffid of the Congo.\n")
+    kb.sync(progress=False)
+    page.reload()
+    page.get_by_text("Documents", exact=True).click()
+    page.locator("#delete-choice input").fill("doomed.md")
+    page.get_by_role("option", name="doomed.md").click()
+    page.locator("#delete-button").click()
+    page.locator("#delete-question").get_by_text("doomed.md").wait_for()
+    assert (kb.settings.corpus_dir / "doomed.md").exists()  # nothing happens before the confirm
+    page.locator("#delete-confirm").click()
+    page.locator("#sync-result").get_by_text("Deleted doomed.md").wait_for()
+    assert not (kb.settings.corpus_dir / "doomed.md").exists()
+    assert "doomed.md" not in {d.source for d in kb.documents()}
+    assert page.locator("#documents").get_by_text("doomed.md").count() == 0

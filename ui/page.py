@@ -53,7 +53,9 @@ const show = (id) => {
 };
 // the copy button's text: the answer as plain text with [n] markers (the inverse of render.py)
 const plain = (t) => {
-  if (!/\]\(#a\d+-source-\d+\)/.test(t) && !t.startsWith(C.banner)) return t;
+  const ours = /\]\(#a\d+-source-\d+\)/.test(t) || t.startsWith(C.banner) || t.endsWith(C.stopped)
+    || t.endsWith(C.note);
+  if (!ours) return t;  // a question, or text copied from elsewhere
   if (t.endsWith(C.stopped)) t = t.slice(0, -C.stopped.length);
   if (t.endsWith(C.note)) t = t.slice(0, -C.note.length);
   if (t.startsWith(C.banner)) {
