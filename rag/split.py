@@ -8,7 +8,11 @@ from collections.abc import Iterable
 
 from rag.types import Chunk, Document
 
-_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_NONBLANK = re.compile(r"\S")
+_MD_NEWLINE = re.compile(r"\r\n?|\n")
+# A section title longer than this is cut: every chunk of the section carries its title. The
+# articles' longest heading has 66 characters, is_plain_heading allows 100.
+MAX_TITLE = 200
 _BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)])\s")
 _FINAL_PUNCT = ".,;:!…\"'”’)]»"
 
@@ -30,28 +34,44 @@ def is_plain_heading(line: str) -> bool:
 
 
 def find_headings(doc: Document) -> list[tuple[int, str]]:
-    """(offset of the heading line, title) for every heading of the document."""
+    """(offset of the heading line, title) for every heading of the document, in one pass."""
     if doc.headings:
-        return [(start, title) for start, _end, title in doc.headings]
-    markdown = doc.source.lower().endswith((".md", ".markdown"))
+        return [(start, _title(title)) for start, _end, title in doc.headings]
+    if doc.source.lower().endswith((".md", ".markdown")):
+        return markdown_headings(doc.text)
     headings: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None  # a heading line waiting for a non-blank line after it
     offset = 0
-    lines = doc.text.splitlines(keepends=True)
-    in_fence = False
-    for i, line in enumerate(lines):
+    for line in doc.text.splitlines(keepends=True):
         stripped = line.strip()
-        if markdown:
-            if stripped.startswith(("```", "~~~")):
-                in_fence = not in_fence
-            match = None if in_fence else _MD_HEADING.match(line.rstrip("\r\n"))
-            if match:
-                headings.append((offset, match.group(2).strip()))
-        else:
-            nxt = next((x for x in lines[i + 1 :] if x.strip()), "")
-            if stripped and nxt and is_plain_heading(line):
-                headings.append((offset, stripped))
+        if stripped:
+            if pending is not None:
+                headings.append(pending)
+            pending = (offset, _title(stripped)) if is_plain_heading(line) else None
         offset += len(line)
     return headings
+
+
+def markdown_headings(text: str) -> list[tuple[int, str]]:
+    """Top-level ATX and setext headings found by markdown-it (CommonMark, no backtracking);
+    the offset is where the heading's first line starts."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark")
+    md.disable("inline")  # block structure only: titles stay as written, and it stays linear
+    tokens = md.parse(text)
+    # markdown-it counts lines split at \r\n, \r and \n (its normalize step); so do these offsets
+    starts = [0, *(m.end() for m in _MD_NEWLINE.finditer(text))]
+    return [
+        (starts[tok.map[0]], _title(tokens[i + 1].content))
+        for i, tok in enumerate(tokens)
+        if tok.type == "heading_open" and tok.level == 0 and tok.map and tokens[i + 1].content.strip()
+    ]
+
+
+def _title(text: str) -> str:
+    title = " ".join(text.split())
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
 
 
 def sections(doc: Document) -> list[tuple[int, int, str]]:
@@ -94,18 +114,16 @@ def split_document(doc: Document, chunk_size: int = 800, chunk_overlap: int = 10
         chunk_overlap=chunk_overlap,
         separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
         keep_separator="end",
-        add_start_index=True,
     )
     chunks: list[Chunk] = []
-    for start, end, title in sections(doc):
+    for start, end, title in (
+        (lo, hi, title) for s, e, title in sections(doc) for lo, hi in _between_long_blanks(doc.text, s, e, chunk_size)
+    ):
         body = doc.text[start:end]
         if len(body.strip()) <= chunk_size:
             pieces = [(body.strip(), body.find(body.strip()))]
         else:
-            pieces = [
-                (d.page_content, int(d.metadata["start_index"]))
-                for d in splitter.create_documents([body])
-            ]
+            pieces = _locate(body, splitter.split_text(body))
         for text, rel in pieces:
             if not text.strip() or rel < 0:
                 continue
@@ -113,6 +131,43 @@ def split_document(doc: Document, chunk_size: int = 800, chunk_overlap: int = 10
             assert doc.text[chunk.start : chunk.end] == chunk.text
             chunks.append(chunk)
     return chunks
+
+
+def _locate(body: str, texts: list[str]) -> list[tuple[str, int]]:
+    """(chunk, where it starts in `body`). LangChain's start_index guesses from the overlap and
+    can name an earlier copy of a repeated text, leaving the real one unindexed. The chunks come
+    in order with only blanks between them, so each one here is the last copy that starts no
+    later than the first non-blank after what the chunks before it cover."""
+    located: list[tuple[str, int]] = []
+    covered = 0
+    for text in texts:
+        nonblank = _NONBLANK.search(body, covered)
+        upper = nonblank.start() if nonblank else len(body)
+        rel = body.rfind(text, 0, upper + len(text))
+        if rel < 0:
+            rel = body.find(text, covered)
+        if rel >= 0:
+            located.append((text, rel))
+            covered = max(covered, rel + len(text))
+    return located
+
+
+# Runs of blanks that LangChain's splitter takes one or two characters at a time, each step
+# O(chunk_size) (64 K spaces in one line: 0.2 s); str.find looks for them at C speed first.
+_BLANK_RUNS = (" " * 64, "\t" * 64, "\n" * 64, "\r\n" * 32, " \n" * 32)
+
+
+def _between_long_blanks(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """(start, end) of the parts of text[start:end] between runs of `size` or more blanks: no
+    chunk can hold such a run (chunks are stripped and at most `size` long)."""
+    body = text[start:end]
+    if len(body) <= size or not any(run in body for run in _BLANK_RUNS):
+        return [(start, end)]
+    bounds = [start]
+    for match in re.finditer(rf"(?<!\s)\s{{{size},}}", body):  # one scan: only a run's start tries
+        bounds += [start + match.start(), start + match.end()]
+    bounds.append(end)
+    return [(lo, hi) for lo, hi in zip(bounds[::2], bounds[1::2], strict=True) if lo < hi]
 
 
 def split_all(docs: Iterable[Document], chunk_size: int, chunk_overlap: int) -> list[Chunk]:

@@ -9,14 +9,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from rag.load import SUFFIXES
+from rag.load import is_indexable
 
 log = logging.getLogger(__name__)
 
 
-def _relevant(path: str) -> bool:
-    name = Path(path).name
-    return not name.startswith(".") and Path(path).suffix.lower() in SUFFIXES
+def relevant(path: str, corpus: Path) -> bool:
+    """A change to this path can change the index: the loader's own rule, on the path below
+    the corpus folder (so a file in a hidden folder is ignored, as the sync ignores it)."""
+    for root in (corpus.absolute(), corpus.resolve()):
+        try:
+            return is_indexable(Path(path).absolute().relative_to(root))
+        except ValueError:
+            continue
+    return False
 
 
 def watch(kb: Any, *, json_lines: bool = False, settle_ms: int = 1000, stop: threading.Event | None = None) -> None:
@@ -44,7 +50,7 @@ def watch(kb: Any, *, json_lines: bool = False, settle_ms: int = 1000, stop: thr
     log.info("watching %s for changes (Ctrl-C to stop)", corpus)
     for changes in watch_files(
         corpus,
-        watch_filter=lambda _change, path: _relevant(path),
+        watch_filter=lambda _change, path: relevant(path, corpus),
         debounce=settle_ms,
         step=100,
         stop_event=stop,

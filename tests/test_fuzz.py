@@ -4,31 +4,52 @@ HTML, and upload names that try to leave the corpus folder."""
 from __future__ import annotations
 
 import hashlib
+import html
 import tempfile
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from rag.citations import sentence_spans
 from rag.errors import LoadError, RagError
 from rag.kb import KnowledgeBase
-from rag.load import load_file
+from rag.load import SUFFIXES, load_file
 from rag.split import split_document
 from rag.types import Document
 
-SUFFIXES = [".txt", ".md", ".html", ".pdf", ".docx"]
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # Real headers of each format, so random bytes get past the first check of the parsers.
 MAGIC = {
     ".txt": b"",
     ".md": b"# ",
+    ".markdown": b"Title\n=====\n",
     ".html": b"<html><body>",
+    ".htm": b"<!DOCTYPE html><h1>",
     ".pdf": b"%PDF-1.4\n",
     ".docx": b"PK\x03\x04",
 }
+TEXT_SUFFIXES = [".txt", ".md", ".markdown", ".html", ".htm"]
+# What a person types: no control characters (\n and \r come from the line joins), no surrogates.
+LINE = st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=80)
+NEWLINE = st.sampled_from(["\n", "\r\n", "\n\n", "\r\n\r\n"])
+MEMORY_LIMIT = 64 * 2**20  # traced Python memory of one load + split of a 3 KB input (lazy imports included)
+
+
+@contextmanager
+def memory_limit(limit: int) -> Iterator[None]:
+    tracemalloc.start()
+    try:
+        yield
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < limit, f"peak {peak / 2**20:.1f} MiB"
 
 
 def load_bytes(data: bytes, suffix: str) -> Document | LoadError:
@@ -55,20 +76,25 @@ def check_split(doc: Document, chunk_size: int = 200, overlap: int = 20) -> None
         assert len(chunk.text) <= chunk_size
 
 
+@pytest.mark.timeout(300)
 @FUZZ
 @given(suffix=st.sampled_from(SUFFIXES), body=st.binary(max_size=3000), with_magic=st.booleans())
 def test_random_bytes_load_or_loaderror(suffix: str, body: bytes, with_magic: bool) -> None:
+    """Random bytes with each supported extension: a Document with exact chunks or a LoadError,
+    never another exception, within the memory limit (and pytest-timeout's time limit)."""
     data = (MAGIC[suffix] if with_magic else b"") + body
-    result = load_bytes(data, suffix)
-    if isinstance(result, LoadError):
-        assert result.path == f"f{suffix}" and result.reason
-    else:
-        check_document(result, data)
-        check_split(result)
+    with memory_limit(MEMORY_LIMIT):
+        result = load_bytes(data, suffix)
+        if isinstance(result, LoadError):
+            assert result.path == f"f{suffix}" and result.reason
+        else:
+            check_document(result, data)
+            check_split(result)
 
 
+@pytest.mark.timeout(300)
 @FUZZ
-@given(suffix=st.sampled_from([".txt", ".md", ".html"]), text=st.text(max_size=2000))
+@given(suffix=st.sampled_from(TEXT_SUFFIXES), text=st.text(max_size=2000))
 def test_random_unicode_loads_and_splits_exactly(suffix: str, text: str) -> None:
     data = text.encode("utf-8")
     result = load_bytes(data, suffix)
@@ -77,6 +103,67 @@ def test_random_unicode_loads_and_splits_exactly(suffix: str, text: str) -> None
         return
     check_document(result, data)
     check_split(result)
+
+
+@pytest.mark.timeout(300)
+@FUZZ
+@given(suffix=st.sampled_from(TEXT_SUFFIXES), lines=st.lists(LINE, min_size=1, max_size=40), newline=NEWLINE)
+def test_valid_text_always_loads_and_splits(suffix: str, lines: list[str], newline: str) -> None:
+    """Text a person could write is never given up on: it loads, and its chunks cover it."""
+    text = newline.join(lines)
+    assume(text.strip() and not text.startswith("\ufeff"))  # a leading U+FEFF reads as a BOM
+    html_page = suffix in (".html", ".htm")
+    data = (f"<p>{html.escape(text)}</p>" if html_page else text).encode("utf-8")
+    result = load_bytes(data, suffix)
+    assert isinstance(result, Document), result
+    if not html_page:
+        assert result.text == text
+    chunks = split_document(result, 200, 20)
+    assert chunks
+    covered = {i for c in chunks for i in range(c.start, c.end)}
+    for c in chunks:
+        assert result.text[c.start : c.end] == c.text
+    assert all(i in covered for i, ch in enumerate(result.text) if ch.isalnum())
+
+
+BLANKS = st.builds(lambda blank, n: blank * n, st.sampled_from([" ", "\t", "\n", "\r\n", " \n"]), st.integers(1, 1500))
+WORDS = st.text(st.sampled_from("abc XYZ.\n"), min_size=1, max_size=300)
+
+
+@FUZZ
+@given(parts=st.lists(st.one_of(WORDS, BLANKS), min_size=1, max_size=30), size=st.integers(50, 400))
+def test_long_blank_runs_split_exactly(parts: list[str], size: int) -> None:
+    text = "".join(parts)
+    assume(text.strip())
+    doc = Document("blanks.txt", text, "0" * 64)
+    check_split(doc, size, size // 5)
+    covered = {i for c in split_document(doc, size, size // 5) for i in range(c.start, c.end)}
+    assert all(i in covered for i, ch in enumerate(text) if ch.isalnum())
+
+
+SENTENCE = st.text(st.sampled_from("abcdefgh XYZ,;'\"()"), min_size=1, max_size=60).map(
+    lambda s: s.strip().capitalize() + "."
+)
+
+
+@FUZZ
+@given(
+    sentences=st.lists(SENTENCE, min_size=1, max_size=40),
+    joins=st.lists(st.sampled_from([" ", "\r\n", "\r\n\r\n", "\n", "  \r\n"]), min_size=40, max_size=40),
+    size=st.integers(60, 400),
+)
+def test_sentence_quotes_are_exact_on_crlf_text(sentences: list[str], joins: list[str], size: int) -> None:
+    """A citation quotes a sentence of a chunk: quote == text[start:end] with CRLF line ends too."""
+    text = "".join(s + j for s, j in zip(sentences, joins, strict=False))
+    doc = load_bytes(text.encode("utf-8"), ".txt")
+    assert isinstance(doc, Document) and doc.text == text
+    for chunk in split_document(doc, size, size // 5):
+        spans = sentence_spans(chunk.text, chunk.start)
+        assert spans
+        for start, end in spans:
+            quote = chunk.text[start - chunk.start : end - chunk.start]
+            assert quote == doc.text[start:end]
+            assert quote and quote == quote.strip() and "\n" not in quote
 
 
 @FUZZ

@@ -81,15 +81,17 @@ def test_dangling_link_is_discovered_and_reported(tmp_path: Path) -> None:
 
 def test_unreadable_file_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the tests run as root, who can read a chmod 000 file, so the permission error is injected
+    import os
+
     f = write(tmp_path / "secret.txt", b"classified words here")
-    real = Path.read_bytes
+    real = os.open
 
-    def deny(self: Path) -> bytes:
-        if self.name == "secret.txt":
+    def deny(path: str | os.PathLike[str], flags: int, *args: int) -> int:
+        if Path(path).name == "secret.txt":
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(path, flags, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(LoadError, match="Permission denied"):
         load_file(f, tmp_path)
 

@@ -140,3 +140,10 @@ def test_one_enormous_line_without_spaces_is_split() -> None:
     chunks = split_document(doc("blob.txt", text), chunk_size=400, chunk_overlap=0)
     assert "".join(c.text for c in chunks) == text
     assert all(text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_a_repeated_text_is_located_where_it_is_not_at_an_earlier_copy() -> None:
+    # LangChain's start_index put the last "X" at 39, inside the first chunk, and left 50 unindexed
+    text = "X" * 49 + " X"
+    chunks = split_document(doc("x.txt", text), chunk_size=50, chunk_overlap=10)
+    assert [(c.text, c.start) for c in chunks] == [("X" * 49, 0), ("X", 50)]

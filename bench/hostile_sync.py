@@ -1,0 +1,145 @@
+"""A sync over hostile files beside the articles, against a sync of the articles alone.
+
+    python bench/hostile_sync.py [--runs 3] [--json]
+
+Builds a temporary corpus holding copies of corpus/*.txt and each hostile file of issue 13 at
+the size it was reported with (a 300 KB file of 150 K lines, a 64 KB Markdown line that made the
+heading regex backtrack, a DOCX of 97 K paragraphs, a DOCX whose document.xml inflates to 1 GiB,
+one whose 48 MiB of document.xml are 8 M empty elements (~1 GB as lxml elements),
+a PDF whose 3 pages share one 8.8 MB content stream, links to /etc/passwd, /dev/zero and a FIFO).
+Prints, in one process with the model loaded once:
+
+- each hostile file's outcome (skipped and why, or indexed) and its load time;
+- the median time of a full sync into an empty index, with and without the hostile files, and of
+  a re-sync with nothing changed, and their ratios; goal: within 2x;
+- the peak RSS of the process (resource.getrusage), also after the articles' syncs alone (they
+  run first); goal: under 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from rag.embed import Embedder  # noqa: E402
+from rag.errors import LoadError  # noqa: E402
+from rag.kb import KnowledgeBase  # noqa: E402
+from rag.load import load_file  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+sys.path.insert(0, str(REPO / "tests"))
+# the reproductions are the hostile tests' own, built here at the sizes issue 13 reported
+from test_hostile import SHOW, docx_bytes, pdf_bytes, zip_bomb_docx  # noqa: E402
+
+
+def build_hostile(corpus: Path, outside: Path) -> list[str]:
+    """Write the hostile files into `corpus`; returns their names."""
+    (corpus / "lines.txt").write_text("a\n" * 150_000)
+    (corpus / "spaces.md").write_text("# a" + " " * 64_000 + "b")
+    (corpus / "paragraphs.docx").write_bytes(docx_bytes("<w:p/>" * 97_000))
+    zip_bomb_docx(corpus / "bomb.docx", 1024, level=9)
+    (corpus / "runs.docx").write_bytes(docx_bytes("<w:p>" + "<w:r/>" * (48 * 2**20 // 6) + "</w:p>"))
+    (corpus / "shared.pdf").write_bytes(pdf_bytes(3, SHOW * (8_800_000 // len(SHOW))))
+    os.mkfifo(outside / "fifo")
+    os.mkfifo(corpus / "pipe.txt")
+    for name, target in {"passwd.txt": "/etc/passwd", "zero.txt": "/dev/zero", "fifo.txt": outside / "fifo"}.items():
+        (corpus / name).symlink_to(target)
+    return ["lines.txt", "spaces.md", "paragraphs.docx", "bomb.docx", "runs.docx", "shared.pdf", "pipe.txt",
+            "passwd.txt", "zero.txt", "fifo.txt"]
+
+
+def timed_sync(corpus: Path, index: Path, embedder: Embedder) -> tuple[float, float, Any]:
+    """(full sync seconds into an empty index, no-change re-sync seconds, the full sync's report)."""
+    shutil.rmtree(index, ignore_errors=True)
+    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=index))
+    kb._embedder = embedder
+    began = time.perf_counter()
+    report = kb.sync(progress=False)
+    full = time.perf_counter() - began
+    began = time.perf_counter()
+    kb.sync(progress=False)
+    return full, time.perf_counter() - began, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    embedder = Embedder()
+    embedder.embed_query("warm up")
+    rss_ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with tempfile.TemporaryDirectory(prefix="rag-hostile-") as tmp:
+        root = Path(tmp)
+        articles, hostile, outside = root / "articles", root / "hostile", root / "outside"
+        for folder in (articles, hostile, outside):
+            folder.mkdir()
+        for path in sorted((REPO / "corpus").glob("[!.]*.txt")):
+            shutil.copy(path, articles / path.name)
+            shutil.copy(path, hostile / path.name)
+        names = build_hostile(hostile, outside)
+
+        outcomes = []
+        for name in names:
+            began = time.perf_counter()
+            try:
+                doc = load_file(hostile / name, hostile)
+                outcome = f"indexed ({len(doc.text):,} characters)"
+            except LoadError as err:
+                outcome = f"skipped: {err.reason}"
+            outcomes.append({"file": name, "bytes": os.lstat(hostile / name).st_size,
+                             "outcome": outcome, "load_s": round(time.perf_counter() - began, 3)})
+
+        # the articles' runs first, so that the peak RSS they reach can be told apart
+        runs: dict[str, list[tuple[float, float, Any]]] = {}
+        peaks: dict[str, float] = {}
+        for label, corpus in (("articles", articles), ("hostile", hostile)):
+            runs[label] = [timed_sync(corpus, root / f"index-{label}", embedder) for _ in range(args.runs)]
+            peaks[label] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def median(label: str, i: int) -> float:
+        return statistics.median(r[i] for r in runs[label])
+
+    hostile_report = runs["hostile"][-1][2]
+    result = {
+        "files": outcomes,
+        "skipped_in_sync": len(hostile_report.skipped),
+        "chunks": {label: runs[label][-1][2].chunks for label in runs},
+        "full_sync_s": {label: round(median(label, 0), 3) for label in runs},
+        "resync_s": {label: round(median(label, 1), 3) for label in runs},
+        "full_sync_ratio": round(median("hostile", 0) / median("articles", 0), 2),
+        "resync_ratio": round(median("hostile", 1) / median("articles", 1), 2),
+        "rss_mb_model_loaded": round(rss_ready),
+        "peak_rss_mb_after_articles_syncs": round(peaks["articles"]),
+        "peak_rss_mb": round(peaks["hostile"]),
+        "runs": args.runs,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for f in outcomes:
+        print(f"{f['file']:<16} {f['bytes']:>10,} B  {f['load_s']:>6.3f} s  {f['outcome']}")
+    print(f"sync skipped {result['skipped_in_sync']} files; chunks: {result['chunks']}")
+    print(f"full sync (median of {args.runs}): articles {result['full_sync_s']['articles']} s, "
+          f"with hostile files {result['full_sync_s']['hostile']} s, ratio {result['full_sync_ratio']}")
+    print(f"re-sync, nothing changed: articles {result['resync_s']['articles']} s, "
+          f"with hostile files {result['resync_s']['hostile']} s, ratio {result['resync_ratio']}")
+    print(f"peak RSS {result['peak_rss_mb']} MB (model loaded: {result['rss_mb_model_loaded']} MB, "
+          f"after the articles' syncs: {result['peak_rss_mb_after_articles_syncs']} MB)")
+
+
+if __name__ == "__main__":
+    main()

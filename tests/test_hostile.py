@@ -1,0 +1,361 @@
+"""Hostile input (issue 13, items 1-3): each reproduction is generated here, small because the
+budgets stop it early. Speed itself is measured by bench/hostile_sync.py, not here."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import tracemalloc
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rag.errors import LoadError
+from rag.kb import KnowledgeBase
+from rag.load import LIMITS, Limits, discover, is_indexable, load_corpus, load_file
+from rag.split import MAX_TITLE, find_headings, split_document
+from rag.types import Document
+from rag.watch import relevant
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def refused(path: Path, corpus: Path, limits: Limits = LIMITS) -> str:
+    with pytest.raises(LoadError) as err:
+        load_file(path, corpus, limits)
+    assert err.value.path == path.relative_to(corpus).as_posix()
+    return err.value.reason
+
+
+def assert_exact(doc: Document) -> None:
+    chunks = split_document(doc)
+    assert chunks
+    assert all(doc.text[c.start : c.end] == c.text for c in chunks)
+
+
+# -- 1. quadratic splitting and backtracking headings --------------------------------------------
+def test_many_short_lines_are_over_the_line_budget(tmp_path: Path) -> None:
+    f = tmp_path / "lines.txt"
+    f.write_text("a\n" * 150_000)
+    assert "line budget" in refused(f, tmp_path)
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md"])
+def test_many_short_lines_split_when_allowed(tmp_path: Path, suffix: str) -> None:
+    f = tmp_path / f"lines{suffix}"
+    f.write_text("a\n" * 150_000)
+    doc = load_file(f, tmp_path, Limits(lines=200_000))
+    assert_exact(doc)
+
+
+def test_plain_headings_are_found_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag.split
+
+    calls = 0
+    real = rag.split.is_plain_heading
+
+    def counting(line: str) -> bool:
+        nonlocal calls
+        calls += 1
+        return real(line)
+
+    monkeypatch.setattr(rag.split, "is_plain_heading", counting)
+    text = "Heading\nbody line.\n\n" * 20_000
+    heads = find_headings(Document("h.txt", text, "0" * 64))
+    assert len(heads) == 20_000
+    assert calls == 40_000  # once per non-blank line
+
+
+def test_markdown_line_that_made_the_regex_backtrack(tmp_path: Path) -> None:
+    f = tmp_path / "spaces.md"
+    f.write_text("# a" + " " * 64_000 + "b")
+    doc = load_file(f, tmp_path)
+    assert find_headings(doc) == [(0, "a b")]
+    assert [(c.text, c.start, c.section) for c in split_document(doc)] == [("# a", 0, "a b"), ("b", 64_003, "a b")]
+
+
+def test_markdown_headings_keep_exact_offsets_with_any_line_ends() -> None:
+    text = "intro\r\n\r\n# One\r\nbody\r\r## Two ##\rmore\n\nSetext\n======\n\n```\n# code\n```\n"
+    heads = find_headings(Document("m.md", text, "0" * 64))
+    assert [t for _o, t in heads] == ["One", "Two", "Setext"]
+    assert [text[o:].split("\r")[0].split("\n")[0] for o, _t in heads] == ["# One", "## Two ##", "Setext"]
+
+
+def test_enormous_heading_title_is_cut() -> None:
+    text = "# " + "word " * 10_000 + "\n\nbody text\n"
+    [(_o, title)] = find_headings(Document("t.md", text, "0" * 64))
+    assert len(title) == MAX_TITLE and title.endswith("…")
+
+
+# -- DOCX: many paragraphs, zip bombs ------------------------------------------------------------
+def docx_bytes(paragraphs: str, extra: dict[str, bytes] | None = None) -> bytes:
+    """A python-docx document whose body is `paragraphs` (WordprocessingML), plus extra parts."""
+    from docx import Document as Docx
+
+    buf = io.BytesIO()
+    Docx().save(buf)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "word/document.xml":
+                xml = data.decode()
+                start = xml.index("<w:body>") + len("<w:body>")
+                data = (xml[:start] + paragraphs + xml[start:]).encode()
+            dst.writestr(info.filename, data)
+        for name, data in (extra or {}).items():
+            dst.writestr(name, data)
+    return out.getvalue()
+
+
+def para(text: str, style: str = "") -> str:
+    props = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+    return f"<w:p>{props}<w:r><w:t>{text}</w:t></w:r></w:p>"
+
+
+def test_docx_with_very_many_paragraphs_is_over_budget(tmp_path: Path) -> None:
+    f = tmp_path / "many.docx"
+    f.write_bytes(docx_bytes("<w:p/>" * 97_000))
+    assert f.stat().st_size < 100_000
+    assert "paragraph budget" in refused(f, tmp_path)
+
+
+def test_docx_heading_styles_are_read_once_and_right(tmp_path: Path) -> None:
+    body = "".join(para(f"Part {i}", "Heading1") + para(f"Text of part {i}.") for i in range(5_000))
+    f = tmp_path / "styled.docx"
+    f.write_bytes(docx_bytes(body + para("Unknown style", "NoSuchStyle")))
+    doc = load_file(f, tmp_path)
+    assert [t for _s, _e, t in doc.headings] == [f"Part {i}" for i in range(5_000)]
+    assert all(doc.text[s:e] == t for s, e, t in doc.headings)
+    assert "Unknown style" in doc.text
+
+
+def zip_bomb_docx(path: Path, mib: int, level: int = 1) -> None:
+    """A DOCX whose document.xml inflates to `mib` MiB (zeros after one paragraph); at level 9,
+    1 GiB compresses to ~1 MB. The zip directory declares the inflated size."""
+    with zipfile.ZipFile(io.BytesIO(docx_bytes(para("boom")))) as src, zipfile.ZipFile(
+        path, "w", zipfile.ZIP_DEFLATED, compresslevel=level
+    ) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename != "word/document.xml":
+                dst.writestr(info.filename, data)
+                continue
+            with dst.open(info.filename, "w") as member:
+                member.write(data[:-20])  # the XML left open, then the zeros
+                for _ in range(mib):
+                    member.write(bytes(2**20))
+
+
+def test_docx_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
+    f = tmp_path / "bomb.docx"
+    zip_bomb_docx(f, 80)
+    assert f.stat().st_size < 1_000_000
+    tracemalloc.start()
+    try:
+        reason = refused(f, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "word/document.xml inflates to 80 MiB" in reason
+    assert peak < 20 * 2**20  # nothing was inflated
+
+
+def test_docx_of_tiny_elements_is_refused_before_lxml_parses_it(tmp_path: Path) -> None:
+    # 1.6 M empty runs: 9.6 MB of XML, within the size budgets, ~190 MB as lxml elements
+    f = tmp_path / "runs.docx"
+    f.write_bytes(docx_bytes("<w:p>" + "<w:r/>" * 1_600_000 + "</w:p>"))
+    assert f.stat().st_size < 100_000
+    assert "markup budget: more than 1,500,000 XML tags" in refused(f, tmp_path)
+    assert "markup budget" in refused(tmp_path / "runs.docx", tmp_path, Limits(xml_tags=1_000))
+
+
+def test_docx_zip_total_and_directory_budgets(tmp_path: Path) -> None:
+    parts = {f"word/media/image{i}.bin": bytes(1000) for i in range(100)}
+    f = tmp_path / "parts.docx"
+    f.write_bytes(docx_bytes(para("hello"), parts))
+    assert "hello" in load_file(f, tmp_path).text
+    assert "parts inflate to" in refused(f, tmp_path, Limits(zip_total_bytes=100_000))
+    assert "directory" in refused(f, tmp_path, Limits(zip_directory_bytes=5_000))
+
+
+# -- PDF: pages that share one enormous content stream, too many pages, time -------------------
+def pdf_bytes(pages: int, content: bytes) -> bytes:
+    """A PDF whose pages all draw one shared content stream."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, StreamObject
+
+    writer = PdfWriter()
+    font = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"),
+        NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica"),
+    }))
+    stream = StreamObject()
+    stream.set_data(content)
+    shared = writer._add_object(stream.flate_encode())
+    for _ in range(pages):
+        page = writer.add_blank_page(612, 792)
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
+        )
+        page[NameObject("/Contents")] = shared
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+SHOW = b"BT /F1 12 Tf 72 720 Td (hello world) Tj ET\n"
+
+
+def test_pdf_pages_sharing_an_enormous_content_stream(tmp_path: Path) -> None:
+    f = tmp_path / "shared.pdf"
+    f.write_bytes(pdf_bytes(3, SHOW * (3 * 2**20 // len(SHOW))))
+    assert f.stat().st_size < 30_000
+    assert "page 1 draws 3 MiB of content" in refused(f, tmp_path)
+
+
+def test_pdf_page_and_time_budgets(tmp_path: Path) -> None:
+    f = tmp_path / "small.pdf"
+    f.write_bytes(pdf_bytes(3, SHOW))
+    doc = load_file(f, tmp_path)
+    assert doc.text.count("hello world") == 3 and len(doc.pages) == 3
+    assert "more than 2 pages" in refused(f, tmp_path, Limits(pages=2))
+    assert "time budget" in refused(f, tmp_path, Limits(seconds=-1))
+
+
+def test_refused_bytes_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag.load
+
+    calls: list[str] = []
+
+    def counted(name: str) -> Callable[..., object]:
+        real = getattr(rag.load, name)
+
+        def parse(*args: object) -> object:
+            calls.append(name)
+            return real(*args)
+
+        return parse
+
+    for name in ("docx_text", "pdf_text"):
+        monkeypatch.setattr(rag.load, name, counted(name))
+    docx = tmp_path / "many.docx"
+    docx.write_bytes(docx_bytes("<w:p/>" * 60_000))
+    first = refused(docx, tmp_path)
+    assert refused(docx, tmp_path) == first and calls == ["docx_text"]  # every sync loads every file
+    docx.write_bytes(docx_bytes("<w:p/>" * 60_001))
+    refused(docx, tmp_path)
+    assert calls == ["docx_text"] * 2  # new bytes are read again
+    pdf = tmp_path / "small.pdf"
+    pdf.write_bytes(pdf_bytes(3, SHOW))
+    for _ in range(2):  # running out of time is not held against the bytes
+        assert "time budget" in refused(pdf, tmp_path, Limits(seconds=-1))
+    assert calls[2:] == ["pdf_text"] * 2
+
+
+# -- bytes, characters --------------------------------------------------------------------------
+def test_bytes_and_character_budgets(tmp_path: Path) -> None:
+    f = tmp_path / "t.txt"
+    f.write_bytes(b"x" * 100)
+    assert load_file(f, tmp_path, Limits(text_bytes=100)).text == "x" * 100
+    assert "size budget" in refused(f, tmp_path, Limits(text_bytes=99))
+    assert "text budget" in refused(f, tmp_path, Limits(chars=99))
+    h = tmp_path / "p.html"
+    h.write_bytes(b"<p>" + b"y" * 100 + b"</p>")
+    assert "size budget" in refused(h, tmp_path, Limits(html_bytes=50))
+
+
+# -- 3. links and files that are not regular ------------------------------------------------------
+@pytest.fixture
+def linked_corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus"
+    hidden = corpus / ".special"
+    hidden.mkdir(parents=True)
+    (corpus / "real.txt").write_text("A real document about lighthouses.\n")
+    (corpus / "sub").mkdir()
+    (corpus / "sub" / "inner.md").write_text("# Inner\n\nText about harbours.\n")
+    os.mkfifo(hidden / "fifo")
+    os.mkfifo(corpus / "pipe.md")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(hidden / "sock"))
+    sock.close()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret words outside the corpus\n")
+    links = {
+        "passwd.txt": Path("/etc/passwd"),
+        "zero.txt": Path("/dev/zero"),
+        "outside.txt": outside,
+        "fifo.txt": hidden / "fifo",
+        "sock.txt": hidden / "sock",
+        "folder.md": corpus / "sub",
+        "inside.txt": corpus / "real.txt",
+        "relative.md": Path("sub/inner.md"),
+    }
+    for name, target in links.items():
+        (corpus / name).symlink_to(target)
+    return corpus
+
+
+REASONS = {
+    "passwd.txt": "links outside the corpus folder",
+    "zero.txt": "links outside the corpus folder",
+    "outside.txt": "links outside the corpus folder",
+    "fifo.txt": "not a regular file: it is a named pipe",
+    "pipe.md": "not a regular file: it is a named pipe",
+    "sock.txt": "not a regular file: it is a socket",
+    "folder.md": "not a regular file: it is a folder",
+}
+
+
+def test_links_and_special_files_are_skipped_with_a_reason(linked_corpus: Path) -> None:
+    results = {r.path if isinstance(r, LoadError) else r.source: r for r in load_corpus(linked_corpus)}
+    skipped = {k: v.reason for k, v in results.items() if isinstance(v, LoadError)}
+    assert skipped == REASONS
+    loaded = {k: v for k, v in results.items() if isinstance(v, Document)}
+    assert set(loaded) == {"real.txt", "sub/inner.md", "inside.txt", "relative.md"}
+    assert loaded["inside.txt"].text == loaded["real.txt"].text  # links inside the corpus work
+
+
+def test_sync_reports_links_and_never_serves_outside_files(
+    linked_corpus: Path, make_kb: Callable[..., KnowledgeBase]
+) -> None:
+    kb = make_kb(linked_corpus)
+    report = kb.sync(progress=False)
+    assert {s.path: s.reason for s in report.skipped} == REASONS
+    hits = kb.search("secret words outside the corpus root passwd", k=10)
+    assert hits and all(h.chunk.source in {"real.txt", "sub/inner.md", "inside.txt", "relative.md"} for h in hits)
+
+
+# -- one rule for what is indexable ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("a.txt", True),
+        ("sub/b.MD", True),
+        ("x/y/z.docx", True),
+        ("c.py", False),
+        (".hidden.txt", False),
+        (".git/x.md", False),
+        ("sub/.cache/x.md", False),
+        ("../x.txt", False),
+        ("/etc/x.txt", False),
+        ("", False),
+    ],
+)
+def test_is_indexable(path: str, expected: bool) -> None:
+    assert is_indexable(path) is expected
+
+
+def test_watch_uses_the_same_rule(tmp_path: Path) -> None:
+    for name in ["a.txt", ".h/b.txt", "d/.e/f.md", "d/g.md"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("text")
+    found = {p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)}
+    assert found == {"a.txt", "d/g.md"}
+    watched = {n for n in ["a.txt", ".h/b.txt", "d/.e/f.md", "d/g.md"] if relevant(str(tmp_path / n), tmp_path)}
+    assert watched == found
+    assert not relevant("/somewhere/else/a.txt", tmp_path)
