@@ -20,16 +20,18 @@ MAX_PART_BYTES = 255
 def corpus_path(settings: Settings, name: str) -> Path:
     """The absolute path in the corpus folder for a document name given by a person, or a
     RagError saying why the name is refused."""
-    from rag.load import SUFFIXES
+    from rag.load import SUFFIXES, is_indexable
 
     if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in name):
         raise RagError(f"refused {name!r}: a file name cannot hold control, format or line-separator characters")
     rel = PurePosixPath(name.replace("\\", "/"))
     if any(len(p.encode("utf-8")) > MAX_PART_BYTES for p in rel.parts) or len(rel.parts) > MAX_PARTS:
         raise RagError(f"refused {name[:80]!r}...: the file name is too long")
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts or any(p.startswith(".") for p in rel.parts):
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
         raise RagError(f"refused {name!r}: a file name must stay inside the corpus folder")
-    if rel.suffix.lower() not in SUFFIXES:
+    if any(p.startswith(".") for p in rel.parts):
+        raise RagError(f"refused {name!r}: hidden names (starting with '.') are not indexed")
+    if not is_indexable(rel):
         raise RagError(f"refused {name!r}: only {', '.join(SUFFIXES)} files can be indexed")
     corpus = settings.corpus_dir.resolve()
     target = (corpus / Path(*rel.parts)).resolve()

@@ -270,6 +270,8 @@ def test_a_stopped_answer_is_marked_and_the_panel_leaves_searching(
         page.locator("#sources .rag-stopped").wait_for()
         assert page.locator("#sources .rag-pending").count() == 0
         ask(page, "What is open source AI?", 1)  # the chat goes on
+        # the panel keeps saying so (the message's mark can be lost to the chat's own clean-up)
+        assert "Stopped" in page.locator("#a1-sources").text_content()
     finally:
         page.context.close()
         app.close()

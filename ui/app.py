@@ -68,8 +68,12 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
                 )
                 chat.chatbot.clear(lambda: (sources.EMPTY_HTML, {}), outputs=[panel, blocks], queue=False,
                                    api_visibility="private")
-                chat.textbox.stop(_on_stop, [chat.chatbot, blocks], [chat.chatbot, panel, blocks],
-                                  queue=False, api_visibility="private")
+                # through the queue, so that it lands after the chat's own clean-up of the
+                # cancelled answer; and into the chat's history state, or the next answer would
+                # drop the "Stopped" mark
+                chat.textbox.stop(_on_stop, [chat.chatbot, blocks],
+                                  [chat.chatbot, chat.chatbot_state, panel, blocks],
+                                  api_visibility="private")
             with gr.Column(scale=2):
                 viewer = gr.HTML("", elem_id="viewer", js_on_load=VIEWER_JS)
                 panel.render()
@@ -118,7 +122,9 @@ def _responder(kb: KnowledgeBase) -> Any:
     return respond
 
 
-def _on_stop(messages: list[dict[str, Any]], blocks: Blocks) -> tuple[list[dict[str, Any]], str, Blocks]:
+def _on_stop(
+    messages: list[dict[str, Any]], blocks: Blocks
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, Blocks]:
     """The stop button: the partial answer is marked as stopped, its sources panel says so."""
     messages = list(messages or [])
     if messages and messages[-1].get("role") == "assistant":
@@ -130,7 +136,7 @@ def _on_stop(messages: list[dict[str, Any]], blocks: Blocks) -> tuple[list[dict[
     turn = render.answer_count(messages)
     question = render.message_text(messages[-2].get("content")) if len(messages) > 1 else ""
     blocks = {**(blocks or {}), turn: (question, sources.STOPPED_HTML)}
-    return messages, sources.panel(blocks, turn), blocks
+    return messages, messages, sources.panel(blocks, turn), blocks
 
 
 def _opener(kb: KnowledgeBase) -> Any:
