@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from rag.answer import Answerer, Draft, Turn
@@ -149,40 +149,17 @@ class KnowledgeBase:
 
         return Manifest.read(self.settings.index_dir).synced_at
 
-    def add_file(self, name: str, data: bytes) -> Path:
-        """Save an uploaded file into the corpus folder (not synced yet); refuses names that
-        escape the folder, unknown formats and files over the size limit."""
-        from rag.load import SUFFIXES
+    def add_file(self, name: str, data: bytes, *, replace: bool = False) -> Path:
+        """Save an uploaded file into the corpus folder (see rag.uploads); sync to index it."""
+        from rag import uploads
 
-        if self.settings.read_only:
-            raise RagError("this knowledge base is read-only; uploads are turned off")
-        if any(ord(ch) < 32 or ch == "\x7f" for ch in name) or not _encodable(name):
-            raise RagError(f"refused {name!r}: a file name cannot hold control characters")
-        rel = PurePosixPath(name.replace("\\", "/"))
-        if any(len(p.encode("utf-8")) > 255 for p in rel.parts) or len(rel.parts) > 32:
-            raise RagError(f"refused {name[:80]!r}...: the file name is too long")
-        if rel.is_absolute() or ".." in rel.parts or not rel.parts or any(p.startswith(".") for p in rel.parts):
-            raise RagError(f"refused {name!r}: a file name must stay inside the corpus folder")
-        if rel.suffix.lower() not in SUFFIXES:
-            raise RagError(f"refused {name!r}: only {', '.join(SUFFIXES)} files can be indexed")
-        if len(data) > self.settings.max_upload_bytes:
-            raise RagError(
-                f"refused {name!r}: {len(data) / 2**20:.1f} MiB is over the "
-                f"{self.settings.max_upload_mb:g} MiB upload limit"
-            )
-        corpus = self.settings.corpus_dir.resolve()
-        target = (corpus / Path(*rel.parts)).resolve()
-        if corpus not in target.parents:
-            raise RagError(f"refused {name!r}: a file name must stay inside the corpus folder")
-        tmp = target.with_name(f".{target.name}.upload")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data)
-            tmp.replace(target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise RagError(f"could not save {name!r} in the corpus folder ({exc.strerror or exc})") from None
-        return target
+        return uploads.add_file(self.settings, name, data, replace=replace)
+
+    def delete_file(self, name: str) -> Path:
+        """Remove a document from the corpus folder (see rag.uploads); sync to unindex it."""
+        from rag import uploads
+
+        return uploads.delete_file(self.settings, name)
 
     # -- the chain -----------------------------------------------------------------------
     def condense(self, question: str, history: Sequence[Turn] = (), answerer: str | None = None) -> str:
@@ -234,11 +211,14 @@ class KnowledgeBase:
             else:
                 yield piece
         assert draft is not None
+        from rag.documents import with_pages
+
+        citations = with_pages(self.settings.corpus_dir, draft.citations)
         done = time.perf_counter()
         yield Answer(
             question=question,
             text=draft.text,
-            citations=draft.citations,
+            citations=citations,
             abstained=draft.abstained,
             timings_ms={
                 "retrieve": (retrieved - began) * 1000,
@@ -268,12 +248,3 @@ class KnowledgeBase:
         if len(question) > limit:
             raise RagError(f"{what} is {len(question):,} characters long; ask in at most {limit:,}")
         return question
-
-
-def _encodable(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-

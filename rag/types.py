@@ -71,9 +71,10 @@ class Citation:
     chunk_text: str = ""
     chunk_start: int = 0
     supported: bool = True
+    page: int | None = None  # 1-based page of `start` in a paged source (PDF), else None
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "marker": self.marker,
             "source": self.source,
             "section": self.section,
@@ -82,6 +83,9 @@ class Citation:
             "end": self.end,
             "score": round(self.score, 4),
         }
+        if self.page is not None:
+            data["page"] = self.page
+        return data
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,13 @@ DATA = Path(__file__).resolve().parent / "data"
 # The two articles at the top of corpus/ (and its hidden example questions); the related sources
 # under corpus/related/ are left out so that most tests embed a small corpus.
 ARTICLES = sorted(p for p in CORPUS.iterdir() if p.is_file())
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def copy_articles(target: Path) -> Path:

