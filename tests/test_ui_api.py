@@ -84,7 +84,7 @@ def test_ask_takes_history_k_and_answerer(client: Client) -> None:
     assert follow["question"] == "What are its risks?" and follow["citations"] and not follow["abstained"]
     with pytest.raises(Exception, match="LLM server"):  # the llm answerer's server is down: one clear line
         client.predict("What is open source AI?", None, 3, "llm", api_name="/ask")
-    with pytest.raises(Exception, match="unknown answerer"):
+    with pytest.raises(Exception, match="'oracle' is not offered here"):
         client.predict("What is open source AI?", None, 3, "oracle", api_name="/ask")
     with pytest.raises(Exception, match="k must be"):
         client.predict("What is open source AI?", None, 99, "extractive", api_name="/ask")
