@@ -116,7 +116,9 @@ def prepare_index_dir(settings: Settings) -> None:
             f"corpus folder {settings.corpus_dir} does not exist; create it or pass --corpus DIR"
         )
     try:
-        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        # a new index folder is the user's own: what it holds (the documents' text) is not
+        # readable by other users of the machine, whatever the umask
+        settings.index_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         probe = settings.index_dir / ".write-test"
         probe.write_text("ok")
         probe.unlink()

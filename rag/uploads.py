@@ -4,6 +4,7 @@ stay inside the folder, name a format the loaders read, and hold no invisible ch
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from pathlib import Path, PurePosixPath
 
@@ -63,10 +64,13 @@ def add_file(settings: Settings, name: str, data: bytes, *, replace: bool = Fals
             folder = settings.corpus_dir.resolve() / parent
             if folder.exists() and not folder.is_dir():
                 raise RagError(f"refused {name!r}: {parent.as_posix()} is a file, not a folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if target.is_dir():
             raise RagError(f"refused {name!r}: that name is a folder")
-        tmp.write_bytes(data)
+        # readable by the server's user only (the umask may narrow it further, never widen it)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         tmp.replace(target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -3,9 +3,11 @@ never a traceback, and no secret in a repr."""
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +72,13 @@ def test_cli_question_with_undecodable_bytes_is_answered(articles_kb: KnowledgeB
     )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert '"question": "open ? source AI"' in done.stdout
+
+
+def test_a_new_index_folder_and_uploads_are_private(make_kb: Any) -> None:
+    kb = make_kb()
+    (kb.settings.corpus_dir / "a.txt").write_text("Rivers flow to the sea and the sea is salty.\n")
+    kb.sync(progress=False)
+    assert stat.S_IMODE(kb.settings.index_dir.stat().st_mode) == 0o700
+    saved = kb.add_file("notes/b.md", b"# Notes\n\nOnly for the owner.\n")
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert stat.S_IMODE(saved.parent.stat().st_mode) == 0o700
