@@ -228,10 +228,12 @@ class KnowledgeBase:
         hits = self.search(standalone, k)
         retrieved = time.perf_counter()
         draft: Draft | None = None
+        first: float | None = None  # when the first piece of text came
         for piece in chosen.stream(standalone, hits, history):
             if isinstance(piece, Draft):
                 draft = piece
             else:
+                first = first or time.perf_counter()
                 yield piece
         assert draft is not None
         done = time.perf_counter()
@@ -244,6 +246,7 @@ class KnowledgeBase:
                 "retrieve": (retrieved - began) * 1000,
                 "answer": (done - retrieved) * 1000,
                 "total": (done - began) * 1000,
+                "first_token": ((first or done) - began) * 1000,
             },
             standalone_question=standalone,
             unsupported=draft.unsupported,
