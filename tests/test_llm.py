@@ -330,6 +330,17 @@ def test_finish_claim_without_marker_and_odd_marker_styles(embedder: object) -> 
     assert finish("", HITS, embedder).abstained
 
 
+def test_a_misnumbered_marker_goes_to_the_passage_that_supports_it(embedder: object) -> None:
+    draft = finish("Their weights stay private to the company that trained them [1]. Bad actors "
+                   "could download Llama 2 [5].", [*HITS, hit("misuse.md", "By controlling access, companies "
+                   "prevent bad actors from easily removing safety filters or repurposing models, "
+                   "and they could download Llama 2 otherwise.")], embedder)
+    assert draft.text == ("Their weights stay private to the company that trained them [1]. "
+                          "Bad actors could download Llama 2. [2]")  # [5] is no passage: attached
+    assert [c.source for c in draft.citations] == ["closed.md", "misuse.md"] and not draft.unsupported
+    check_contract(draft)
+
+
 def test_a_sentence_without_a_marker_cites_the_passage_that_supports_it(embedder: object) -> None:
     hits = [hit("open.md", OPEN, offset=40), hit("closed.md", CLOSED)]
     draft = finish("Their weights stay private to the company that trained them.\n"

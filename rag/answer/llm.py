@@ -192,7 +192,10 @@ class LLMAnswerer:
 
     def warm(self, passages: Sequence[tuple[str, str]] = ()) -> None:
         """Have the server read the fixed system prompt now, into its prompt cache, so the
-        first question does not wait for it (and load the model, for a local one)."""
+        first question does not wait for it (and load the model, for a local one); in evidence
+        mode also embed the sentences of these (section, text) passages for the scorer."""
+        if self.context == "evidence" and passages:
+            self.scorer.warm(passages)
         try:
             self.llm.invoke(self.messages("Are you ready?", []), max_tokens=1)
         except Exception as err:  # a server not up yet is no reason to stop serving

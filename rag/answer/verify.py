@@ -94,11 +94,46 @@ def drop_unsupported(text: str, hits: Sequence[Hit], sim: Similarity) -> tuple[s
         if not claim:
             continue
         cited = [texts[m - 1] for m in dict.fromkeys(markers_in(sentence)) if 1 <= m <= len(texts)]
-        if cited and supported(claim, cited, sim):
-            kept += [sentence, parts[i + 1] if i + 1 < len(parts) else ""]
-        else:
-            unsupported.append(claim)
+        if not (cited and supports(claim, cited, sim)):
+            # models misnumber: qwen-1.5b cited [2] for a sentence it copied from [1]
+            # (bench/ask_latency.py, qa.jsonl); the piece that does support it gets the marker
+            best = _best_piece(claim, texts, sim)
+            if not supports(claim, [texts[best]], sim):
+                unsupported.append(claim)
+                continue
+            sentence = _remark(sentence, best + 1)
+        kept += [sentence, parts[i + 1] if i + 1 < len(parts) else ""]
     return "".join(kept).strip(), unsupported
+
+
+def _remark(sentence: str, marker: int) -> str:
+    """The sentence citing only `marker`, where its first marker was (else at its end)."""
+    if not MARKER.search(sentence):
+        return sentence.rstrip() + f" [{marker}]"
+    first = MARKER.search(sentence)
+    assert first is not None
+    head, tail = sentence[: first.start()], MARKER.sub("", sentence[first.start():])
+    return f"{head} [{marker}]{tail}"
+
+
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
+
+
+def supports(claim: str, pieces: Sequence[str], sim: Similarity) -> bool:
+    """`rag.citations.supported`, where a claim may also restate one clause of a long sentence:
+    "Bad actors could repurpose models for generating disinformation" is 0.56 similar to the
+    whole 40-word sentence it restates (qa.jsonl, qwen-1.5b), under the 0.6 bar."""
+    clauses = [c for p in pieces for c in _CLAUSE_BREAK.split(p) if len(c.split()) >= 4]
+    return supported(claim, [*pieces, *clauses], sim)
+
+
+def _best_piece(claim: str, texts: Sequence[str], sim: Similarity) -> int:
+    """The index of the passage closest to the claim, by its best sentence and word overlap."""
+    scores = []
+    for t in texts:
+        sentences = [t[s:e] for s, e in sentence_spans(t)] or [t]
+        scores.append(max(sim(claim, sentences)) + 0.5 * word_overlap(claim, t))
+    return int(np.argmax(scores))
 
 
 def attach_markers(text: str, hits: Sequence[Hit], sim: Similarity) -> str:
@@ -113,12 +148,8 @@ def attach_markers(text: str, hits: Sequence[Hit], sim: Similarity) -> str:
         claim = parts[i].strip()
         if not claim or MARKER.search(claim) or len(claim.split()) < 3:
             continue
-        scores = []
-        for t in texts:
-            sentences = [t[s:e] for s, e in sentence_spans(t)] or [t]
-            scores.append(max(sim(claim, sentences)) + 0.5 * word_overlap(claim, t))
-        best = int(np.argmax(scores))
-        if supported(claim, [texts[best]], sim):
+        best = _best_piece(claim, texts, sim)
+        if supports(claim, [texts[best]], sim):
             parts[i] = parts[i].rstrip() + f" [{best + 1}]"
     return "".join(parts)
 
