@@ -146,6 +146,8 @@ def llm_bench(args: argparse.Namespace) -> None:
         print(f"  {mode:<9} first token median {s['first_token']['median_ms'] / 1000:6.1f} s  p95 "
               f"{s['first_token']['p95_ms'] / 1000:6.1f} s | full answer median {s['total']['median_ms'] / 1000:6.1f} s"
               f"  p95 {s['total']['p95_ms'] / 1000:6.1f} s | prompt tokens read {s['prompt_tokens_median']}")
+        print(f"            answered only: first token median {s['first_token_answered_median_ms']} ms, "
+              f"full answer median {s['total_answered_median_ms']} ms")
         print(f"            fact recall {s['fact_recall']}, refused unanswerable {s['refused_unanswerable']}, "
               f"false refusals {s['false_refusals']}, citations valid {s['citation_validity']}, "
               f"unsupported sentences removed {s['unsupported_removed']}")
@@ -165,6 +167,7 @@ def _summary(runs: list[dict[str, object]]) -> dict[str, object]:
         values = [float(r[key]) for r in runs]  # type: ignore[arg-type]
         return {"median_ms": round(statistics.median(values), 1), "p95_ms": round(percentile(values, 95), 1)}
 
+    answered = [r for r in runs if not r["abstained"]]
     answerable = [r for r in runs if r["answerable"]]
     unanswerable = [r for r in runs if not r["answerable"]]
     recalls = [float(r["fact_recall"]) for r in answerable if r["fact_recall"] is not None]  # type: ignore[arg-type]
@@ -173,6 +176,11 @@ def _summary(runs: list[dict[str, object]]) -> dict[str, object]:
     return {
         "first_token": stats("first_token_ms"),
         "total": stats("total_ms"),
+        # an abstention shows its text at the end: time to the first word of real answers only
+        "first_token_answered_median_ms": round(statistics.median(
+            [float(r["first_token_ms"]) for r in answered]), 1) if answered else None,  # type: ignore[arg-type]
+        "total_answered_median_ms": round(statistics.median(
+            [float(r["total_ms"]) for r in answered]), 1) if answered else None,  # type: ignore[arg-type]
         "prompt_tokens_median": statistics.median(tokens) if tokens else None,
         "fact_recall": round(statistics.mean(recalls), 3) if recalls else None,
         "refused_unanswerable": f"{sum(bool(r['abstained']) for r in unanswerable)}/{len(unanswerable)}",
