@@ -1,17 +1,30 @@
-"""Latency of an extractive answer, retrieval included, with the model loaded.
+"""Latency of an answer, retrieval included, with the model loaded.
 
     python bench/ask_latency.py [--questions 50] [--rounds 3] [--corpus corpus] [--json]
+    python bench/ask_latency.py --answerer llm [--model qwen-1.5b] [--questions 12] [--json]
+
+With `--answerer llm` (see the end of this docstring) it compares the llm answerer's two modes.
 
 Syncs the corpus into a temporary index, loads the model and the index once (as `rag serve`
 and `rag ask --batch` do), then asks the first N questions of tests/data/qa.jsonl, `--rounds`
 times over. Reports the median and the 95th percentile of `Answer.timings_ms` (retrieval and
 answer), over all the questions of the round with the median median, and for comparison the
-model's own time to embed one query in the same process. Goal: median under 100 ms."""
+model's own time to embed one query in the same process. Goal: median under 100 ms.
+
+`--answerer llm`: the installed local model `--model` (`rag models install NAME`), or the server
+of RAG_LLM_BASE_URL, answers N questions of qa.jsonl spread over the file (answerable and
+unanswerable ones), each in evidence and in passages mode one after the other, so both modes
+share the machine's load. Reports per mode the median and p95 time to the first token and to
+the full answer, the prompt tokens the server read (local model), fact recall, refusals and
+citation validity, and the passages/evidence ratio of the medians. Goals (issue 10, qwen-1.5b,
+evidence mode): median full answer <= 5 s, first token <= 2 s."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics
 import sys
 import tempfile
@@ -21,19 +34,26 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rag.evaluate import percentile  # noqa: E402
+from rag.evaluate import SourceTexts, citation_valid, fact_recall, load_qa, percentile  # noqa: E402
 from rag.kb import KnowledgeBase  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--questions", type=int, default=50)
+    ap.add_argument("--questions", type=int, default=None, help="default: 50, or 12 with --answerer llm")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--answerer", choices=("extractive", "llm"), default="extractive")
+    ap.add_argument("--model", default="local", help="with --answerer llm: the installed model (RAG_LLM_MODEL)")
+    ap.add_argument("--modes", default="evidence,passages", help="with --answerer llm: the modes to compare")
     ap.add_argument("--corpus", type=Path, default=REPO / "corpus")
     ap.add_argument("--qa", type=Path, default=REPO / "tests" / "data" / "qa.jsonl")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.answerer == "llm":
+        llm_bench(args)
+        return
+    args.questions = args.questions or 50
 
     with open(args.qa, encoding="utf-8") as fh:
         questions = [json.loads(line)["question"] for line in fh if line.strip()][: args.questions]
@@ -75,6 +95,99 @@ def main() -> None:
         print(f"  {key:<9} median {result[key]['median_ms']:7.1f} ms   p95 {result[key]['p95_ms']:7.1f} ms")
     print(f"  embedding one query alone: median {result['embed_query_median_ms']} ms")
     print(f"  goal (median under 100 ms): {'met' if result['goal_median_under_100ms'] else 'not met'}")
+
+
+def llm_bench(args: argparse.Namespace) -> None:
+    items = load_qa(args.qa)
+    step = max(1, math.ceil(len(items) / (args.questions or 12)))
+    items = items[::step][: args.questions or 12]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    load = [round(x, 1) for x in os.getloadavg()]
+    runs: dict[str, list[dict[str, object]]] = {m: [] for m in modes}
+    with tempfile.TemporaryDirectory(prefix="rag-latency-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k.startswith("RAG_LLM_")}
+        settings = Settings.from_env(env=env, corpus_dir=args.corpus, index_dir=Path(tmp) / "index",
+                                     answerer="llm", llm_model=args.model)
+        kb = KnowledgeBase(settings)
+        kb.sync(progress=False)
+        kb.warm()  # loads the model and reads the system prompt into the server's cache
+        a = kb.answerer("llm")
+        texts = SourceTexts(settings.corpus_dir)
+        for item in items:
+            for mode in modes:
+                a.context = mode  # type: ignore[attr-defined]
+                read = _prompt_tokens(a)
+                answer = kb.ask(item.question)
+                t = answer.timings_ms
+                runs[mode].append({
+                    "question": item.question, "answerable": item.answerable, "abstained": answer.abstained,
+                    "first_token_ms": t["first_token"], "total_ms": t["total"],
+                    "prompt_tokens": None if read is None else _prompt_tokens(a) - read,  # type: ignore[operator]
+                    "fact_recall": fact_recall(answer.text, item.answers) if item.answerable and item.answers else None,
+                    "citations": len(answer.citations),
+                    "valid_citations": sum(citation_valid(c.quote, texts.get(c.source), c.start, c.end)
+                                           for c in answer.citations),
+                    "unsupported_removed": len(answer.unsupported), "answer": answer.text,
+                })
+    report = {"model": args.model, "questions": len(items), "load_average_before": load,
+              "load_average_after": [round(x, 1) for x in os.getloadavg()],
+              "modes": {m: _summary(r) for m, r in runs.items()}}
+    if len(modes) == 2:
+        a_, b_ = (report["modes"][m] for m in modes)  # type: ignore[index]
+        report["ratio"] = {k: round(b_[k]["median_ms"] / max(a_[k]["median_ms"], 1e-9), 2)
+                           for k in ("first_token", "total")}
+    if args.json:
+        report["items"] = runs
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{args.model}: {len(items)} questions per mode; load average {load} before, "
+          f"{report['load_average_after']} after (2 cores shared: times are inflated)")
+    for mode, s in report["modes"].items():  # type: ignore[attr-defined]
+        print(f"  {mode:<9} first token median {s['first_token']['median_ms'] / 1000:6.1f} s  p95 "
+              f"{s['first_token']['p95_ms'] / 1000:6.1f} s | full answer median {s['total']['median_ms'] / 1000:6.1f} s"
+              f"  p95 {s['total']['p95_ms'] / 1000:6.1f} s | prompt tokens read {s['prompt_tokens_median']}")
+        print(f"            answered only: first token median {s['first_token_answered_median_ms']} ms, "
+              f"full answer median {s['total_answered_median_ms']} ms")
+        print(f"            fact recall {s['fact_recall']}, refused unanswerable {s['refused_unanswerable']}, "
+              f"false refusals {s['false_refusals']}, citations valid {s['citation_validity']}, "
+              f"unsupported sentences removed {s['unsupported_removed']}")
+    if "ratio" in report:
+        r = report["ratio"]
+        print(f"  {modes[1]} / {modes[0]} median: first token x{r['first_token']}, full answer x{r['total']}")  # type: ignore[index]
+
+
+def _prompt_tokens(answerer: object) -> float | None:
+    """Prompt tokens the local server has read so far (cached ones left out)."""
+    server = getattr(answerer, "server", None)
+    return None if server is None else server.metrics().get("prompt_tokens_total")
+
+
+def _summary(runs: list[dict[str, object]]) -> dict[str, object]:
+    def stats(key: str) -> dict[str, float]:
+        values = [float(r[key]) for r in runs]  # type: ignore[arg-type]
+        return {"median_ms": round(statistics.median(values), 1), "p95_ms": round(percentile(values, 95), 1)}
+
+    answered = [r for r in runs if not r["abstained"]]
+    answerable = [r for r in runs if r["answerable"]]
+    unanswerable = [r for r in runs if not r["answerable"]]
+    recalls = [float(r["fact_recall"]) for r in answerable if r["fact_recall"] is not None]  # type: ignore[arg-type]
+    tokens = [float(r["prompt_tokens"]) for r in runs if r["prompt_tokens"] is not None]  # type: ignore[arg-type]
+    cited = sum(int(r["citations"]) for r in runs)  # type: ignore[call-overload]
+    return {
+        "first_token": stats("first_token_ms"),
+        "total": stats("total_ms"),
+        # an abstention shows its text at the end: time to the first word of real answers only
+        "first_token_answered_median_ms": round(statistics.median(
+            [float(r["first_token_ms"]) for r in answered]), 1) if answered else None,  # type: ignore[arg-type]
+        "total_answered_median_ms": round(statistics.median(
+            [float(r["total_ms"]) for r in answered]), 1) if answered else None,  # type: ignore[arg-type]
+        "prompt_tokens_median": statistics.median(tokens) if tokens else None,
+        "fact_recall": round(statistics.mean(recalls), 3) if recalls else None,
+        "refused_unanswerable": f"{sum(bool(r['abstained']) for r in unanswerable)}/{len(unanswerable)}",
+        "false_refusals": f"{sum(bool(r['abstained']) for r in answerable)}/{len(answerable)}",
+        "citation_validity": f"{sum(int(r['valid_citations']) for r in runs)}/{cited}",  # type: ignore[call-overload]
+        "unsupported_removed": sum(int(r["unsupported_removed"]) for r in runs),  # type: ignore[call-overload]
+    }
 
 
 if __name__ == "__main__":

@@ -205,10 +205,12 @@ class KnowledgeBase:
         hits = self.search(standalone, k)
         retrieved = time.perf_counter()
         draft: Draft | None = None
+        first: float | None = None  # when the first piece of text came
         for piece in chosen.stream(standalone, hits, history):
             if isinstance(piece, Draft):
                 draft = piece
             else:
+                first = first or time.perf_counter()
                 yield piece
         assert draft is not None
         from rag.documents import with_pages
@@ -224,6 +226,7 @@ class KnowledgeBase:
                 "retrieve": (retrieved - began) * 1000,
                 "answer": (done - retrieved) * 1000,
                 "total": (done - began) * 1000,
+                "first_token": ((first or done) - began) * 1000,
             },
             standalone_question=standalone,
             unsupported=draft.unsupported,

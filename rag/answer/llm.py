@@ -1,6 +1,12 @@
 """The `llm` answerer: any LangChain chat model answers from numbered, fenced passages and
 cites them with `[n]`; the reply is streamed, then its markers are checked and renumbered,
-each cited sentence is checked against its passage, and unsupported sentences are flagged.
+each sentence is checked against the passages it cites, and the sentences that none supports
+are removed (the answer abstains when they are most of it).
+
+What the model reads (`RAG_LLM_CONTEXT`): "evidence" (the default), the best sentences of the
+retrieved chunks as the extractive scorer ranks them, about 300 tokens (rag/answer/evidence.py);
+or "passages", the whole chunks, up to `max_context_chars`. The fixed system prompt comes first,
+so the server's prompt cache keeps it from one question to the next (`warm()` fills it).
 
 Out of the box the model is an OpenAI-compatible server (`RAG_LLM_BASE_URL`) or, without
 one, the local GGUF model that `rag models install` set up, served by xllamacpp."""
@@ -10,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from typing import Any
 from urllib.parse import urlparse
 
@@ -19,7 +26,7 @@ from rag.answer import Draft, Turn, abstention
 from rag.answer.followup import carry_over
 from rag.answer.verify import check
 from rag.citations import MARKER
-from rag.errors import AnswererError, MissingDependency, RagError
+from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
 from rag.settings import Settings
 from rag.types import Hit
 
@@ -35,8 +42,10 @@ SYSTEM_PROMPT = (
     "After each sentence of your answer, write the number of the passage that supports it in square "
     "brackets, like this: The bridge opened in 1932 [1]. It carries two railway lines [2][3].\n"
     f"If the passages do not contain the answer, reply with exactly {SENTINEL} and nothing else.\n"
-    "Answer in a few sentences."
+    "Answer in one to four short sentences."
 )
+
+CONTEXTS = ("evidence", "passages")
 
 CONDENSE_PROMPT = (
     "Rewrite the follow-up question of a conversation as one standalone question that can be "
@@ -55,8 +64,9 @@ def _chat_openai() -> Any:
     return ChatOpenAI
 
 
-def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 512, **kwargs: Any) -> Any:
-    """A streaming `ChatOpenAI` for an OpenAI-compatible server (a URL without a path gets /v1)."""
+def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 200, **kwargs: Any) -> Any:
+    """A streaming `ChatOpenAI` for an OpenAI-compatible server (a URL without a path gets /v1).
+    For a llama.cpp server pass `extra_body={"cache_prompt": True}` (its default anyway)."""
     ChatOpenAI = _chat_openai()
     if urlparse(base_url).path in ("", "/"):
         base_url = base_url.rstrip("/") + "/v1"
@@ -64,12 +74,14 @@ def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 512, *
                       max_tokens=max_tokens, temperature=0, max_retries=1, **kwargs)
 
 
-def build_messages(question: str, hits: Sequence[Hit]) -> list[BaseMessage]:
-    """The system rules and the user's message with the passages numbered 1..n and fenced."""
+def build_messages(question: str, hits: Sequence[Hit], sources: bool = True) -> list[BaseMessage]:
+    """The system rules and the user's message with the passages numbered 1..n and fenced;
+    `sources=False` leaves the file names out (evidence mode: fewer tokens to read)."""
     blocks = []
     for n, hit in enumerate(hits, start=1):
         c = hit.chunk
-        attrs = f'id="{n}" source="{_attr(c.source)}" section="{_attr(c.section)}"'
+        source = f' source="{_attr(c.source)}"' if sources else ""
+        attrs = f'id="{n}"{source} section="{_attr(c.section)}"'
         blocks.append(f"<passage {attrs}>\n{_defuse(c.text)}\n</passage>")
     user = "<passages>\n" + "\n".join(blocks) + f"\n</passages>\n\nQuestion: {question.strip()}"
     return [SystemMessage(SYSTEM_PROMPT), HumanMessage(user)]
@@ -99,17 +111,37 @@ class LLMAnswerer:
         margin: float = 0.15,
         max_context_chars: int = 9000,
         server: Any = None,
+        context: str = "evidence",
+        lexical: Any = None,
     ) -> None:
+        from rag.answer.evidence import NoIndex
+        from rag.answer.extractive import ExtractiveAnswerer
+
+        if context not in CONTEXTS:
+            raise ConfigError(f"unknown llm context {context!r}: choose evidence or passages (RAG_LLM_CONTEXT)")
         self.llm = llm
         self.embedder = embedder
         self.min_evidence = threshold - margin  # the best hit's cosine similarity must reach this
         self.max_context_chars = max_context_chars
         self.server = server  # a local xllamacpp server kept alive with the answerer
+        self.context = context
+        # the extractive answerer's sentence scores choose the evidence; `lexical` (the BM25
+        # index) gives its term weights
+        self.scorer = ExtractiveAnswerer(embedder, lexical or NoIndex(), threshold=threshold)
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Any) -> LLMAnswerer:
+    def from_settings(cls, settings: Settings, embedder: Any, lexical: Any = None) -> LLMAnswerer:
+        """The answerer the settings describe; `lexical`: the knowledge base's BM25 index (by
+        default the one in the index folder is opened)."""
         _chat_openai()  # fail early, before starting a local server, without langchain-openai
+        if settings.llm_context not in CONTEXTS:
+            raise ConfigError(f"RAG_LLM_CONTEXT={settings.llm_context!r}: choose evidence or passages")
+        if lexical is None:
+            from rag.lexical import Bm25Index
+
+            lexical = Bm25Index(settings.index_dir / "lexical")
         server = None
+        extra: dict[str, Any] = {}
         base_url, api_key = settings.llm_base_url, settings.llm_api_key
         if not base_url:
             from rag.local_llm import start
@@ -122,10 +154,12 @@ class LLMAnswerer:
                     "OpenAI-compatible server such as vLLM, llama.cpp's server, LM Studio or "
                     "Ollama's /v1, or install a local model with `rag models install qwen-1.5b`"
                 )
-            server = start(model.path)
+            server = start(model.path, threads=settings.llm_threads or None)
             base_url, api_key = server.base_url, server.api_key
-        llm = chat_model(base_url, settings.llm_model, api_key)
-        return cls(llm, embedder, threshold=settings.abstain_threshold, server=server)
+            extra = {"extra_body": {"cache_prompt": True}}  # llama.cpp: reuse the prompt's shared start
+        llm = chat_model(base_url, settings.llm_model, api_key, max_tokens=settings.llm_max_tokens, **extra)
+        return cls(llm, embedder, threshold=settings.abstain_threshold, server=server,
+                   context=settings.llm_context, lexical=lexical)
 
     # -- answer ----------------------------------------------------------------------------
     def passages(self, hits: Sequence[Hit]) -> list[Hit]:
@@ -145,30 +179,55 @@ class LLMAnswerer:
         scores = [h.dense_score for h in hits if h.dense_score is not None]
         return bool(scores) and max(scores) < self.min_evidence
 
-    def warm(self, passages: Sequence[tuple[str, str]]) -> None:
-        """Nothing to prepare ahead: the model reads the passages with each question."""
+    def evidence(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+        """What the model reads for this question: evidence pieces or whole passages."""
+        if self.context == "passages":
+            return self.passages(hits)
+        from rag.answer.evidence import select_evidence
+
+        return select_evidence(question, hits, self.scorer)
+
+    def messages(self, question: str, hits: Sequence[Hit]) -> list[BaseMessage]:
+        return build_messages(question, hits, sources=self.context == "passages")
+
+    def warm(self, passages: Sequence[tuple[str, str]] = ()) -> None:
+        """Have the server read the fixed system prompt now, into its prompt cache, so the
+        first question does not wait for it (and load the model, for a local one); in evidence
+        mode also embed the sentences of these (section, text) passages for the scorer."""
+        if self.context == "evidence" and passages:
+            self.scorer.warm(passages)
+        try:
+            self.llm.invoke(self.messages("Are you ready?", []), max_tokens=1)
+        except Exception as err:  # a server not up yet is no reason to stop serving
+            log.warning("could not warm the LLM up: %s", err)
 
     def stream(self, question: str, hits: list[Hit], history: Sequence[Turn] = ()) -> Iterator[str | Draft]:
         if self.too_weak(hits):
             log.info("abstaining without the LLM: the retrieved evidence is too weak")
             yield abstention()
             return
-        hits = self.passages(hits)
+        hits = self.evidence(question, hits)
+        if not hits:
+            yield abstention()
+            return
         reply = ""
         held: str | None = ""  # text that may be the start of the sentinel is held back
         try:
-            for chunk in self.llm.stream(build_messages(question, hits)):
-                piece = chunk.content if isinstance(chunk.content, str) else ""
-                if not piece:
-                    continue
-                reply += piece
-                if held is not None:
-                    held += piece
-                    if SENTINEL.startswith(held.strip()):
+            # closing: when our caller closes this generator (the web chat's Stop), the HTTP
+            # stream is closed at once, and llama.cpp stops generating
+            with closing(self.llm.stream(self.messages(question, hits))) as chunks:
+                for chunk in chunks:
+                    piece = chunk.content if isinstance(chunk.content, str) else ""
+                    if not piece:
                         continue
-                    piece, held = held, None
-                if not is_sentinel(reply):
-                    yield piece
+                    reply += piece
+                    if held is not None:
+                        held += piece
+                        if SENTINEL.startswith(held.strip()):
+                            continue
+                        piece, held = held, None
+                    if not is_sentinel(reply):
+                        yield piece
         except RagError:
             raise
         except Exception as err:  # the client raises many kinds (connection, HTTP, timeout)

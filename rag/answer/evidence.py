@@ -1,0 +1,119 @@
+"""What the llm answerer reads in its default mode: the sentences that the extractive scorer
+ranks best for the question, each widened by a short neighbouring sentence of its chunk. Each
+piece of evidence is a small Hit whose chunk is an exact span of the source, so a `[n]` the
+model writes maps back to exact offsets (`quote == source[start:end]`), as with whole chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.citations import sentence_spans
+from rag.lexical import tokenize
+from rag.types import Chunk, Hit
+
+# The issue's budget of 250-400 tokens: 1,000 characters of sentences plus their headers came
+# to 108-375 tokens (SmolLM2's tokenizer; Qwen2.5's is close) for the first 6 questions of
+# tests/data/qa.jsonl, which tests/test_llm.py checks against 400.
+EVIDENCE_CHARS = 1000
+MAX_PIECES = 6
+# a neighbouring sentence is added as context when it is this short (the answer to "what is X"
+# is often in the sentence after the one naming X)
+CONTEXT_CHARS = 200
+# sentences scoring this far below the best one are left out (the extractive answerer's own
+# margin is 0.08 for the sentences it shows; the model may use a little more)
+SCORE_MARGIN = 0.25
+
+
+@dataclass
+class _Window:
+    hit: Hit
+    start: int  # offsets into the source
+    end: int
+    score: float
+
+    @property
+    def chunk(self) -> Chunk:
+        return self.hit.chunk
+
+    def text(self) -> str:
+        c = self.chunk
+        return c.text[self.start - c.start : self.end - c.start]
+
+
+class NoIndex:
+    """A stand-in for the BM25 index when there is none: the scorer then weighs every
+    question term the same."""
+
+    def __init__(self) -> None:
+        self.version = "none"
+        self.chunks: list[Chunk] = []
+
+    def refresh(self) -> None:
+        """Nothing to reload."""
+
+
+def select_evidence(question: str, hits: Sequence[Hit], scorer: object,
+                    budget: int = EVIDENCE_CHARS, max_pieces: int = MAX_PIECES) -> list[Hit]:
+    """The evidence for `question`, best first, at most `budget` characters in all: the
+    candidates of `scorer` (an `ExtractiveAnswerer`) that overlap no chosen one and repeat
+    none, then widened by their neighbours while the budget lasts."""
+    hits = list(hits)
+    candidates = scorer.candidates(question, hits)  # type: ignore[attr-defined]
+    if not candidates:
+        return []
+    floor = candidates[0].score - SCORE_MARGIN
+    chosen: list[_Window] = []
+    used = 0
+    for cand in candidates:
+        if len(chosen) >= max_pieces or cand.score < floor:
+            break
+        window = _Window(hits[cand.hit_rank], cand.start, cand.end, cand.score)
+        if used + len(cand.text) > budget or any(_clash(window, w) for w in chosen):
+            continue
+        chosen.append(window)
+        used += len(cand.text)
+    for window in chosen:
+        used += _widen(window, chosen, budget - used)
+    return [Hit(Chunk(w.chunk.source, w.chunk.section, w.text(), w.start, w.end), w.score,
+                w.hit.dense_score, w.hit.bm25_score) for w in _merge(chosen)]
+
+
+def _clash(a: _Window, b: _Window) -> bool:
+    """Overlapping spans of one source (chunks overlap), or nearly the same words."""
+    if a.chunk.source == b.chunk.source and a.start < b.end and b.start < a.end:
+        return True
+    ta, tb = set(tokenize(a.text())), set(tokenize(b.text()))
+    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) > 0.7
+
+
+def _widen(window: _Window, chosen: list[_Window], room: int) -> int:
+    """Add the short sentence after, then the one before, when it fits in `room` and no other
+    piece holds it; the characters added."""
+    c = window.chunk
+    spans = sentence_spans(c.text, c.start)
+    after = [s for s in spans if s[0] >= window.end][:1]
+    before = [s for s in spans if s[1] <= window.start][-1:]
+    added = 0
+    for s, e in after + before:
+        grow = max(e, window.end) - min(s, window.start) - (window.end - window.start)
+        if e - s > CONTEXT_CHARS or grow > room - added:
+            continue
+        if any(o is not window and o.chunk.source == c.source and s < o.end and o.start < e for o in chosen):
+            continue
+        window.start, window.end = min(s, window.start), max(e, window.end)
+        added += grow
+    return added
+
+
+def _merge(windows: list[_Window]) -> list[_Window]:
+    """Pieces of one chunk that touch become one; best first."""
+    out: list[_Window] = []
+    for w in sorted(windows, key=lambda w: (w.chunk.source, w.chunk.start, w.start)):
+        prev = out[-1] if out else None
+        if prev is not None and prev.chunk == w.chunk and not prev.chunk.text[
+                prev.end - prev.chunk.start : w.start - prev.chunk.start].strip():
+            prev.end, prev.score = max(prev.end, w.end), max(prev.score, w.score)
+            continue
+        out.append(_Window(w.hit, w.start, w.end, w.score))
+    return sorted(out, key=lambda w: -w.score)
