@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_debian_faq import HEADING, fetch  # noqa: E402
+from make_debian_faq import HEADING, fetch
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 9  # the split and the distractor samples; fixed so that dev and test never swap
@@ -182,11 +182,12 @@ _INFO_NODE = re.compile(r"\x1f\n(File: [^\n]*\n)")
 def _info_nodes(text: str) -> list[tuple[str, int, int]]:
     """(heading, body start, body end) of each Info node with an underlined heading."""
     out = []
-    starts = [m.end() for m in _INFO_NODE.finditer(text)] + [len(text)]
-    for s, e in zip(starts, starts[1:], strict=False):
+    nodes = list(_INFO_NODE.finditer(text))
+    for n, node in enumerate(nodes):
+        s, e = node.end(), nodes[n + 1].start() if n + 1 < len(nodes) else len(text)
         m = re.match(r"\n*(\S[^\n]*)\n([=*\-.]{3,})\n", text[s:e])
         if m:
-            out.append((m.group(1).strip(), s + m.end(), e - 1 if text[e - 1 : e] == "\x1f" else e))
+            out.append((m.group(1).strip(), s + m.end(), e))
     return out
 
 

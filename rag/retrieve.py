@@ -37,6 +37,37 @@ def rrf_fuse(
     ]
 
 
+def _min_max(ranked: list[tuple[Chunk, float]]) -> dict[str, float]:
+    if not ranked:
+        return {}
+    scores = [s for _c, s in ranked]
+    low, high = min(scores), max(scores)
+    return {c.id: (s - low) / (high - low) if high > low else 1.0 for c, s in ranked}
+
+
+def convex_fuse(
+    dense: list[tuple[Chunk, float]],
+    sparse: list[tuple[Chunk, float]],
+    dense_weight: float,
+) -> list[Hit]:
+    """Convex combination of min-max normalised scores (a chunk missing from a list scores 0
+    there); ties keep the dense order."""
+    d, b = _min_max(dense), _min_max(sparse)
+    chunks = {c.id: c for c, _s in dense + sparse}
+    fused = {cid: dense_weight * d.get(cid, 0.0) + (1.0 - dense_weight) * b.get(cid, 0.0) for cid in chunks}
+    dense_scores = {c.id: s for c, s in dense}
+    bm25_scores = {c.id: s for c, s in sparse}
+    order = sorted(fused, key=lambda cid: -fused[cid])
+    return [Hit(chunks[cid], fused[cid], dense_scores.get(cid), bm25_scores.get(cid)) for cid in order]
+
+
+def fuse(dense: list[tuple[Chunk, float]], sparse: list[tuple[Chunk, float]], method: str,
+         dense_weight: float, rrf_k: int) -> list[Hit]:
+    if method == "convex":
+        return convex_fuse(dense, sparse, dense_weight)
+    return rrf_fuse(dense, sparse, dense_weight, rrf_k)
+
+
 class HybridRetriever(BaseRetriever):
     """Dense + BM25 retrieval over one knowledge base; returns LangChain Documents whose
     metadata carries the chunk's source, section, offsets and scores."""
@@ -49,6 +80,7 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     dense_weight: float = 0.7
     rrf_k: int = 60
+    fusion: str = "rrf"
     fetch_k: int = 30
     reranker: Any = None
 
@@ -65,7 +97,7 @@ class HybridRetriever(BaseRetriever):
         elif mode == "bm25":
             hits = [Hit(c, s, None, s) for c, s in sparse]
         else:
-            hits = rrf_fuse(dense, sparse, self.dense_weight, self.rrf_k)
+            hits = fuse(dense, sparse, self.fusion, self.dense_weight, self.rrf_k)
         hits = self._fill_dense_scores(hits[: max(k, 10) if self.reranker else k], qvec)
         if self.reranker is not None and hits:
             scores = self.reranker.predict([(query, h.chunk.text) for h in hits])

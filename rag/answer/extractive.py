@@ -11,21 +11,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer import Draft, abstention
-from rag.citations import sentence_spans
 from rag.lexical import tokenize
 from rag.split import is_plain_heading
+from rag.text import is_list_item, sentence_spans
 from rag.types import Citation, Hit
 
-# words that say what kind of answer is wanted rather than what it is about
+# English words that say what kind of answer is wanted rather than what it is about: question
+# words, auxiliaries and request verbs (any question set; none is a topic word)
 _QUESTION_WORDS = frozenset(
     tokenize("what which who whom whose why how when where does do did is are was were can could "
              "should would will explain describe tell me about give list name main key example "
-             "examples mean means article articles document documents text say says")
+             "examples mean means say says")
 )
-# questions that ask for a quantity need a number in the evidence
+# English phrasings that ask for a quantity or a date: the evidence must hold a number
 _QUANTITY = re.compile(
     r"\b(how (much|many|long|old|big|large|often)|what (year|date|percentage|price|number)|"
-    r"price|cost of|costs of|when (was|were|did)|number of|parameter count|in which year)\b",
+    r"price|cost of|costs of|when (was|were|did)|number of|in which year)\b",
     re.I,
 )
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|"
@@ -175,9 +176,6 @@ class ExtractiveAnswerer:
         yield Draft(text, tuple(citations), False)
 
 
-_LIST_ITEM = re.compile(r"^\s*([-*•▪◦–+]|\d+[.)])\s")
-
-
 _REFERRING = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Here)\b")
 
 
@@ -192,7 +190,7 @@ def passage_units(text: str) -> list[tuple[int, int]]:
         start, end = spans[i]
         j = i + 1
         if text[start:end].rstrip().endswith(":"):
-            while j < len(spans) and _LIST_ITEM.match(text[spans[j][0] : spans[j][1]]):
+            while j < len(spans) and is_list_item(text[spans[j][0] : spans[j][1]]):
                 end = spans[j][1]
                 j += 1
         units.append((start, end))

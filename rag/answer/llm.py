@@ -17,9 +17,9 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from rag.answer import Draft, abstention
 from rag.answer.verify import check
-from rag.citations import MARKER
 from rag.errors import AnswererError, MissingDependency, RagError
 from rag.settings import Settings
+from rag.text import MARKER
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
