@@ -28,14 +28,15 @@ HERE = Path(__file__).resolve().parent
 DOMAINS = ("debian-faq", "git-doc", "sqlite3-doc", "emacs-common", "articles")
 
 
-def open_domain(suite: Path, domain: str, workdir: Path, embedder: Any = None) -> KnowledgeBase:
+def open_domain(suite: Path, domain: str, workdir: Path, embedder: Any = None, warm: bool = True) -> KnowledgeBase:
     """A synced knowledge base over one domain's corpus (never a shared Chroma server)."""
     settings = Settings.from_env(corpus_dir=suite / domain / "corpus", index_dir=workdir / domain)
     kb = KnowledgeBase(replace(settings, chroma_url=None))
     if embedder is not None:
         kb._embedder = embedder
     kb.sync(progress=False)
-    kb.warm()  # as `rag serve` does: sentence vectors ahead, so latency is per question
+    if warm:
+        kb.warm()  # as `rag serve` does: sentence vectors ahead, so latency is per question
     return kb
 
 
@@ -78,6 +79,22 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.0f} %"
+
+    lines = ["| domain | split | questions (+ off-topic) | nDCG@10 bm25 | dense | hybrid | right entry cited | "
+             "facts in answer | false abstentions | off-topic abstentions | invalid citations | median latency |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        n = r["ndcg@10"]
+        lines.append(f"| {r['domain']} | {r['split']} | {r['questions']} (+{r['off_topic']}) | {n['bm25']:.3f} | "
+                     f"{n['dense']:.3f} | {n['hybrid']:.3f} | {pct(r['entry_cited'])} | {pct(r['fact_recall'])} | "
+                     f"{pct(r['false_abstentions'])} | {pct(r['off_topic_abstentions'])} | {r['invalid_citations']} | "
+                     f"{r['latency_ms_median']:.0f} ms |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
@@ -85,12 +102,14 @@ def main() -> None:
     parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
     parser.add_argument("--workdir", type=Path, default=HERE / "data" / "work")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--from-json", type=Path, help="print the table of an earlier --json run")
+    parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the questions answered wrongly")
     args = parser.parse_args()
     splits = ("dev", "test") if args.split == "both" else (args.split,)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = json.loads(args.from_json.read_text()) if args.from_json else []
     embedder = None
-    for domain in args.domains:
+    for domain in [] if args.from_json else args.domains:
         kb = open_domain(args.suite, domain, args.workdir, embedder)
         embedder = kb.embedder  # one model for all domains
         for split in splits:
@@ -100,7 +119,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(format_table(rows))
+    print(markdown_table(rows) if args.markdown else format_table(rows))
     if args.misses:
         for r in rows:
             for q in r["missed"]:

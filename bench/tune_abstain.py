@@ -64,20 +64,23 @@ def main() -> None:
     parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
     parser.add_argument("--split", default="dev")
     parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
+    parser.add_argument("--margin", type=float, nargs="*", default=[0.08])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {}
     embedder = None
     for domain in args.domains:
-        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder)
+        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
         embedder = kb.embedder
-        rows = confidences(kb, load_qa(args.suite / domain / f"qa-{args.split}.jsonl"))
-        results[domain] = sweep(rows)
+        items = load_qa(args.suite / domain / f"qa-{args.split}.jsonl")
+        for margin in args.margin:
+            kb.answerer("extractive").margin = margin  # type: ignore[attr-defined]
+            results[f"{domain} margin={margin}"] = sweep(confidences(kb, items))
         print(f"{domain} done", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=1))
         return
-    print("threshold: " + "  ".join(f"{d[:12]:>22}" for d in results) + "   (right / false abst / off-topic abst)")
+    print("threshold: " + "  ".join(f"{d[:20]:>22}" for d in results) + "   (right / false abst / off-topic abst)")
     for n, t in enumerate(THRESHOLDS):
         cells = [results[d][n] for d in results]
         print(f"{t:>9.2f}: " + "  ".join(

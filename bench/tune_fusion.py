@@ -80,7 +80,7 @@ def main() -> None:
     table: dict[str, dict[str, float]] = {c: {} for c in configs}
     embedder = None
     for domain in args.domains:
-        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder)
+        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
         embedder = kb.embedder
         kb.lexical.refresh()
         chunks = kb.lexical.chunks

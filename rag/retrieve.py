@@ -61,13 +61,6 @@ def convex_fuse(
     return [Hit(chunks[cid], fused[cid], dense_scores.get(cid), bm25_scores.get(cid)) for cid in order]
 
 
-def fuse(dense: list[tuple[Chunk, float]], sparse: list[tuple[Chunk, float]], method: str,
-         dense_weight: float, rrf_k: int) -> list[Hit]:
-    if method == "convex":
-        return convex_fuse(dense, sparse, dense_weight)
-    return rrf_fuse(dense, sparse, dense_weight, rrf_k)
-
-
 class HybridRetriever(BaseRetriever):
     """Dense + BM25 retrieval over one knowledge base; returns LangChain Documents whose
     metadata carries the chunk's source, section, offsets and scores."""
@@ -80,7 +73,6 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     dense_weight: float = 0.7
     rrf_k: int = 60
-    fusion: str = "rrf"
     fetch_k: int = 30
     reranker: Any = None
 
@@ -97,7 +89,7 @@ class HybridRetriever(BaseRetriever):
         elif mode == "bm25":
             hits = [Hit(c, s, None, s) for c, s in sparse]
         else:
-            hits = fuse(dense, sparse, self.fusion, self.dense_weight, self.rrf_k)
+            hits = rrf_fuse(dense, sparse, self.dense_weight, self.rrf_k)
         hits = self._fill_dense_scores(hits[: max(k, 10) if self.reranker else k], qvec)
         if self.reranker is not None and hits:
             scores = self.reranker.predict([(query, h.chunk.text) for h in hits])
