@@ -1,78 +1,114 @@
-"""Sweep the hybrid fusion settings (Settings.dense_weight, Settings.rrf_k) on a BEIR set.
+"""Compare fusion methods and BM25 tokenizers on the suite's dev halves (and show the test halves
+for the report; choose on dev only).
 
-    python bench/tune_fusion.py [--beir bench/data/debian-faq] [-k 10] [--json]
+    python bench/tune_fusion.py [bench/data/suite] [--json]
 
-Indexes the set once with the project's pipeline, fetches each query's dense and BM25 lists
-once (as HybridRetriever.hits does), then fuses them with rag.retrieve.rrf_fuse for every
-setting of the grid. Reports nDCG@k for each setting, on all queries and on two halves of
-them (odd and even positions), so that a choice that only fits noise shows."""
+Uses the indexes bench/run_suite.py keeps under bench/data/work. For each domain it fetches each
+question's dense list once, builds in-memory BM25 indexes of the same chunks with each tokenizer,
+and scores nDCG@10 of: dense, bm25, weighted RRF and min-max convex combination over a grid."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rag.benchmark import doc_run, index_beir, ir_metrics, read_beir
-from rag.retrieve import rrf_fuse
+from run_suite import DOMAINS, HERE, open_domain
+
+from rag.benchmark import doc_run, ir_metrics
+from rag.evaluate import load_qa
+from rag.lexical import _bm25s, tokenize
+from rag.retrieve import convex_fuse, rrf_fuse
 from rag.store import dense_search
-from rag.types import Hit
+from rag.types import Chunk, Hit
 
-WEIGHTS = [0.0, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0]
-RRF_KS = [1, 5, 10, 20, 40, 60, 100]
+K, N, FETCH = 10, 30, 90  # nDCG@10 over the first 30 chunks; HybridRetriever fetches 3x
+
+
+def pystemmer_tokenize() -> Callable[[str], list[str]]:
+    import re
+
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    _bm25s()
+    from bm25s.stopwords import STOPWORDS_EN
+
+    stop = frozenset(STOPWORDS_EN)
+    token = re.compile(r"\w\w+")
+    return lambda text: stemmer.stemWords([t for t in token.findall(text.lower()) if t not in stop])
+
+
+def bm25_search(chunks: list[Chunk], tok: Callable[[str], list[str]]) -> Callable[[str], list[tuple[Chunk, float]]]:
+    bm25s = _bm25s()
+    index = bm25s.BM25()
+    index.index([tok(c.text) or [""] for c in chunks], show_progress=False)
+    vocab = dict(index.vocab_dict)
+
+    def search(query: str) -> list[tuple[Chunk, float]]:
+        terms = [t for t in tok(query) if t in vocab]
+        if not terms:
+            return []
+        docs, scores = index.retrieve([terms], k=min(FETCH, len(chunks)), show_progress=False, n_threads=1)
+        return [(chunks[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    return search
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--beir", type=Path, default=Path(__file__).resolve().parent / "data" / "debian-faq")
-    parser.add_argument("-k", type=int, default=10)
-    parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / "data" / "work" / "debian-faq",
-                        help="where the index is kept between runs")
+    parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
+    parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    k, n = args.k, 3 * args.k
-    beir = read_beir(args.beir)
-    kb, doc_of, _ = index_beir(beir, args.workdir)
-    fetch = max(kb.retriever.fetch_k, n * 3)  # what HybridRetriever.hits fetches for n hits
-    lists = {}
-    for qid, text in beir.queries.items():
-        qvec = kb.embedder.embed_query(text)
-        lists[qid] = (dense_search(kb.store, qvec, fetch), kb.lexical.search(text, fetch))
-    qids = list(beir.queries)
-    halves = {"all": qids, "odd": qids[0::2], "even": qids[1::2]}
-
-    def score(run: dict[str, dict[str, float]]) -> dict[str, float]:
-        return {
-            name: ir_metrics({q: beir.qrels[q] for q in ids}, {q: run[q] for q in ids}, k)[f"ndcg@{k}"]
-            for name, ids in halves.items()
-        }
-
-    rows: list[dict[str, Any]] = []
-    dense_run = {q: doc_run([Hit(c, s) for c, s in d[:n]], doc_of, k) for q, (d, _) in lists.items()}
-    bm25_run = {q: doc_run([Hit(c, s) for c, s in b[:n]], doc_of, k) for q, (_, b) in lists.items()}
-    rows.append({"retriever": "dense", **score(dense_run)})
-    rows.append({"retriever": "bm25", **score(bm25_run)})
-    for w in WEIGHTS:
-        for rrf_k in RRF_KS:
-            run = {q: doc_run(rrf_fuse(d, b, w, rrf_k)[:n], doc_of, k) for q, (d, b) in lists.items()}
-            rows.append({"retriever": "hybrid", "dense_weight": w, "rrf_k": rrf_k, **score(run)})
+    tokenizers = {"light": tokenize, "snowball": pystemmer_tokenize()}
+    configs: dict[str, Callable[[Any, Any], list[Hit]]] = {"dense": lambda d, b: [Hit(c, s) for c, s in d]}
+    for name in tokenizers:
+        configs[f"bm25-{name}"] = lambda d, b, n=name: [Hit(c, s) for c, s in b[n]]
+        for w in (0.5, 0.6, 0.7, 0.8, 0.9):
+            for rk in (10, 60):
+                configs[f"rrf-{name}-w{w}-k{rk}"] = lambda d, b, n=name, w=w, rk=rk: rrf_fuse(d, b[n], w, rk)
+        for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+            configs[f"convex-{name}-w{w}"] = lambda d, b, n=name, w=w: convex_fuse(d, b[n], w)
+    table: dict[str, dict[str, float]] = {c: {} for c in configs}
+    embedder = None
+    for domain in args.domains:
+        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
+        embedder = kb.embedder
+        kb.lexical.refresh()
+        chunks = kb.lexical.chunks
+        searchers = {name: bm25_search(chunks, tok) for name, tok in tokenizers.items()}
+        for split in ("dev", "test"):
+            items = [i for i in load_qa(args.suite / domain / f"qa-{split}.jsonl") if i.answerable and i.sources]
+            qrels = {str(n): dict.fromkeys(i.sources, 1) for n, i in enumerate(items)}
+            lists = {}
+            for n, item in enumerate(items):
+                dense = dense_search(kb.store, kb.embedder.embed_query(item.question), FETCH)
+                lists[str(n)] = (dense, {name: s(item.question) for name, s in searchers.items()})
+            for cname, fn in configs.items():
+                run = {q: doc_run(fn(d, b)[:N], None, K) for q, (d, b) in lists.items()}
+                table[cname][f"{domain}/{split}"] = ir_metrics(qrels, run, K)[f"ndcg@{K}"]
+        print(f"{domain} done", file=sys.stderr)
     if args.json:
-        print(json.dumps({"dataset": str(args.beir), "queries": len(qids), "k": k, "rows": rows}))
+        print(json.dumps(table, indent=1))
         return
-    print(f"{args.beir}: {len(qids)} queries, nDCG@{k} (all / odd half / even half)")
-    for r in rows[:2]:
-        print(f"  {r['retriever']:<7} {r['all']:.4f} / {r['odd']:.4f} / {r['even']:.4f}")
-    print(f"\n  {'w':>5} " + " ".join(f"rrf_k={x:<4}" for x in RRF_KS))
-    for w in WEIGHTS:
-        cells = [r for r in rows if r.get("dense_weight") == w]
-        print(f"  {w:>5.2f} " + " ".join(f"{c['all']:<10.4f}" for c in cells))
-    best = max(rows[2:], key=lambda r: r["all"])
-    print(f"\nbest: dense_weight={best['dense_weight']} rrf_k={best['rrf_k']}: "
-          f"{best['all']:.4f} / {best['odd']:.4f} / {best['even']:.4f}")
+    cols = [f"{d}/{s}" for s in ("dev", "test") for d in args.domains]
+
+    def mean(c: str, split: str) -> float:
+        return statistics.fmean(v for k, v in table[c].items() if k.endswith(split))
+
+    ranked = sorted(configs, key=lambda c: -mean(c, "dev"))
+    print(f"{'config':<26} {'dev mean':>8} {'test mean':>9}  " + " ".join(f"{c[:18]:>18}" for c in cols))
+    for c in ranked:
+        print(f"{c:<26} {mean(c, 'dev'):>8.3f} {mean(c, 'test'):>9.3f}  "
+              + " ".join(f"{table[c][x]:>18.3f}" for x in cols))
 
 
 if __name__ == "__main__":

@@ -77,9 +77,12 @@ def write_corpus(beir: BeirSet, folder: Path) -> dict[str, str]:
     return names
 
 
-def doc_run(hits: list[Hit], doc_of: dict[str, str], k: int) -> dict[str, float]:
-    """Chunk hits -> the first k documents, each ranked by its best chunk (scores by rank)."""
-    docs = list(dict.fromkeys(doc_of[h.chunk.source] for h in hits if h.chunk.source in doc_of))[:k]
+def doc_run(hits: list[Hit], doc_of: dict[str, str] | None, k: int) -> dict[str, float]:
+    """Chunk hits -> the first k documents, each ranked by its best chunk (scores by rank);
+    `doc_of` maps a file to its document id (None: the file is the document)."""
+    sources = [h.chunk.source for h in hits]
+    ids = sources if doc_of is None else [doc_of[s] for s in sources if s in doc_of]
+    docs = list(dict.fromkeys(ids))[:k]
     return {d: float(len(docs) - i) for i, d in enumerate(docs)}
 
 
@@ -140,7 +143,7 @@ def index_beir(beir: BeirSet, workdir: Path, embedder: Any = None, **settings: A
     return kb, doc_of, time.perf_counter() - began
 
 
-def score_retriever(beir: BeirSet, search: Any, doc_of: dict[str, str], k: int) -> RetrieverResult:
+def score_retriever(beir: BeirSet, search: Any, doc_of: dict[str, str] | None, k: int) -> RetrieverResult:
     """Run every query through `search(query, n) -> list[Hit]` and score the document ranking."""
     run: dict[str, dict[str, float]] = {}
     latencies = []
@@ -150,6 +153,14 @@ def score_retriever(beir: BeirSet, search: Any, doc_of: dict[str, str], k: int) 
         latencies.append((time.perf_counter() - began) * 1000)
         run[qid] = doc_run(hits, doc_of, k)
     return RetrieverResult(ir_metrics(beir.qrels, run, k), statistics.median(latencies))
+
+
+def score_questions(kb: Any, questions: dict[str, tuple[str, set[str]]], k: int = 10) -> dict[str, RetrieverResult]:
+    """Retrieval quality of each mode for questions given as id -> (text, relevant corpus files),
+    on an indexed knowledge base (a document is a corpus file)."""
+    beir = BeirSet({}, {q: t for q, (t, _) in questions.items()},
+                   {q: dict.fromkeys(rel, 1) for q, (_, rel) in questions.items()})
+    return {mode: score_retriever(beir, lambda q, n, m=mode: kb.search(q, n, mode=m), None, k) for mode in MODES}
 
 
 def run_benchmark(

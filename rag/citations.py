@@ -6,32 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from rag.lexical import tokenize
-
-MARKER = re.compile(r"\s*\[(\d{1,3})\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n+")
-
-
-def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
-    """(start, end) of each sentence or line of `text`, stripped, shifted by `offset`."""
-    spans = []
-    pos = 0
-    for match in _SENTENCE_END.finditer(text):
-        spans.append((pos, match.start()))
-        pos = match.end()
-    spans.append((pos, len(text)))
-    out = []
-    for start, end in spans:
-        piece = text[start:end]
-        stripped = piece.strip()
-        if not stripped:
-            continue
-        s = start + piece.index(stripped)
-        out.append((offset + s, offset + s + len(stripped)))
-    return out
-
-
-def split_sentences(text: str) -> list[str]:
-    return [text[s:e] for s, e in sentence_spans(text)]
+from rag.text import MARKER, split_sentences
 
 
 def markers_in(text: str) -> list[int]:

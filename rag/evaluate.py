@@ -2,15 +2,15 @@
 citations, abstention and latency.
 
 The question file is JSON Lines, one object per line:
-`{"question", "answers": [[alternative phrases of fact 1], ...], "sources": [files], "answerable": bool}`.
+`{"question", "answers": [[alternative phrases of fact 1], ...], "sources": [files], "answerable": bool}`,
+optionally with `"entry": {"source": file}`: the file that holds this question's FAQ entry, which the
+answer must cite (the suite built by bench/make_suite.py writes it).
 The metric functions at the top are pure; `evaluate()` runs the knowledge base."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import re
 import statistics
 import time
 from collections.abc import Collection, Sequence
@@ -20,7 +20,7 @@ from typing import Any
 
 from rag.errors import ConfigError, LoadError, RagError
 
-DEFAULT_QA = Path("tests/data/qa.jsonl")
+CORPUS_QA = "qa.jsonl"  # looked for in the corpus folder when no --qa is given
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class QAItem:
     answers: tuple[tuple[str, ...], ...]  # facts, each a tuple of alternative phrasings
     sources: tuple[str, ...]  # files (relative to the corpus) that hold the answer
     answerable: bool
+    entry: str | None = None  # the file of the FAQ entry the answer must cite
 
 
 def load_qa(path: Path) -> list[QAItem]:
@@ -48,6 +49,7 @@ def load_qa(path: Path) -> list[QAItem]:
                 answers=tuple(tuple(str(a) for a in fact) for fact in row.get("answers", [])),
                 sources=tuple(str(s) for s in row.get("sources", [])),
                 answerable=bool(row.get("answerable", True)),
+                entry=str(row["entry"]["source"]) if row.get("entry") else None,
             ))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}:{n}: not a question record ({exc}); see docs/eval.md") from None
@@ -78,12 +80,11 @@ def reciprocal_rank(retrieved: Sequence[str], relevant: Collection[str], k: int)
     return 0.0
 
 
-_MARKER = re.compile(r"\s*\[\d{1,3}\]")
-
-
 def normalize(text: str) -> str:
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return " ".join(_MARKER.sub(" ", text).lower().split())
+    from rag.text import MARKER
+
+    return " ".join(MARKER.sub(" ", text).lower().split())
 
 
 def fact_recall(answer: str, facts: Sequence[Sequence[str]]) -> float:
@@ -116,13 +117,10 @@ def abstention_correct(abstained: bool, answerable: bool) -> bool:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (numpy's default method), q in 0..100."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    low, high = math.floor(pos), math.ceil(pos)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+    """numpy's linear-interpolated percentile, q in 0..100; 0.0 for no values."""
+    import numpy as np
+
+    return float(np.percentile(values, q)) if len(values) else 0.0
 
 
 def mean(values: Sequence[float]) -> float | None:
@@ -145,6 +143,7 @@ class ItemResult:
     sentences: int
     supported_sentences: int
     latency_ms: float
+    entry_cited: bool | None = None  # the answer cites the question's FAQ entry
 
 
 @dataclass(frozen=True)
@@ -163,6 +162,7 @@ class EvalReport:
     false_abstention_rate: float | None
     latency_ms_median: float
     latency_ms_p95: float
+    entry_cited: float | None = None  # share of answerable questions with an entry
     items: tuple[ItemResult, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -181,6 +181,7 @@ def summarize(answerer: str, k: int, items: Sequence[ItemResult]) -> EvalReport:
     unanswerable = [i for i in items if not i.answerable]
     with_sources = [i for i in answerable if i.recall is not None]
     latencies = [i.latency_ms for i in items]
+    with_entry = [i for i in answerable if i.entry_cited is not None]
     return EvalReport(
         answerer=answerer,
         k=k,
@@ -196,6 +197,7 @@ def summarize(answerer: str, k: int, items: Sequence[ItemResult]) -> EvalReport:
         false_abstention_rate=share(sum(i.abstained for i in answerable), len(answerable)),
         latency_ms_median=percentile(latencies, 50),
         latency_ms_p95=percentile(latencies, 95),
+        entry_cited=share(sum(bool(i.entry_cited) for i in with_entry), len(with_entry)),
         items=tuple(items),
     )
 
@@ -251,6 +253,7 @@ def evaluate_item(kb: Any, item: QAItem, k: int, answerer: str | None, texts: So
         sentences=sentences,
         supported_sentences=supported_count,
         latency_ms=latency,
+        entry_cited=any(c.source == item.entry for c in answer.citations) if item.answerable and item.entry else None,
     )
 
 
@@ -273,6 +276,7 @@ def format_report(report: EvalReport) -> str:
         (f"retrieval recall@{report.k}", pct(report.recall_at_k)),
         ("retrieval MRR", "n/a" if report.mrr is None else f"{report.mrr:.3f}"),
         ("fact recall", pct(report.fact_recall)),
+        ("right entry cited", pct(report.entry_cited)),
         ("citation validity", pct(report.citation_validity)),
         ("citation support", pct(report.citation_support)),
         ("abstention accuracy", pct(report.abstention_accuracy)),
@@ -297,8 +301,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.cli import emit, settings_from
     from rag.kb import KnowledgeBase
 
-    items = load_qa(Path(args.qa) if args.qa else DEFAULT_QA)
     kb = KnowledgeBase(settings_from(args))
+    qa = Path(args.qa) if args.qa else kb.settings.corpus_dir / CORPUS_QA
+    if not args.qa and not qa.is_file():
+        raise ConfigError(f"no question set given and no {qa}; pass --qa FILE (see docs/eval.md)")
+    items = load_qa(qa)
     if not kb.last_sync():
         if not kb.settings.corpus_dir.is_dir():
             raise RagError(f"no corpus at {kb.settings.corpus_dir}; pass --corpus DIR")

@@ -42,8 +42,21 @@ def _stopwords() -> frozenset[str]:
     return _STOPWORDS
 
 
+_STEMMER: Any = None
+
+
+def _stemmer() -> Any:
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer  # PyStemmer: Snowball's English stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER
+
+
 def stem(word: str) -> str:
-    """A light English suffix stripper: enough to match plurals and simple verb forms."""
+    """A light English suffix stripper: enough to match plurals and simple verb forms, and its
+    stems stay readable words (the follow-up rule shows them to the embedding model)."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
@@ -52,8 +65,19 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
+    """Lower-cased words of two or more characters, English stop words left out, lightly stemmed
+    (the answerer's key terms and overlaps)."""
     stop = _stopwords()
     return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in stop]
+
+
+def bm25_tokens(text: str) -> list[str]:
+    """What BM25 indexes and searches: the words, stop words left out, Snowball-stemmed
+    (PyStemmer). Against the light stemmer, BM25 nDCG@10 on the suite's dev halves: debian-faq
+    0.517 vs 0.505, git-doc 0.734 vs 0.515, sqlite3-doc 0.727 vs 0.741, emacs-common 0.720 vs
+    0.733; mean 0.675 vs 0.623 (bench/tune_fusion.py, bench/run_suite.py)."""
+    stop = _stopwords()
+    return list(_stemmer().stemWords([t for t in _TOKEN.findall(text.lower()) if t not in stop]))
 
 
 def build(chunks: list[Chunk], root: Path) -> None:
@@ -69,7 +93,7 @@ def build(chunks: list[Chunk], root: Path) -> None:
             fh.write("\n")
     if chunks:
         retriever = bm25s.BM25()
-        retriever.index([tokenize(c.text) or [""] for c in chunks], show_progress=False)
+        retriever.index([bm25_tokens(c.text) or [""] for c in chunks], show_progress=False)
         retriever.save(str(target / "bm25"), show_progress=False)
     pointer = root / "current.tmp"
     pointer.write_text(target.name, encoding="utf-8")
@@ -141,7 +165,7 @@ class Bm25Index:
         self.refresh()
         if self._retriever is None:
             return []
-        tokens = [t for t in tokenize(query) if t in self._vocab]
+        tokens = [t for t in bm25_tokens(query) if t in self._vocab]
         if not tokens:
             return []
         k = min(k, len(self.chunks))

@@ -131,12 +131,14 @@ def test_summarize_counts_false_abstentions() -> None:
 
 
 # -- the shipped question sets -------------------------------------------------------------
-@pytest.mark.parametrize(("name", "minimum"), [("qa.jsonl", 45), ("qa_holdout.jsonl", 12)])
-def test_question_sets_are_sound(name: str, minimum: int) -> None:
+@pytest.mark.parametrize(("name", "minimum", "unanswerable_share"),
+                         [("qa.jsonl", 45, 1 / 3), ("qa_holdout.jsonl", 12, 1 / 3),
+                          ("qa_articles_independent.jsonl", 30, 8 / 34)])
+def test_question_sets_are_sound(name: str, minimum: int, unanswerable_share: float) -> None:
     items = load_qa(DATA / name)
     assert len(items) >= minimum
     unanswerable = [i for i in items if not i.answerable]
-    assert abs(len(unanswerable) - len(items) / 3) <= 1
+    assert abs(len(unanswerable) - len(items) * unanswerable_share) <= 1
     texts = {p.relative_to(CORPUS).as_posix(): p.read_text(encoding="utf-8").lower()
              for p in CORPUS.rglob("*") if p.is_file() and not p.name.startswith(".")}
     for item in items:
@@ -147,6 +149,23 @@ def test_question_sets_are_sound(name: str, minimum: int) -> None:
         for fact in item.answers:
             for phrase in fact:  # every key phrase is verbatim in one of the expected sources
                 assert any(phrase.lower() in texts[s] for s in item.sources), (item.question, phrase)
+
+
+def test_entry_questions_count_the_right_entry_cited(tmp_path: Path) -> None:
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text('{"question": "q?", "sources": ["a.txt"], "entry": {"source": "a.txt", "start": 0, "end": 9}}\n'
+                  '{"question": "off?", "answerable": false}\n')
+    items = load_qa(qa)
+    assert items[0].entry == "a.txt" and items[1].entry is None
+    report = summarize("extractive", 5, [_item(True, False, entry_cited=True), _item(True, False, entry_cited=False),
+                                         _item(True, True, entry_cited=False), _item(False, True)])
+    assert report.entry_cited == pytest.approx(1 / 3)
+    assert summarize("extractive", 5, [_item(True, False)]).entry_cited is None
+
+
+def test_eval_without_a_question_set_says_what_to_pass(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    assert main(["eval", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]) != 0
 
 
 def test_load_qa_names_the_bad_line(tmp_path: Path) -> None:

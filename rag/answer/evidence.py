@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.citations import sentence_spans
 from rag.lexical import tokenize
+from rag.text import sentence_spans
 from rag.types import Chunk, Hit
 
 # The budget of 250-400 tokens: 1,000 characters of sentences plus their headers came

@@ -25,9 +25,9 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from rag.answer import Draft, Turn, abstention
 from rag.answer.followup import carry_over
 from rag.answer.verify import check
-from rag.citations import MARKER
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
 from rag.settings import Settings
+from rag.text import MARKER
 from rag.types import Hit
 
 log = logging.getLogger(__name__)

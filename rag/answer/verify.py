@@ -12,17 +12,16 @@ import numpy as np
 
 from rag.answer import NOT_COVERED, Draft, abstention
 from rag.citations import (
-    MARKER,
     cited_sentences,
     first_appearance,
     markers_in,
     normalize_markers,
     prune_markers,
     renumber,
-    sentence_spans,
     supported,
     word_overlap,
 )
+from rag.text import MARKER, sentence_spans
 from rag.types import Citation, Hit
 
 _SENTENCE_BREAK = re.compile(r"((?<=[.!?\]])\s+(?=[^\[]))")

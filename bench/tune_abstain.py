@@ -1,0 +1,91 @@
+"""Calibrate the extractive answerer's abstention threshold on the suite's dev halves.
+
+    python bench/tune_abstain.py [bench/data/suite] [--split dev] [--json]
+
+For every question it records the answerer's confidence and whether the answer it would give
+(ignoring the threshold) cites the question's entry (or, on the articles, holds its facts); then
+it sweeps the threshold and reports, per domain, answered-and-right, false abstentions and
+off-topic abstentions. Choose on dev; the test split is for the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run_suite import DOMAINS, HERE, open_domain
+
+from rag.evaluate import fact_recall, load_qa
+
+THRESHOLDS = [round(0.20 + 0.02 * i, 2) for i in range(21)]
+
+
+def confidences(kb: Any, items: list[Any]) -> list[dict[str, Any]]:
+    answerer = kb.answerer("extractive")
+    rows = []
+    for item in items:
+        hits = kb.search(item.question, kb.settings.k)
+        cands = answerer.candidates(item.question, hits)
+        if not cands:
+            rows.append({"answerable": item.answerable, "conf": -1.0, "right": False})
+            continue
+        chosen = answerer.select(cands)
+        conf = answerer.confidence(item.question, cands[0], hits, chosen)
+        sources = {hits[c.hit_rank].chunk.source for c in chosen}
+        if item.entry:
+            right = item.entry in sources
+        else:
+            right = fact_recall(" ".join(c.text for c in chosen), item.answers) >= 0.5 if item.answers else False
+        rows.append({"answerable": item.answerable, "conf": conf, "right": right})
+    return rows
+
+
+def sweep(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
+    pos = [r for r in rows if r["answerable"]]
+    neg = [r for r in rows if not r["answerable"]]
+    out = []
+    for t in THRESHOLDS:
+        out.append({
+            "threshold": t,
+            "right": sum(r["right"] and r["conf"] >= t for r in pos) / max(len(pos), 1),
+            "false_abstentions": sum(r["conf"] < t for r in pos) / max(len(pos), 1),
+            "off_topic_abstentions": sum(r["conf"] < t for r in neg) / max(len(neg), 1),
+        })
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
+    parser.add_argument("--margin", type=float, nargs="*", default=[0.08])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, list[dict[str, float]]] = {}
+    embedder = None
+    for domain in args.domains:
+        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
+        embedder = kb.embedder
+        items = load_qa(args.suite / domain / f"qa-{args.split}.jsonl")
+        for margin in args.margin:
+            kb.answerer("extractive").margin = margin  # type: ignore[attr-defined]
+            results[f"{domain} margin={margin}"] = sweep(confidences(kb, items))
+        print(f"{domain} done", file=sys.stderr)
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return
+    print("threshold: " + "  ".join(f"{d[:20]:>22}" for d in results) + "   (right / false abst / off-topic abst)")
+    for n, t in enumerate(THRESHOLDS):
+        cells = [results[d][n] for d in results]
+        print(f"{t:>9.2f}: " + "  ".join(
+            f"{c['right']:>6.2f} {c['false_abstentions']:>6.2f} {c['off_topic_abstentions']:>6.2f}  " for c in cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Text rules shared by the splitter, the answerers and the evaluation: list items, citation
+markers, and sentences with exact character spans.
+
+Sentences follow the text, not its line breaks. A text is first cut into blocks at what is
+structure: blank lines, list items, headings (Markdown `#`, underlined, or a short line that does
+not run on), definition-list terms (`term::`), and indentation that starts a new paragraph (as GNU
+Info writes them). A line that fills the text's width runs on into the next line: that break is a
+wrap, not a boundary. Inside a block, pysbd finds the sentences, with its abbreviation rules
+("e.g.", "vs.", "U.S." do not end sentences); newlines are replaced by spaces of the same length
+first, so that every span it gives is an exact span of the original text."""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from typing import Any
+
+# a citation marker in an answer: "[3]"
+MARKER = re.compile(r"\s*\[(\d{1,3})\]")
+# a list item: a bullet, "1." / "2)", or "a." / "b)" followed by a space
+BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)])\s")
+_ENUMERATED = re.compile(r"^\s*(\d+|[a-zA-Z])[.)]\s")
+_UNDERLINE = re.compile(r"^\s*([=\-~^*+#.])\1{2,}\s*$")
+_MD_HEADING = re.compile(r"^ {0,3}#{1,6}\s")
+_FENCE = re.compile(r"^\s*(```|~~~|----|\.\.\.\.)")
+# a line at least this share of the text's longest line fills it: its line break is a wrap.
+# Hard-wrapped text fills 60-100 % of its width (measured on the suite's Info, AsciiDoc and
+# plain-text FAQs, dev halves); a heading or the last line of a paragraph is shorter.
+WRAP_FILL = 0.6
+# below this width a text is not taken as hard-wrapped (one short line is not a wrapped paragraph)
+MIN_WRAP_WIDTH = 40
+
+_lock = threading.Lock()
+_segmenter: Any = None
+
+
+def is_list_item(line: str) -> bool:
+    return bool(BULLET.match(line))
+
+
+def _segment(text: str) -> list[tuple[int, int]]:
+    """pysbd's sentences of a one-line text, as (start, end) spans."""
+    global _segmenter
+    with _lock:  # a Segmenter keeps the text it works on: one caller at a time
+        if _segmenter is None:
+            import pysbd
+
+            _segmenter = pysbd.Segmenter(language="en", clean=False, char_span=True)
+        spans = _segmenter.segment(text)
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for span in spans:
+        piece = span.sent.strip()
+        if not piece:
+            continue
+        start = span.start if text[span.start : span.start + len(piece)] == piece else text.find(piece, pos)
+        if start < 0:  # never seen; keep the text whole rather than lose it
+            return [(0, len(text))]
+        out.append((start, start + len(piece)))
+        pos = start + len(piece)
+    return out
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _content_indent(line: str) -> int:
+    match = BULLET.match(line)
+    return match.end() if match else _indent(line)
+
+
+def _breaks_after(line: str, nxt: str, width: int) -> bool:
+    """Whether the line break between `line` and `nxt` ends a block."""
+    a, b = line.strip(), nxt.strip()
+    if not a or not b:
+        return True
+    runs_on = width >= MIN_WRAP_WIDTH and len(line.rstrip()) >= WRAP_FILL * width
+    if is_list_item(nxt) and not (runs_on and _ENUMERATED.match(nxt) and not a.endswith(":")):
+        return True  # "1." or "a." after a line that runs on is wrapped text ("...in\n2024. Then")
+    if _MD_HEADING.match(line) or _MD_HEADING.match(nxt):
+        return True
+    if _UNDERLINE.match(line) or _UNDERLINE.match(nxt) or _FENCE.match(line) or _FENCE.match(nxt):
+        return True
+    if a.endswith("::") or b.endswith("::") or a == "+" or b == "+":  # definition lists, continuations
+        return True
+    if _indent(nxt) > _content_indent(line):  # an indented first line starts a paragraph
+        return True
+    return not runs_on
+
+
+def blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each structural block of `text` (see the module's description)."""
+    lines = text.splitlines(keepends=True)
+    width = max((len(line.rstrip()) for line in lines), default=0)
+    out: list[tuple[int, int]] = []
+    start = pos = 0
+    for i, line in enumerate(lines):
+        pos += len(line)
+        if i + 1 == len(lines) or _breaks_after(line, lines[i + 1], width):
+            out.append((start, pos))
+            start = pos
+    return out
+
+
+@lru_cache(maxsize=8192)
+def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for b_start, b_end in blocks(text):
+        block = text[b_start:b_end]
+        if not block.strip():
+            continue
+        flat = block.replace("\r", " ").replace("\n", " ")  # same length: spans stay exact
+        merged: list[tuple[int, int]] = []
+        for s, e in _segment(flat):
+            if merged and not flat[s].isupper() and flat[s].isalpha():
+                merged[-1] = (merged[-1][0], e)  # a sentence never starts in lower case ("~/.emacs")
+            else:
+                merged.append((s, e))
+        out.extend((b_start + s, b_start + e) for s, e in merged)
+    return tuple(out)
+
+
+def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, stripped, shifted by `offset`."""
+    return [(offset + s, offset + e) for s, e in _sentence_spans(text)]
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]

@@ -1,0 +1,99 @@
+"""Sentences follow the text, not its line breaks, and their spans are exact."""
+
+from __future__ import annotations
+
+import textwrap
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rag.text import MARKER, blocks, is_list_item, sentence_spans, split_sentences
+
+WORDS = ["the", "index", "keeps", "every", "chunk", "and", "its", "offsets", "while", "a", "reader",
+         "asks", "questions", "about", "files", "in", "one", "folder", "with", "care", "debian", "emacs"]
+ABBREVIATIONS = ["e.g.", "vs.", "i.e.", "U.S."]
+
+
+@st.composite
+def sentence(draw: st.DrawFn) -> str:
+    words = draw(st.lists(st.sampled_from(WORDS), min_size=4, max_size=14))
+    if draw(st.booleans()):
+        words.insert(draw(st.integers(1, len(words) - 1)), draw(st.sampled_from(ABBREVIATIONS)))
+    words[0] = words[0].capitalize()
+    return " ".join(words) + draw(st.sampled_from([".", "!", "?"]))
+
+
+paragraphs = st.lists(st.lists(sentence(), min_size=1, max_size=5).map(" ".join), min_size=1, max_size=4)
+
+
+def norm(sentences: list[str]) -> list[str]:
+    return [" ".join(s.split()) for s in sentences]
+
+
+def check_exact(text: str) -> None:
+    spans = sentence_spans(text, offset=7)
+    last = 7
+    for s, e in spans:
+        piece = text[s - 7 : e - 7]
+        assert piece and piece == piece.strip() and s >= last
+        last = e
+
+
+@settings(max_examples=40, deadline=None)
+@given(paragraphs, st.integers(50, 90))  # hard-wrapped text in the wild: 60-80 columns
+def test_a_wrapped_line_is_not_a_sentence_boundary(paras: list[str], width: int) -> None:
+    flowed = "\n\n".join(paras)
+    wrapped = "\n\n".join(textwrap.fill(p, width) for p in paras)
+    for text in (flowed, wrapped, wrapped.replace("\n", "\r\n")):
+        check_exact(text)
+    expected = norm(split_sentences(flowed))
+    assert norm(split_sentences(wrapped)) == expected
+    assert norm(split_sentences(wrapped.replace("\n", "\r\n"))) == expected
+    assert len(expected) == sum(p.count(".") + p.count("!") + p.count("?") for p in paras) - sum(
+        p.count(a) * a.count(".") for p in paras for a in ABBREVIATIONS)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab .?!\n\r\t-*1:#="), max_size=200))
+def test_spans_are_exact_on_any_text(text: str) -> None:
+    check_exact(text)
+
+
+def test_abbreviations_do_not_end_sentences() -> None:
+    text = "Open models vs. closed ones differ, e.g. in cost. The U.S. market is large.\n"
+    assert split_sentences(text) == ["Open models vs. closed ones differ, e.g. in cost.", "The U.S. market is large."]
+
+
+def test_structure_ends_sentences() -> None:
+    text = (
+        "Overview\n"
+        "========\n"
+        "Open and closed models differ in what they share with\n"
+        "their users and in how they are updated by the vendors\n"
+        "\n"
+        "The benefits of an open model include:\n"
+        "- lower cost\n"
+        "- more control\n"
+        "How do I configure the editor for this program?::\n"
+        "\tSet the option in the file.\n"
+    )
+    sentences = split_sentences(text)
+    assert sentences[:6] == [
+        "Overview", "========",
+        "Open and closed models differ in what they share with\ntheir users and in how they are updated by the vendors",
+        "The benefits of an open model include:", "- lower cost", "- more control",
+    ]
+    assert sentences[-1] == "Set the option in the file."
+    assert sentences[6].startswith("How do I configure the editor for this program?")
+
+
+def test_short_lines_are_kept_apart_and_indentation_starts_a_paragraph() -> None:
+    text = ("A Title Line\nThe first paragraph is one long line that runs on and on without any wrap at all here.\n"
+            "   An indented line starts a new paragraph in Info files")
+    assert next(text[s:e] for s, e in blocks(text)) == "A Title Line\n"
+    assert split_sentences(text)[-1] == "An indented line starts a new paragraph in Info files"
+
+
+def test_list_items_and_markers() -> None:
+    assert is_list_item("- item") and is_list_item("2) item") and not is_list_item("-item")
+    assert [m.group(1) for m in MARKER.finditer("a [1] b [12]")] == ["1", "12"]
