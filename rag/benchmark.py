@@ -6,7 +6,6 @@ ranks by its best chunk. Metrics come from `ranx`."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import re
@@ -198,34 +197,3 @@ def run_benchmark(
             rrf_k=kb.settings.rrf_k,
             retrievers=results,
         )
-
-
-def format_report(report: BenchReport) -> str:
-    k = report.k
-    lines = [
-        f"{report.dataset}: {report.documents} documents, {report.queries} queries, {report.chunks} chunks",
-        f"indexed in {report.index_seconds:.1f} s ({report.chunks / max(report.index_seconds, 1e-9):.1f} chunks/s); "
-        f"hybrid: dense_weight={report.dense_weight}, rrf_k={report.rrf_k}",
-        "",
-        f"{'retriever':<14} {'nDCG@' + str(k):>9} {'recall@' + str(k):>10} {'MRR@' + str(k):>8} {'latency':>10}",
-    ]
-    for name, r in report.retrievers.items():
-        m = r.metrics
-        lines.append(
-            f"{name:<14} {m[f'ndcg@{k}']:>9.3f} {m[f'recall@{k}']:>10.3f} {m[f'mrr@{k}']:>8.3f} "
-            f"{r.latency_ms_median:>7.1f} ms"
-        )
-    return "\n".join(lines)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from rag.cli import emit
-
-    if not 1 <= args.k <= 100:
-        raise ConfigError(f"-k must be between 1 and 100, not {args.k}")
-    report = run_benchmark(Path(args.beir), k=args.k, reranker=args.reranker)
-    if args.json:
-        emit(report.to_json())
-    else:
-        print(format_report(report))
-    return 0

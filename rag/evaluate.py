@@ -9,7 +9,6 @@ The metric functions at the top are pure; `evaluate()` runs the knowledge base."
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -18,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConfigError, LoadError, RagError
+from rag.errors import ConfigError, LoadError
 
 CORPUS_QA = "qa.jsonl"  # looked for in the corpus folder when no --qa is given
 
@@ -264,55 +263,3 @@ def evaluate(kb: Any, items: Sequence[QAItem], k: int | None = None, answerer: s
         kb.ask(items[0].question, k=k, answerer=answerer)
     results = [evaluate_item(kb, item, k, answerer, texts) for item in items]
     return summarize(answerer or kb.settings.answerer, k, results)
-
-
-# -- the command --------------------------------------------------------------------------
-def format_report(report: EvalReport) -> str:
-    def pct(v: float | None) -> str:
-        return "n/a" if v is None else f"{100 * v:.1f}%"
-
-    rows = [
-        ("questions", f"{report.questions} ({report.answerable} answerable)"),
-        (f"retrieval recall@{report.k}", pct(report.recall_at_k)),
-        ("retrieval MRR", "n/a" if report.mrr is None else f"{report.mrr:.3f}"),
-        ("fact recall", pct(report.fact_recall)),
-        ("right entry cited", pct(report.entry_cited)),
-        ("citation validity", pct(report.citation_validity)),
-        ("citation support", pct(report.citation_support)),
-        ("abstention accuracy", pct(report.abstention_accuracy)),
-        ("  abstained on unanswerable", pct(report.abstained_on_unanswerable)),
-        ("  false abstentions", pct(report.false_abstention_rate)),
-        ("latency median", f"{report.latency_ms_median:.0f} ms"),
-        ("latency p95", f"{report.latency_ms_p95:.0f} ms"),
-    ]
-    width = max(len(name) for name, _ in rows)
-    lines = [f"answerer: {report.answerer}, k={report.k}"]
-    lines += [f"{name:<{width}}  {value}" for name, value in rows]
-    wrong = [i for i in report.items if not abstention_correct(i.abstained, i.answerable)]
-    if wrong:
-        lines.append("\nwrong abstention decisions:")
-        for i in wrong:
-            verb = "abstained, but answerable" if i.abstained else "answered, but unanswerable"
-            lines.append(f"  - {i.question} ({verb})")
-    return "\n".join(lines)
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.cli import emit, settings_from
-    from rag.kb import KnowledgeBase
-
-    kb = KnowledgeBase(settings_from(args))
-    qa = Path(args.qa) if args.qa else kb.settings.corpus_dir / CORPUS_QA
-    if not args.qa and not qa.is_file():
-        raise ConfigError(f"no question set given and no {qa}; pass --qa FILE (see docs/eval.md)")
-    items = load_qa(qa)
-    if not kb.last_sync():
-        if not kb.settings.corpus_dir.is_dir():
-            raise RagError(f"no corpus at {kb.settings.corpus_dir}; pass --corpus DIR")
-        kb.sync(progress=False)
-    report = evaluate(kb, items, args.k, args.answerer)
-    if args.json:
-        emit(report.to_json())
-    else:
-        print(format_report(report))
-    return 0

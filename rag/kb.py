@@ -105,7 +105,7 @@ class KnowledgeBase:
             else:
                 from rag.answer.llm import LLMAnswerer
 
-                self._answerers[name] = LLMAnswerer.from_settings(self.settings, self.embedder)
+                self._answerers[name] = LLMAnswerer.from_settings(self.settings, self.embedder, self.lexical)
         return self._answerers[name]
 
     def warm(self, max_chunks: int = 5000) -> None:

@@ -55,7 +55,7 @@ def import_graph() -> dict[str, set[str]]:
 def test_the_import_graph_has_no_cycle() -> None:
     graph = import_graph()
     assert {"rag.kb", "rag.cli", "ui.app", "rag.store"} <= graph.keys()
-    assert "rag.kb" in graph["rag.cli"]  # the walker sees function-level imports
+    assert "rag.kb" in graph["rag.cli.commands"]  # the walker sees function-level imports
     try:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as err:

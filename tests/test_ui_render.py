@@ -153,7 +153,7 @@ def test_sources_panel_flags_unsupported_sentences() -> None:
     a = Answer("q?", "Made up <b>claim</b>. Weights are public. [1]", (citation(),), False,
                unsupported=("Made up <b>claim</b>.",))
     html = sources.answer_sources(a, 1)
-    assert "Not supported by any source" in html and "Made up &lt;b&gt;claim&lt;/b&gt;." in html
+    assert "Removed from the answer, since no source supports them" in html and "Made up &lt;b&gt;claim&lt;/b&gt;." in html
     assert "Not supported" not in sources.answer_sources(answer("x [1]", (citation(),)), 1)
 
 

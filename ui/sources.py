@@ -139,7 +139,7 @@ def answer_sources(answer: Answer, turn: int, show_scores: bool = False) -> str:
     entries = "".join(passage_html(p, turn, show_scores) for p in passages(answer.citations))
     if answer.unsupported:
         items = "".join(f"<li>{html.escape(s)}</li>" for s in answer.unsupported)
-        entries += f'<div class="rag-unsupported">Not supported by any source:<ul>{items}</ul></div>'
+        entries += f'<div class="rag-unsupported">Removed from the answer, since no source supports them:<ul>{items}</ul></div>'
     if show_scores and answer.timings_ms:
         entries += f'<div class="rag-timing">answered in {answer.timings_ms.get("total", 0.0):.0f} ms</div>'
     return f'<div class="rag-answer-sources">{entries}</div>'

@@ -1,0 +1,170 @@
+"""The commands that use a knowledge base: index, search, ask, serve, models. Heavy modules
+load inside the command that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from rag.cli.output import emit, safe, say, settings_from
+from rag.errors import RagError
+from rag.settings import Settings
+
+log = logging.getLogger("rag")
+
+
+# -- rag index -----------------------------------------------------------------------------
+def cmd_index(args: argparse.Namespace) -> int:
+    from rag.kb import KnowledgeBase
+
+    kb = KnowledgeBase(settings_from(args))
+    if args.watch:
+        from rag.watch import watch
+
+        watch(kb, json_lines=args.json)
+        return 0
+    report = kb.sync(dry_run=args.dry_run, rebuild=args.rebuild)
+    if args.verify:
+        from dataclasses import replace
+
+        from rag.index import verify
+
+        checked, repaired = verify(kb.settings, kb.embedder)
+        report = replace(report, chunks_verified=checked, chunks_repaired=report.chunks_repaired + repaired)
+    if args.json:
+        emit(report.to_json())
+    else:
+        say(report.summary())
+        if args.verify or report.chunks_repaired:
+            say(f"verified: {report.chunks_verified} chunks found by search, "
+                f"{report.chunks_repaired} of them written again to be found")
+        for s in report.skipped:
+            say(f"skipped {s.path}: {s.reason}")
+    return 0
+
+
+# -- rag search ----------------------------------------------------------------------------
+def cmd_search(args: argparse.Namespace) -> int:
+    from rag.kb import KnowledgeBase
+
+    kb = KnowledgeBase(settings_from(args))
+    hits = kb.search(args.question, args.k, mode=args.mode)
+    rows = [
+        {
+            "source": h.chunk.source,
+            "section": h.chunk.section,
+            "text": h.chunk.text,
+            "start": h.chunk.start,
+            "end": h.chunk.end,
+            "score": round(h.score, 6),
+        }
+        for h in hits
+    ]
+    if args.json:
+        emit({"question": args.question, "hits": rows})
+    else:
+        for i, r in enumerate(rows, 1):
+            say(f"{i}. {r['source']} § {r['section'] or '-'} [{r['start']}:{r['end']}] score {r['score']:.4f}")
+            say("   " + str(r["text"]).replace("\n", "\n   "))
+    return 0
+
+
+# -- rag ask -------------------------------------------------------------------------------
+def format_answer(answer: Any, with_text: bool = True) -> str:
+    lines = [answer.text, ""] if with_text else []
+    if answer.citations:
+        lines.append("Sources:")
+        for c in answer.citations:
+            where = f"{c.source} § {c.section}" if c.section else c.source
+            lines.append(f"  [{c.marker}] {where} (characters {c.start}-{c.end})")
+            lines.append(f"      \"{c.quote}\"")
+    if answer.unsupported:
+        lines.append("Removed from the answer: no cited passage supports them:")
+        lines.extend(f"  - {s}" for s in answer.unsupported)
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.kb import KnowledgeBase
+
+    kb = KnowledgeBase(settings_from(args))
+    if args.batch:
+        kb.warm()
+        stream = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
+        with stream:
+            for line in stream:
+                if line.strip():
+                    answer = kb.ask(line.strip(), k=args.k, answerer=args.answerer)
+                    emit(answer.to_json()) if args.json else say(format_answer(answer) + "\n")
+        return 0
+    if not args.question:
+        raise RagError("give a question, or --batch FILE")
+    if args.json:
+        emit(kb.ask(args.question, k=args.k, answerer=args.answerer).to_json())
+        return 0
+    streaming = (args.answerer or kb.settings.answerer) == "llm"
+    final, streamed = None, ""
+    for piece in kb.stream(args.question, k=args.k, answerer=args.answerer):
+        if isinstance(piece, str):
+            if streaming:
+                streamed += piece
+                sys.stdout.write(safe(piece))
+                sys.stdout.flush()
+        else:
+            final = piece
+    assert final is not None
+    if not streaming:
+        say(format_answer(final))
+        return 0
+    say("\n")
+    if " ".join(streamed.split()) != " ".join(final.text.split()):
+        say("Checked answer (citation markers verified and renumbered):\n" + final.text + "\n")
+    say(format_answer(final, with_text=False))
+    return 0
+
+
+# -- rag serve -----------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    if args.auth:
+        log.warning("--auth shows the password to every user of this machine (ps); "
+                    "prefer RAG_AUTH or --auth-file FILE")
+    settings = settings_from(args)
+    if settings.answerers is None:
+        # what is configured: the llm answerer only with a model server or an installed model
+        settings = settings.with_(answerers=configured_answerers(settings))
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+def configured_answerers(settings: Settings) -> tuple[str, ...]:
+    from rag.models import default_model, models_dir
+
+    has_llm = bool(settings.llm_base_url) or default_model(models_dir(settings), settings.llm_model) is not None
+    return ("extractive", "llm") if has_llm or settings.answerer == "llm" else ("extractive",)
+
+
+# -- rag models ----------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace) -> int:
+    from rag.models import KNOWN, default_model, install, installed, models_dir
+
+    directory = models_dir(settings_from(args))
+    if args.action == "list":
+        models = installed(directory)
+        default = default_model(directory)
+        say(f"models folder: {directory}")
+        for spec in KNOWN.values():
+            status = "not installed"
+            if spec.name in models:
+                status = "installed, default" if default and default.name == spec.name else "installed"
+            say(f"  {spec.name:<13} {spec.size / 1e6:>7,.0f} MB  {status:<18} {spec.description}")
+        return 0
+    if not args.name:
+        raise RagError(f"name the model to install: rag models install NAME ({', '.join(KNOWN)})")
+    model = install(args.name, directory, progress=sys.stderr.isatty())
+    say(f"installed {model.name}: {model.path} ({model.size:,} bytes, sha256 {model.sha256})")
+    say("it is now the default model of the llm answerer: rag ask --answerer llm \"QUESTION\"")
+    return 0
