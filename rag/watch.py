@@ -38,11 +38,7 @@ def watch(kb: Any, *, json_lines: bool = False, settle_ms: int = 1000, stop: thr
         if json_lines:
             sys.stdout.write(json.dumps(report.to_json()) + "\n")
         else:
-            sys.stdout.write(
-                f"synced: {report.added} added, {report.updated} updated, {report.deleted} deleted, "
-                f"{report.unchanged} unchanged, {len(report.skipped)} skipped; {report.chunks} chunks "
-                f"in {report.seconds:.1f} s\n"
-            )
+            sys.stdout.write(report.summary() + "\n")
         sys.stdout.flush()
 
     run_sync()

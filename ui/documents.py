@@ -35,10 +35,8 @@ def status_and_rows(kb: KnowledgeBase) -> Callable[[], Refreshed]:
 def report_text(report: SyncReport, saved: Sequence[str] = (), deleted: Sequence[str] = ()) -> str:
     lines = [f"Saved {render.escape_markdown(', '.join(saved))}." if saved else ""]
     lines.append(f"Deleted {render.escape_markdown(', '.join(deleted))}." if deleted else "")
-    lines.append(
-        f"Synced in {report.seconds:.1f} s: {report.added} added, {report.updated} updated, "
-        f"{report.deleted} deleted, {report.unchanged} unchanged; {report.chunks} passages indexed."
-    )
+    summary = report.summary()
+    lines.append(render.escape_markdown(summary[0].upper() + summary[1:] + "."))
     lines += [f"Skipped {render.escape_markdown(s.path)}: {render.escape_markdown(s.reason)}" for s in report.skipped]
     return "\n\n".join(line for line in lines if line)
 
