@@ -35,6 +35,15 @@ _lock = threading.Lock()
 _segmenter: Any = None
 
 
+def defuse_markers(quoted: str) -> str:
+    """Document text shown inside an answer: its own bracketed numbers ("see [2]") become "(2)",
+    so that every `[n]` of an answer is a citation marker of ours."""
+    return _BRACKETED.sub(r"(\1)", quoted)
+
+
+_BRACKETED = re.compile(r"\[(\d{1,3})\]")
+
+
 def is_list_item(line: str) -> bool:
     return bool(BULLET.match(line))
 

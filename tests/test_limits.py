@@ -82,3 +82,17 @@ def test_a_new_index_folder_and_uploads_are_private(make_kb: Any) -> None:
     saved = kb.add_file("notes/b.md", b"# Notes\n\nOnly for the owner.\n")
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert stat.S_IMODE(saved.parent.stat().st_mode) == 0o700
+
+
+def test_a_documents_own_bracketed_numbers_are_not_citation_markers(make_kb: Any) -> None:
+    from rag.text import MARKER
+
+    kb = make_kb()
+    (kb.settings.corpus_dir / "refs.txt").write_text(
+        "Lighthouses guide ships along dangerous coasts at night, as shown in [2] and [3].\n"
+        "Keepers once trimmed the lamp wicks every few hours through the night.\n")
+    kb.sync(progress=False)
+    answer = kb.ask("What do lighthouses guide along dangerous coasts?")
+    assert not answer.abstained
+    assert {int(m.group(1)) for m in MARKER.finditer(answer.text)} == {c.marker for c in answer.citations}
+    assert "(2) and (3)" in answer.text and "[2] and [3]" in answer.citations[0].quote

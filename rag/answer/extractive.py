@@ -15,7 +15,7 @@ from rag.answer import Draft, Turn, abstention
 from rag.answer.followup import already_said, condense
 from rag.lexical import tokenize
 from rag.split import is_plain_heading
-from rag.text import is_list_item, sentence_spans
+from rag.text import defuse_markers, is_list_item, sentence_spans
 from rag.types import Citation, Hit
 
 # English words that say what kind of answer is wanted rather than what it is about: question
@@ -192,12 +192,12 @@ class ExtractiveAnswerer:
                 citations[-1] = Citation(prev.marker, prev.source, prev.section, quote, prev.start,
                                          cand.end, max(prev.score, cand.score), prev.chunk_text,
                                          prev.chunk_start)
-                parts[-1] = f"{quote} [{prev.marker}]"
+                parts[-1] = f"{defuse_markers(quote)} [{prev.marker}]"
                 continue
             marker = len(citations) + 1
             citations.append(Citation(marker, hit.chunk.source, hit.chunk.section, cand.text,
                                       cand.start, cand.end, cand.score, hit.chunk.text, hit.chunk.start))
-            parts.append(f"{cand.text} [{marker}]")
+            parts.append(f"{defuse_markers(cand.text)} [{marker}]")
         text = " ".join(parts)
         yield text
         yield Draft(text, tuple(citations), False)
