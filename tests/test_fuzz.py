@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rag.citations import sentence_spans
+from rag.text import sentence_spans
 from rag.errors import LoadError, RagError
 from rag.kb import KnowledgeBase
 from rag.load import SUFFIXES, load_file
