@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rag.text import sentence_spans
 from rag.errors import LoadError, RagError
 from rag.kb import KnowledgeBase
 from rag.load import SUFFIXES, load_file
 from rag.split import split_document
+from rag.text import sentence_spans
 from rag.types import Document
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
