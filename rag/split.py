@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from rag.text import BULLET
 from rag.types import Chunk, Document
 
 _NONBLANK = re.compile(r"\S")
@@ -13,7 +14,6 @@ _MD_NEWLINE = re.compile(r"\r\n?|\n")
 # A section title longer than this is cut: every chunk of the section carries its title. The
 # articles' longest heading has 66 characters, is_plain_heading allows 100.
 MAX_TITLE = 200
-_BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)])\s")
 _FINAL_PUNCT = ".,;:!…\"'”’)]»"
 
 
@@ -21,7 +21,7 @@ def is_plain_heading(line: str) -> bool:
     """A plain-text heading: a short line that does not end like a sentence."""
     text = line.strip()
     words = text.split()
-    if not 1 <= len(words) <= 14 or len(text) > 100 or _BULLET.match(line):
+    if not 1 <= len(words) <= 14 or len(text) > 100 or BULLET.match(line):
         return False
     if not (text[0].isupper() or text[0].isdigit()):
         return False
