@@ -177,7 +177,7 @@ def test_no_space_left_keeps_the_last_good_index(
 def built_index(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Path:
     """An index of the repository's corpus, built once; tests damage copies of it."""
     root = tmp_path_factory.mktemp("built")
-    shutil.copytree(REPO / "corpus", root / "corpus")
+    copy_articles(root / "corpus")
     kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index"))
     kb._embedder = embedder
     kb.sync(progress=False)

@@ -63,7 +63,7 @@ def test_plain_headings_are_found_in_one_pass(monkeypatch: pytest.MonkeyPatch) -
         return real(line)
 
     monkeypatch.setattr(rag.split, "is_plain_heading", counting)
-    text = "Heading\nbody line.\n\n" * 20_000
+    text = "Heading\nBody line.\n\n" * 20_000
     heads = find_headings(Document("h.txt", text, "0" * 64))
     assert len(heads) == 20_000
     assert calls == 40_000  # once per non-blank line

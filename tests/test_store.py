@@ -3,13 +3,13 @@ chroma-core/chroma#7758 hides some), and clients opened from several threads at 
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import copy_articles
 from langchain_chroma import Chroma
 
 import rag.store
@@ -195,7 +195,7 @@ def test_search_and_sync_right_after_opening_a_knowledge_base(
     """The first search and a sync, started together in two threads on a new KnowledgeBase,
     both open Chroma clients at once (issue 13, item 8); 20 rounds, no failure."""
     corpus = tmp_path / "corpus"
-    shutil.copytree(REPO / "corpus", corpus)
+    copy_articles(corpus)
     make_kb(corpus).sync(progress=False)
     failures: list[BaseException] = []
 
@@ -225,7 +225,7 @@ def test_cli_index_verify_reports_in_json_and_text(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    shutil.copytree(REPO / "corpus", tmp_path / "corpus")
+    copy_articles(tmp_path / "corpus")
     paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
     done = subprocess.run([sys.executable, "-m", "rag.cli", "index", "--verify", "--json", *paths],
                           cwd=REPO, capture_output=True, text=True)

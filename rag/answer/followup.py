@@ -34,7 +34,11 @@ def carry_over(question: str, previous: str, previous_answer: str = "") -> str:
     prev_terms = [t for t in prev_terms if t in answered] or prev_terms
     if not prev_terms:
         return question
-    return f"{question} ({' '.join(prev_terms)})"
+    # the follow-up's own words are named once more, so the earlier topic is context and does not
+    # outweigh what is asked now (bench/followups.py: "what are its risks?" was otherwise answered
+    # about the difference the first question asked for)
+    own = " ".join(dict.fromkeys(terms))
+    return f"{question} {own} ({' '.join(prev_terms)})" if own else f"{question} ({' '.join(prev_terms)})"
 
 
 def condense(question: str, history: Sequence[Turn]) -> str:
