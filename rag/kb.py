@@ -170,9 +170,13 @@ class KnowledgeBase:
         return self.answerer(answerer).condense(question, history)
 
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
+        return self._hits(self.check_question(question), k, mode)
+
+    def _hits(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
+        """The retriever's hits for a checked question (a condensed follow-up may be longer than
+        the question limit: the limit is on what the user sent)."""
         from rag.store import is_store_failure, store_error
 
-        question = self.check_question(question)
         try:
             return self.retriever.hits(question, k or self.settings.k, mode=mode)
         except Exception as exc:
@@ -201,8 +205,8 @@ class KnowledgeBase:
         question = self.check_question(question)
         history = [(self.check_question(q, "an earlier question"), str(a)) for q, a in history]
         chosen = self.answerer(answerer)
-        standalone = self.condense(question, history, answerer) if history else question
-        hits = self.search(standalone, k)
+        standalone = self.condense(question, history, answerer)
+        hits = self._hits(standalone, k)
         retrieved = time.perf_counter()
         draft: Draft | None = None
         first: float | None = None  # when the first piece of text came

@@ -96,3 +96,11 @@ def test_a_documents_own_bracketed_numbers_are_not_citation_markers(make_kb: Any
     assert not answer.abstained
     assert {int(m.group(1)) for m in MARKER.finditer(answer.text)} == {c.marker for c in answer.citations}
     assert "(2) and (3)" in answer.text and "[2] and [3]" in answer.citations[0].quote
+
+
+def test_a_follow_up_at_the_length_limit_is_not_refused_for_its_carried_terms(articles_kb: KnowledgeBase) -> None:
+    limit = articles_kb.settings.max_question_chars
+    question = "What are its risks?" + " " * (limit - len("What are its risks?"))
+    answer = articles_kb.ask(question, history=[("What is the difference between open and closed AI?", "")])
+    assert len(answer.standalone_question) > limit  # the carried terms go past the limit
+    assert answer.abstained or answer.citations
