@@ -54,12 +54,26 @@ class LocalServer:
         self.handle = None
 
 
-def default_threads() -> int:
-    """One less than the CPU cores, at least 1. llama.cpp's threads wait for each other at
-    every step, so a thread that another process delays stalls them all: on this busy 2-core
-    machine (load 10), qwen-1.5b generated 0.24 tokens/s with 2 threads and 3.6 with 1, and
-    read the prompt at 11 and 19 tokens/s (docs/llm.md)."""
-    return max(1, (os.cpu_count() or 1) - 1)
+@dataclass(frozen=True)
+class Threads:
+    generate: int  # threads that generate tokens, one at a time
+    batch: int  # threads that read the prompt, many tokens at once
+
+
+def default_threads(cores: int | None = None, load: float | None = None) -> Threads:
+    """Threads for the local model when RAG_LLM_THREADS is not set, from the CPU cores and the
+    1-minute load average when the server starts. llama.cpp's threads wait for each other at
+    every step, so a thread that another process delays stalls them all. Measured on this 2-core
+    machine with qwen-1.5b (docs/llm.md): idle, 2 threads read the prompt at 71 tokens/s and
+    generate 13.6/s, 1 thread 36 and 8.2/s; busy (load 10), 2 threads generated 0.24 tokens/s
+    and 1 thread 3.6/s, and read the prompt at 11 and 19/s. So: every core reads the prompt
+    (at worst 2x slower on a busy machine) and every core generates on a machine that is idle
+    at start (load below one core's worth); a busy one keeps a core free for generation."""
+    cores = cores or os.cpu_count() or 1
+    if load is None:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float(cores)
+    generate = cores if load < 1.0 else max(1, cores - 1)
+    return Threads(generate=generate, batch=cores)
 
 
 def start(model_path: Path, n_ctx: int = 4096, threads: int | None = None, verbosity: int = -1) -> LocalServer:
@@ -80,15 +94,17 @@ def start(model_path: Path, n_ctx: int = 4096, threads: int | None = None, verbo
         params = xllamacpp.CommonParams()
         params.model.path = str(model_path)
         params.n_ctx = n_ctx
-        params.cpuparams.n_threads = threads or default_threads()
-        params.cpuparams_batch.n_threads = params.cpuparams.n_threads
+        chosen = Threads(threads, threads) if threads else default_threads()
+        params.cpuparams.n_threads = chosen.generate
+        params.cpuparams_batch.n_threads = chosen.batch
         params.endpoint_metrics = True
         params.port = 0  # a free port; the server reports the one it took
         params.hostnames = ["127.0.0.1"]
         api_key = secrets.token_urlsafe(24)
         params.api_keys = [api_key]
         params.verbosity = verbosity  # -1: llama.cpp's own log stays quiet
-        log.info("starting xllamacpp on 127.0.0.1 with %s", model_path.name)
+        log.info("starting xllamacpp on 127.0.0.1 with %s (%d threads generate, %d read the prompt)",
+                 model_path.name, chosen.generate, chosen.batch)
         try:
             handle = xllamacpp.Server(params)
         except Exception as err:  # xllamacpp raises plain RuntimeErrors

@@ -247,13 +247,14 @@ def test_knowledge_base_with_llm_answerer(server: LocalServer, make_kb, articles
     a = kb.answerer()
     assert isinstance(a, LLMAnswerer) and a.context == "evidence"
     a.llm = a.llm.model_copy(update={"max_tokens": 64})
-    answer = kb.ask("What is an open-weight model?")  # evidence mode, end to end
+    answer = kb.ask("What is open source AI?")  # evidence mode, end to end
+    assert not answer.abstained and answer.citations
     assert 0 < answer.timings_ms["first_token"] <= answer.timings_ms["total"]
     assert sorted(set(markers_in(answer.text))) == [c.marker for c in answer.citations]
     for c in answer.citations:
         source = (articles_corpus / c.source).read_text(encoding="utf-8")
         assert source[c.start : c.end] == c.quote
-    follow = kb.ask("And their risks?", history=[("What is an open-weight model?", answer.text)])
+    follow = kb.ask("And their risks?", history=[("What is open source AI?", answer.text)])
     assert follow.standalone_question.strip()
     off_topic = kb.ask("What is the boiling point of mercury in kelvin?")
     assert off_topic.abstained and not off_topic.citations
@@ -263,7 +264,7 @@ def test_knowledge_base_with_llm_answerer(server: LocalServer, make_kb, articles
     endless = {"grammar": 'root ::= "The " ("la ")+', "ignore_eos": True}
     a.llm = chat_model(server.base_url, "local", server.api_key, max_tokens=1500, extra_body=endless)
     made = server.metrics()["tokens_predicted_total"]
-    stream = kb.stream("What is an open-weight model?")
+    stream = kb.stream("What is open source AI?")
     assert isinstance(next(stream), str)
     stream.close()
     for _ in range(600):  # wait for the server to be idle (1,500 tokens would take minutes)

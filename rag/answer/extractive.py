@@ -150,6 +150,15 @@ class ExtractiveAnswerer:
             conf -= 0.2
         return conf
 
+    def would_answer(self, question: str, hits: list[Hit], below: float = 0.0) -> bool:
+        """Whether the retrieved hits answer the question well enough for this answerer to
+        answer rather than abstain, with the threshold lowered by `below`: the one abstention
+        rule, which the llm answerer applies before it asks its model."""
+        cands = self.candidates(question, hits)
+        if not cands:
+            return False
+        return self.confidence(question, cands[0], hits, self.select(cands)) >= self.threshold - below
+
     # -- answer --------------------------------------------------------------------------
     def select(self, candidates: list[Candidate]) -> list[Candidate]:
         best = candidates[0]
