@@ -139,13 +139,13 @@ class KnowledgeBase:
         return report
 
     def documents(self) -> list[DocumentInfo]:
-        from rag.index import Manifest
+        from rag.index_folder import Manifest
 
         manifest = Manifest.read(self.settings.index_dir)
         return [DocumentInfo(src, int(m.get("chunks", 0))) for src, m in sorted(manifest.documents.items())]
 
     def last_sync(self) -> str:
-        from rag.index import Manifest
+        from rag.index_folder import Manifest
 
         return Manifest.read(self.settings.index_dir).synced_at
 

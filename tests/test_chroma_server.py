@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import copy_articles, free_port
 
-from rag.index import record_manager
+from rag.index_folder import record_manager
 from rag.kb import KnowledgeBase
 from rag.load import load_corpus
 from rag.split import split_all

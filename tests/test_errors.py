@@ -18,7 +18,7 @@ import pytest
 from conftest import copy_articles
 
 from rag.errors import ConfigError, StoreError
-from rag.index import Manifest
+from rag.index_folder import Manifest
 from rag.kb import KnowledgeBase
 from rag.settings import Settings
 

@@ -84,7 +84,7 @@ elif point == "delete":  # half of the vanished chunks deleted
 elif point == "lexical":  # every Chroma write done, BM25 and manifest not
     rag.index.lexical.build = lambda chunks, root: hang(point)
 elif point == "manifest":  # BM25 switched, manifest not written
-    from rag.index import Manifest
+    from rag.index_folder import Manifest
     Manifest.write = lambda self, index_dir: hang(point)
 
 from rag.cli import main
@@ -210,7 +210,7 @@ def test_killed_sync_is_completed_by_the_next(
 
 
 def _record_keys(kb: KnowledgeBase) -> list[str]:
-    from rag.index import record_manager
+    from rag.index_folder import record_manager
 
     return list(record_manager(kb.settings).list_keys())
 
