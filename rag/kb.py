@@ -94,7 +94,7 @@ class KnowledgeBase:
         name = name or self.settings.answerer
         offered = self.settings.offered_answerers
         if name not in offered:
-            raise ConfigError(f"the {name!r} answerer is not offered here: choose {' or '.join(offered)}")
+            raise ConfigError(f"the answerer {name!r} is not offered here: choose {' or '.join(offered)}")
         if name not in self._answerers:
             if name == "extractive":
                 from rag.answer.extractive import ExtractiveAnswerer
