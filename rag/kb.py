@@ -177,20 +177,18 @@ class KnowledgeBase:
         the question limit: the limit is on what the user sent)."""
         from rag.store import is_store_failure, store_error
 
-        try:
-            return self.retriever.hits(question, k or self.settings.k, mode=mode)
-        except Exception as exc:
-            if not is_store_failure(exc):
-                raise
-            log.warning("search failed (%s: %s); reopening the index and retrying", type(exc).__name__, exc)
-        with self._store_lock:
-            self._store = None  # the next use opens a new client (under rag.store's client lock)
-        try:
-            return self.retriever.hits(question, k or self.settings.k, mode=mode)
-        except Exception as exc:
-            if not is_store_failure(exc):
-                raise
-            raise store_error(exc, self.settings, "searching the index") from exc
+        for retry in (False, True):  # a store failure: the index is reopened once, then reported
+            try:
+                return self.retriever.hits(question, k or self.settings.k, mode=mode)
+            except Exception as exc:
+                if not is_store_failure(exc):
+                    raise
+                if retry:
+                    raise store_error(exc, self.settings, "searching the index") from exc
+                log.warning("search failed (%s: %s); reopening the index and retrying", type(exc).__name__, exc)
+            with self._store_lock:
+                self._store = None  # the next use opens a new client (under rag.store's client lock)
+        raise AssertionError("unreachable")
 
     def stream(
         self,
