@@ -178,8 +178,8 @@ def built_index(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> P
     """An index of the repository's corpus, built once; tests damage copies of it."""
     root = tmp_path_factory.mktemp("built")
     copy_articles(root / "corpus")
-    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index"))
-    kb._embedder = embedder
+    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index"),
+                       embedder=embedder)
     kb.sync(progress=False)
     return root
 
