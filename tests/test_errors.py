@@ -262,3 +262,29 @@ def test_rebuild_refuses_a_folder_that_is_not_an_index(damaged: KnowledgeBase) -
         damaged.sync(rebuild=True, progress=False)
     assert mine.read_text() == "not the index's"
     assert damaged.search("open source", k=1)
+
+
+def test_a_search_that_fails_in_the_store_reopens_it_once(
+    damaged: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One store failure: the index is reopened and the search retried; a second one is a
+    StoreError that says what failed."""
+    from rag.retrieve import HybridRetriever
+
+    real = HybridRetriever.hits
+    failures = {"left": 1}
+
+    def flaky(self: HybridRetriever, *args: object, **kwargs: object) -> object:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError(errno.EIO, "Input/output error")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HybridRetriever, "hits", flaky)
+    first = damaged.store
+    assert damaged.search("open source", k=1)
+    assert damaged.store is not first and not failures["left"]
+    failures["left"] = 2
+    with pytest.raises(StoreError, match="searching the index failed"):
+        damaged.search("open source", k=1)
+    assert not failures["left"]
