@@ -67,8 +67,7 @@ def timed_sync(corpus: Path, index: Path, embedder: Embedder) -> tuple[float, fl
     """Seconds of a full sync into an empty index, of a no-change re-sync in the same process,
     and of one as a new `rag index` process runs it (no refusals remembered); the full report."""
     shutil.rmtree(index, ignore_errors=True)
-    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=index))
-    kb._embedder = embedder
+    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=index), embedder=embedder)
     seconds, reports = [], []
     for forget in (True, False, True):
         if forget:

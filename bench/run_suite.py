@@ -31,9 +31,7 @@ DOMAINS = ("debian-faq", "git-doc", "sqlite3-doc", "emacs-common", "articles")
 def open_domain(suite: Path, domain: str, workdir: Path, embedder: Any = None, warm: bool = True) -> KnowledgeBase:
     """A synced knowledge base over one domain's corpus (never a shared Chroma server)."""
     settings = Settings.from_env(corpus_dir=suite / domain / "corpus", index_dir=workdir / domain)
-    kb = KnowledgeBase(replace(settings, chroma_url=None))
-    if embedder is not None:
-        kb._embedder = embedder
+    kb = KnowledgeBase(replace(settings, chroma_url=None), embedder=embedder)
     kb.sync(progress=False)
     if warm:
         kb.warm()  # as `rag serve` does: sentence vectors ahead, so latency is per question

@@ -182,11 +182,10 @@ def latency_10k(beir_dir: Path, workdir: Path, target: int, index_embedder: Any)
     corpus = workdir / "corpus"
     if not corpus.exists():
         generated_corpus(corpus, target, beir_dir)
-    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=workdir / "index"))
-    kb._embedder = index_embedder  # vectors equal to torch's to ~1e-5; it only makes indexing faster
-    report = kb.sync(progress=False)
-    kb._embedder = Embedder()  # queries are embedded as the default pipeline does
-    kb._store = kb._retriever = None
+    settings = Settings.from_env(env={}, corpus_dir=corpus, index_dir=workdir / "index")
+    # vectors equal to torch's to ~1e-5; it only makes indexing faster
+    report = KnowledgeBase(settings, embedder=index_embedder).sync(progress=False)
+    kb = KnowledgeBase(settings, embedder=Embedder())  # queries are embedded as the default pipeline does
     queries = list(read_beir(beir_dir).queries.values())
     kb.ask(queries[0])
     out: dict[str, Any] = {"chunks": report.chunks, "queries": len(queries)}

@@ -4,25 +4,22 @@ Chunk-level work is LangChain's indexing API with a SQL record manager: a chunk 
 (a hash of its source, offsets, section and text) is already recorded costs no embedding,
 `cleanup="full"` deletes the chunks of changed and vanished documents, and because ids are
 deterministic, a sync killed half-way is completed by the next one without duplicates.
-Document-level counts come from a manifest of content hashes written at the end."""
+Document-level counts come from a manifest of content hashes written at the end (the manifest,
+the lock and the records live in rag.index_folder)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rag import lexical
-from rag.errors import ConfigError, LoadError
+from rag.errors import LoadError
+from rag.index_folder import Manifest, prepare_index_dir, rebuild, record_manager, sync_lock
 from rag.load import discover, load_corpus
 from rag.settings import Settings
 from rag.split import split_all
@@ -30,44 +27,7 @@ from rag.types import Chunk, Document, Skipped, SyncReport
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 BATCH_SIZE = 64  # chunks embedded and written per step; a killed sync loses at most one step
-LOCK = "sync.lock"
-# Everything an index folder holds; `rebuild` removes these (but the held lock) and nothing else.
-OWNED = ("chroma", "records.sqlite", "lexical", MANIFEST, f"{MANIFEST}.tmp", LOCK, ".write-test")
-
-
-@dataclass(frozen=True)
-class Manifest:
-    documents: dict[str, dict[str, Any]]  # source -> {"sha256", "chunks"}
-    synced_at: str = ""
-
-    @classmethod
-    def read(cls, index_dir: Path) -> Manifest:
-        """The last sync's manifest; a missing, unreadable or malformed one reads as empty (the
-        next sync then counts every document as added, and embeds nothing it already has)."""
-        path = index_dir / MANIFEST
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return cls({})
-        except (OSError, ValueError) as exc:
-            log.warning("%s is not readable (%s); treating it as missing", path, exc)
-            return cls({})
-        docs = data.get("documents") if isinstance(data, dict) else None
-        if not isinstance(docs, dict) or not all(
-            isinstance(m, dict) and isinstance(m.get("sha256"), str) and isinstance(m.get("chunks"), int)
-            for m in docs.values()
-        ):
-            log.warning("%s does not hold a manifest; treating it as missing", path)
-            return cls({})
-        return cls(docs, str(data.get("synced_at", "")))
-
-    def write(self, index_dir: Path) -> None:
-        tmp = index_dir / f"{MANIFEST}.tmp"
-        data = {"documents": self.documents, "synced_at": self.synced_at}
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, index_dir / MANIFEST)
 
 
 def chunk_key(doc: Any) -> str:
@@ -79,84 +39,6 @@ def _to_document(chunk: Chunk) -> Any:
     from langchain_core.documents import Document as LCDocument
 
     return LCDocument(page_content=chunk.text, metadata=chunk.to_metadata(), id=chunk.id)
-
-
-@contextlib.contextmanager
-def sync_lock(index_dir: Path) -> Iterator[None]:
-    """One sync at a time per index folder, across processes and threads."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(index_dir / LOCK)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.info("another sync is running on %s; waiting for it", index_dir)
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def record_manager(settings: Settings) -> Any:
-    from langchain_classic.indexes import SQLRecordManager
-
-    db = settings.index_dir / "records.sqlite"
-    # The records stay in the local index folder, one namespace per store: pointing the same
-    # folder at a Chroma server writes every chunk there instead of trusting the local records.
-    where = f"{settings.chroma_url.rstrip('/')}/" if settings.chroma_url else "chroma/"
-    manager = SQLRecordManager(where + settings.collection, db_url=f"sqlite:///{db}")
-    manager.create_schema()
-    return manager
-
-
-def prepare_index_dir(settings: Settings) -> None:
-    if not settings.corpus_dir.is_dir():
-        raise ConfigError(
-            f"corpus folder {settings.corpus_dir} does not exist; create it or pass --corpus DIR"
-        )
-    try:
-        # a new index folder is the user's own: what it holds (the documents' text) is not
-        # readable by other users of the machine, whatever the umask
-        settings.index_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        probe = settings.index_dir / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        from rag.store import store_error
-
-        raise store_error(exc, settings, "writing to the index folder") from None
-
-
-def rebuild(settings: Settings) -> None:
-    """Forget the whole index (the collection, the records, BM25 and the manifest), whatever
-    state its files are in: they are removed before anything opens them. Only the entries an
-    index folder holds (OWNED) are removed, and a folder that holds anything else is refused,
-    so a mistyped --index never deletes someone's files. With a Chroma server, the server's
-    collection is deleted and a local embedded index (chroma/) is left alone."""
-    from rag.store import detach, fresh_client
-
-    index_dir = settings.index_dir
-    # (and SQLite's companions of the records: -journal, -wal, -shm)
-    foreign = sorted(p.name for p in index_dir.iterdir()
-                     if p.name not in OWNED and not p.name.startswith("records.sqlite-"))
-    if foreign:
-        raise ConfigError(
-            f"{index_dir} does not look like an index folder (it also holds {', '.join(foreign[:3])}); "
-            "move those away, or choose another folder with --index DIR"
-        )
-    detach(settings)  # a System cached in this process must not keep using the removed files
-    for p in index_dir.iterdir():
-        if p.name == LOCK or (p.name == "chroma" and settings.chroma_url):
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
-    if settings.chroma_url:
-        client = fresh_client(settings)
-        if settings.collection in {c.name for c in client.list_collections()}:
-            client.delete_collection(settings.collection)
 
 
 def sync(

@@ -94,7 +94,7 @@ class KnowledgeBase:
         name = name or self.settings.answerer
         offered = self.settings.offered_answerers
         if name not in offered:
-            raise ConfigError(f"the {name!r} answerer is not offered here: choose {' or '.join(offered)}")
+            raise ConfigError(f"the answerer {name!r} is not offered here: choose {' or '.join(offered)}")
         if name not in self._answerers:
             if name == "extractive":
                 from rag.answer.extractive import ExtractiveAnswerer
@@ -139,13 +139,13 @@ class KnowledgeBase:
         return report
 
     def documents(self) -> list[DocumentInfo]:
-        from rag.index import Manifest
+        from rag.index_folder import Manifest
 
         manifest = Manifest.read(self.settings.index_dir)
         return [DocumentInfo(src, int(m.get("chunks", 0))) for src, m in sorted(manifest.documents.items())]
 
     def last_sync(self) -> str:
-        from rag.index import Manifest
+        from rag.index_folder import Manifest
 
         return Manifest.read(self.settings.index_dir).synced_at
 
@@ -177,20 +177,18 @@ class KnowledgeBase:
         the question limit: the limit is on what the user sent)."""
         from rag.store import is_store_failure, store_error
 
-        try:
-            return self.retriever.hits(question, k or self.settings.k, mode=mode)
-        except Exception as exc:
-            if not is_store_failure(exc):
-                raise
-            log.warning("search failed (%s: %s); reopening the index and retrying", type(exc).__name__, exc)
-        with self._store_lock:
-            self._store = None  # the next use opens a new client (under rag.store's client lock)
-        try:
-            return self.retriever.hits(question, k or self.settings.k, mode=mode)
-        except Exception as exc:
-            if not is_store_failure(exc):
-                raise
-            raise store_error(exc, self.settings, "searching the index") from exc
+        for retry in (False, True):  # a store failure: the index is reopened once, then reported
+            try:
+                return self.retriever.hits(question, k or self.settings.k, mode=mode)
+            except Exception as exc:
+                if not is_store_failure(exc):
+                    raise
+                if retry:
+                    raise store_error(exc, self.settings, "searching the index") from exc
+                log.warning("search failed (%s: %s); reopening the index and retrying", type(exc).__name__, exc)
+            with self._store_lock:
+                self._store = None  # the next use opens a new client (under rag.store's client lock)
+        raise AssertionError("unreachable")
 
     def stream(
         self,

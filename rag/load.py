@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from rag.binary_formats import docx_text, pdf_text
 from rag.errors import LoadError
-from rag.formats import Budget, Refused, decode_text, docx_text, html_text, mib, pdf_text
+from rag.formats import Budget, Refused, decode_text, html_text, mib
 from rag.types import Document
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Limits:
     # The zip directory: a DOCX has 10-30 parts plus one per image, ~100 bytes each; 400 K empty
     # entries (a 35 MB zip) cost zipfile 230 MB and 1.7 s (measured); this allows ~10 K parts.
     zip_directory_bytes: int = 2**20
-    # XML tags ("<") in all DOCX parts: lxml takes ~120 bytes an element (see formats.check_zip);
+    # XML tags ("<") in all DOCX parts: lxml takes ~120 bytes an element (see binary_formats.check_zip);
     # ~30 K paragraphs of Word's usual markup, at most ~180 MB of elements
     xml_tags: int = 1_500_000
     seconds: float = 60.0  # wall time, checked between pages, paragraphs, rows and HTML nodes

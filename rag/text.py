@@ -63,7 +63,10 @@ def _segment(text: str) -> list[tuple[int, int]]:
         piece = span.sent.strip()
         if not piece:
             continue
-        start = span.start if text[span.start : span.start + len(piece)] == piece else text.find(piece, pos)
+        # pysbd's start, unless it does not hold the piece or falls inside the previous sentence
+        # ("1?  ?  ?": the second "?  ?" is also found at 1)
+        exact = span.start >= pos and text[span.start : span.start + len(piece)] == piece
+        start = span.start if exact else text.find(piece, pos)
         if start < 0:  # never seen; keep the text whole rather than lose it
             return [(0, len(text))]
         out.append((start, start + len(piece)))

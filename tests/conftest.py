@@ -15,6 +15,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# ranx (the metrics `rag bench` reports and tests/test_eval.py checks against) is numba code:
+# compiling it took ~35 s per process, while the same functions run interpreted on a handful
+# of queries in milliseconds, with the same results. Nothing else the tests run uses numba.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase

@@ -5,7 +5,6 @@ the local index folder and agree with the server."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import copy_articles, free_port
 
-from rag.index import record_manager
+from rag.index_folder import record_manager
 from rag.kb import KnowledgeBase
 from rag.load import load_corpus
 from rag.split import split_all
@@ -119,31 +118,26 @@ def test_sync_search_ask_and_resync_on_a_server(
 
 
 def test_cli_moves_an_embedded_index_to_the_server(
-    chroma_url: str, articles_corpus: Path, make_kb: Callable[..., KnowledgeBase]
+    chroma_url: str, articles_corpus: Path, make_kb: Callable[..., KnowledgeBase],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`rag index --chroma-url URL` over a folder that held an embedded index writes every chunk to
-    the server; then `rag ask` with RAG_CHROMA_URL answers from it."""
+    the server; then `rag ask` with RAG_CHROMA_URL answers from it (both run in this process
+    through rag.cli.main, sharing the session's model)."""
+    from rag.cli import main
+
     local = make_kb(articles_corpus)
     local.sync(progress=False)
     index = local.settings.index_dir
-    env = dict(os.environ)
     paths = ["--corpus", str(articles_corpus), "--index", str(index)]
-    done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "index", "--json", "--chroma-url", chroma_url, *paths],
-        cwd=REPO, env=env, capture_output=True, text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    report: dict[str, Any] = json.loads(done.stdout)
+    assert main(["index", "--json", "--chroma-url", chroma_url, *paths]) == 0
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
     ids = server_ids(chroma_url, local.settings.collection)
     assert ids == expected_ids(local) and report["chunks"] == len(ids) == report["chunks_embedded"]
 
-    env["RAG_CHROMA_URL"] = chroma_url
-    asked = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", "--json", "What is open source AI?", *paths],
-        cwd=REPO, env=env, capture_output=True, text=True,
-    )
-    assert asked.returncode == 0, asked.stderr
-    answer = json.loads(asked.stdout)
+    monkeypatch.setenv("RAG_CHROMA_URL", chroma_url)
+    assert main(["ask", "--json", "What is open source AI?", *paths]) == 0
+    answer = json.loads(capsys.readouterr().out)
     assert answer["citations"] and not answer["abstained"]
     # the embedded index is still there and untouched
     assert sorted(local.store.get(include=[])["ids"]) == ids

@@ -18,7 +18,7 @@ import pytest
 from conftest import copy_articles
 
 from rag.errors import ConfigError, StoreError
-from rag.index import Manifest
+from rag.index_folder import Manifest
 from rag.kb import KnowledgeBase
 from rag.settings import Settings
 
@@ -112,9 +112,13 @@ def test_read_only_index_folder(synced: KnowledgeBase) -> None:
 
 
 @pytest.mark.slow
-def test_disk_full_during_a_sync(tmp_path: Path, make_kb: Callable[..., KnowledgeBase]) -> None:
+def test_disk_full_during_a_sync(tmp_path: Path, make_kb: Callable[..., KnowledgeBase],
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     """A sync whose writes fail (file size limit: the kernel's EFBIG, like a full disk) stops with
-    a clear message; the next sync with room completes the index exactly."""
+    a clear message; the next sync with room (`rag index` in this process, with the session's
+    model) completes the index exactly."""
+    from rag.cli import main
+
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     copy_articles(corpus)
 
@@ -125,8 +129,8 @@ def test_disk_full_during_a_sync(tmp_path: Path, make_kb: Callable[..., Knowledg
     assert_clean_failure(done, 3, "disk may be full", "rag index")
     assert not (index / "manifest.json").exists()
 
-    again = rag(["index", "--json", "--corpus", str(corpus), "--index", str(index)])
-    assert again.returncode == 0, again.stderr
+    assert main(["index", "--json", "--corpus", str(corpus), "--index", str(index)]) == 0
+    again = json.loads(capsys.readouterr().out)
     kb = make_kb(corpus)
     from rag.load import load_corpus
     from rag.split import split_all
@@ -134,7 +138,7 @@ def test_disk_full_during_a_sync(tmp_path: Path, make_kb: Callable[..., Knowledg
     docs = [d for d in load_corpus(corpus) if not isinstance(d, Exception)]
     expected = sorted(c.id for c in split_all(docs, kb.settings.chunk_size, kb.settings.chunk_overlap))
     assert sorted(kb.store.get(include=[])["ids"]) == expected
-    assert json.loads(again.stdout)["chunks"] == len(expected)
+    assert again["chunks"] == len(expected)
 
 
 @pytest.mark.parametrize("stage", ["lexical", "manifest"])
@@ -178,8 +182,8 @@ def built_index(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> P
     """An index of the repository's corpus, built once; tests damage copies of it."""
     root = tmp_path_factory.mktemp("built")
     copy_articles(root / "corpus")
-    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index"))
-    kb._embedder = embedder
+    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index"),
+                       embedder=embedder)
     kb.sync(progress=False)
     return root
 
@@ -203,12 +207,17 @@ def cli(kb: KnowledgeBase, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_rebuild_recovers_from_random_bytes_in_the_chroma_database(damaged: KnowledgeBase) -> None:
+def test_rebuild_recovers_from_random_bytes_in_the_chroma_database(
+    damaged: KnowledgeBase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
     (damaged.settings.index_dir / "chroma" / "chroma.sqlite3").write_bytes(os.urandom(8192))
     one_line_failure(cli(damaged, "index"), 3, "rag index --rebuild")
-    done = cli(damaged, "index", "--rebuild", "--json")
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    # the rebuild as `rag index` in this process, with the session's model
+    paths = ["--corpus", str(damaged.settings.corpus_dir), "--index", str(damaged.settings.index_dir)]
+    assert main(["index", "--rebuild", "--json", *paths]) == 0
+    report = json.loads(capsys.readouterr().out)
     assert report["chunks"] == report["chunks_embedded"] == report["chunks_verified"] > 0
     assert damaged.search("open source", k=1)
 
@@ -262,3 +271,29 @@ def test_rebuild_refuses_a_folder_that_is_not_an_index(damaged: KnowledgeBase) -
         damaged.sync(rebuild=True, progress=False)
     assert mine.read_text() == "not the index's"
     assert damaged.search("open source", k=1)
+
+
+def test_a_search_that_fails_in_the_store_reopens_it_once(
+    damaged: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One store failure: the index is reopened and the search retried; a second one is a
+    StoreError that says what failed."""
+    from rag.retrieve import HybridRetriever
+
+    real = HybridRetriever.hits
+    failures = {"left": 1}
+
+    def flaky(self: HybridRetriever, *args: object, **kwargs: object) -> object:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError(errno.EIO, "Input/output error")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HybridRetriever, "hits", flaky)
+    first = damaged.store
+    assert damaged.search("open source", k=1)
+    assert damaged.store is not first and not failures["left"]
+    failures["left"] = 2
+    with pytest.raises(StoreError, match="searching the index failed"):
+        damaged.search("open source", k=1)
+    assert not failures["left"]

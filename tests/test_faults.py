@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,7 +85,7 @@ elif point == "delete":  # half of the vanished chunks deleted
 elif point == "lexical":  # every Chroma write done, BM25 and manifest not
     rag.index.lexical.build = lambda chunks, root: hang(point)
 elif point == "manifest":  # BM25 switched, manifest not written
-    from rag.index import Manifest
+    from rag.index_folder import Manifest
     Manifest.write = lambda self, index_dir: hang(point)
 
 from rag.cli import main
@@ -146,6 +147,16 @@ def clean(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> tuple[l
     return ids, manifest_docs(root / "index")
 
 
+@pytest.fixture(scope="module")
+def synced_base(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Path:
+    """The base corpus and its synced index, built once; each test syncs on a copy of both."""
+    root = tmp_path_factory.mktemp("base")
+    write_base(root / "corpus")
+    KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index", **SMALL),
+                  embedder=embedder).sync(progress=False)
+    return root
+
+
 def run_killed(point: str, corpus: Path, index: Path, tmp_path: Path) -> None:
     """Start `rag index` in a child process, wait until it reaches `point`, SIGKILL it."""
     marker = tmp_path / f"reached-{point}"
@@ -171,10 +182,11 @@ def test_killed_sync_is_completed_by_the_next(
     tmp_path: Path,
     make_kb: Callable[..., KnowledgeBase],
     clean: tuple[list[str], dict[str, object]],
+    synced_base: Path,
 ) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
-    write_base(corpus)
-    make_kb(corpus, **SMALL).sync(progress=False)
+    shutil.copytree(synced_base / "corpus", corpus)  # the base corpus, synced in-process
+    shutil.copytree(synced_base / "index", index)
     before = manifest_docs(index)
     write_update(corpus)
 
@@ -210,7 +222,7 @@ def test_killed_sync_is_completed_by_the_next(
 
 
 def _record_keys(kb: KnowledgeBase) -> list[str]:
-    from rag.index import record_manager
+    from rag.index_folder import record_manager
 
     return list(record_manager(kb.settings).list_keys())
 

@@ -19,7 +19,6 @@ from rag.settings import Settings
 from rag.store import UnreachableChunks, ensure_reachable, fresh_client, unreachable
 from rag.types import Chunk
 
-REPO = Path(__file__).resolve().parent.parent
 ZEBRA = "Zebras cross the Mara river every August, and crocodiles wait at the crossings.\n"
 
 
@@ -219,24 +218,22 @@ def test_search_and_sync_right_after_opening_a_knowledge_base(
     assert not failures, failures
 
 
-@pytest.mark.slow
-def test_cli_index_verify_reports_in_json_and_text(tmp_path: Path) -> None:
+def test_cli_index_verify_reports_in_json_and_text(
+    tmp_path: Path, embedder: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rag index --verify`, run in this process (it shares the session's loaded model)."""
     import json
-    import subprocess
-    import sys
+
+    from rag.cli import main
 
     copy_articles(tmp_path / "corpus")
     paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
-    done = subprocess.run([sys.executable, "-m", "rag.cli", "index", "--verify", "--json", *paths],
-                          cwd=REPO, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    assert main(["index", "--verify", "--json", *paths]) == 0
+    report = json.loads(capsys.readouterr().out)
     assert {"added", "updated", "deleted", "unchanged", "chunks", "seconds"} <= set(report)
     assert report["chunks_verified"] == report["chunks"] > 0 and report["chunks_repaired"] == 0
-    text = subprocess.run([sys.executable, "-m", "rag.cli", "index", "--verify", *paths],
-                          cwd=REPO, capture_output=True, text=True)
-    assert text.returncode == 0, text.stderr
-    assert f"verified: {report['chunks']} chunks found by search, 0 of them written again" in text.stdout
+    assert main(["index", "--verify", *paths]) == 0
+    assert f"verified: {report['chunks']} chunks found by search, 0 of them written again" in capsys.readouterr().out
 
 
 def test_bm25_chunks_of_an_index_built_before_the_metadata_format_still_load(tmp_path: Path) -> None:

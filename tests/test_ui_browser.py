@@ -269,6 +269,7 @@ def test_a_stopped_answer_is_marked_and_the_panel_leaves_searching(
         page.context.close()
         app.close()
         llm.close()
+        llm.close()
 
 
 def test_clicking_an_example_asks_it_and_a_follow_up_keeps_the_topic(desktop: Any) -> None:

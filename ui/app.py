@@ -180,10 +180,6 @@ def _asker(kb: KnowledgeBase) -> Any:
             raise gr.Error("history must be a list of [question, answer] pairs", print_exception=False) from None
         if k is not None and not 1 <= int(k) <= MAX_K:
             raise gr.Error(f"k must be between 1 and {MAX_K}", print_exception=False)
-        offered = kb.settings.offered_answerers
-        if answerer is not None and answerer not in offered:
-            raise gr.Error(f"the answerer {answerer!r} is not offered here: choose {' or '.join(offered)}",
-                           print_exception=False)
         try:
             return kb.ask(question, turns, k=int(k) if k else None, answerer=answerer).to_json()
         except RagError as exc:
