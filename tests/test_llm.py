@@ -177,6 +177,51 @@ def test_an_invented_sentence_is_removed_and_all_invented_abstains(embedder: obj
     assert draft.unsupported == ("Penguins enjoy jazz music.", invented)
 
 
+class CountingChat:
+    """A chat model that counts its calls and always replies `reply`."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.calls = 0
+
+    def stream(self, messages: object) -> Iterator[object]:
+        from langchain_core.messages import AIMessageChunk
+
+        self.calls += 1
+        yield AIMessageChunk(content=self.reply)
+
+
+def test_weak_evidence_abstains_without_asking_the_model(embedder: object) -> None:
+    chat = CountingChat("Napoleon trained it on the Moon [1].")
+    a = LLMAnswerer(chat, embedder)
+    _, draft = run(a, "What is the boiling point of mercury in kelvin?", HITS)
+    assert draft.abstained and chat.calls == 0
+    assert not a.scorer.would_answer("What is the boiling point of mercury in kelvin?", HITS)
+
+
+def test_the_sentinel_defers_to_a_confident_extractive_answer(embedder: object) -> None:
+    question = "What do open-weight models publish?"
+    chat = CountingChat(SENTINEL)
+    a = LLMAnswerer(chat, embedder)
+    assert a.scorer.would_answer(question, HITS)
+    _, draft = run(a, question, HITS)
+    assert chat.calls == 1 and not draft.abstained
+    extractive = run_extractive(a, question)
+    assert draft.text == extractive.text and draft.citations == extractive.citations
+    assert "publish their trained weights" in draft.citations[0].quote
+    # where the extractive answerer would abstain too, the sentinel abstains
+    a.scorer.threshold = 2.0
+    a.gate_margin = 2.0  # the model is still asked
+    _, draft = run(a, question, HITS)
+    assert chat.calls == 2 and draft.abstained and draft.text == NOT_COVERED
+
+
+def run_extractive(a: LLMAnswerer, question: str) -> Draft:
+    out = list(a.scorer.stream(question, list(HITS)))
+    assert isinstance(out[-1], Draft)
+    return out[-1]
+
+
 def test_warm_puts_the_system_prompt_in_the_prompt_cache(server: LocalServer, embedder: object) -> None:
     a = answerer(server, embedder, context="evidence", cache_prompt=True)
     read = server.metrics()["prompt_tokens_total"]  # prompt tokens read, cached ones left out

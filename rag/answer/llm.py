@@ -213,7 +213,7 @@ class LLMAnswerer:
             log.info("abstaining without the LLM: the retrieved evidence is too weak")
             yield abstention()
             return
-        hits = self.evidence(question, hits)
+        retrieved, hits = hits, self.evidence(question, hits)
         if not hits:
             yield abstention()
             return
@@ -241,6 +241,13 @@ class LLMAnswerer:
             raise AnswererError(f"the LLM server failed: {err}; check RAG_LLM_BASE_URL and that the "
                                 "server is running") from err
         log.debug("the LLM replied: %r", reply)
+        if is_sentinel(reply) and self.scorer.would_answer(question, retrieved):
+            # the model found no answer where the extractive answerer is sure of one: its quoted
+            # sentences rather than a refusal (on qa.jsonl, the dev half, the sentinel alone
+            # refused 3 of the 38 answerable questions that the extractive answerer answers)
+            log.info("the LLM gave no answer; the extractive answerer's quotes instead")
+            yield from self.scorer.stream(question, retrieved, history)
+            return
         yield finish(reply, hits, self.embedder)
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
