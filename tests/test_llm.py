@@ -171,8 +171,17 @@ def test_an_invented_sentence_is_removed_and_all_invented_abstains(embedder: obj
     assert draft.text == "Open-weight models publish their trained weights, so anyone can download them [1]."
     assert "publish their trained weights" in draft.citations[0].quote
     check_contract(draft)
-    # a reply that is all invented, cited or not, abstains (and keeps what it invented)
-    _, draft = run(LLMAnswerer(fake_llm(f"Penguins enjoy jazz music [{n}]. {invented}"), embedder), question, HITS)
+    # a reply that is all invented, cited or not, is not shown: where the extractive answerer
+    # is sure of an answer, its quotes are; where it is not, the answer abstains. Both keep what
+    # the model invented
+    all_invented = f"Penguins enjoy jazz music [{n}]. {invented}"
+    a = LLMAnswerer(fake_llm(all_invented), embedder)
+    _, draft = run(a, question, HITS)
+    assert not draft.abstained and draft.text == run_extractive(a, question).text
+    assert "Penguins" not in draft.text and draft.unsupported == ("Penguins enjoy jazz music.", invented)
+    a = LLMAnswerer(fake_llm(all_invented), embedder)
+    a.scorer.threshold, a.gate_margin = 2.0, 2.0  # not sure, yet the model is asked
+    _, draft = run(a, question, HITS)
     assert draft.abstained and draft.text == NOT_COVERED and draft.citations == ()
     assert draft.unsupported == ("Penguins enjoy jazz music.", invented)
 
