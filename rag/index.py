@@ -41,6 +41,7 @@ OWNED = ("chroma", "records.sqlite", "lexical", MANIFEST, f"{MANIFEST}.tmp", LOC
 class Manifest:
     documents: dict[str, dict[str, Any]]  # source -> {"sha256", "chunks"}
     synced_at: str = ""
+    embedding: dict[str, Any] | None = None  # {"model", "dimension"} of the vectors (rag.model_check)
 
     @classmethod
     def read(cls, index_dir: Path) -> Manifest:
@@ -61,11 +62,12 @@ class Manifest:
         ):
             log.warning("%s does not hold a manifest; treating it as missing", path)
             return cls({})
-        return cls(docs, str(data.get("synced_at", "")))
+        embedding = data.get("embedding")
+        return cls(docs, str(data.get("synced_at", "")), embedding if isinstance(embedding, dict) else None)
 
     def write(self, index_dir: Path) -> None:
         tmp = index_dir / f"{MANIFEST}.tmp"
-        data = {"documents": self.documents, "synced_at": self.synced_at}
+        data = {"documents": self.documents, "synced_at": self.synced_at, "embedding": self.embedding}
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, index_dir / MANIFEST)
 
@@ -205,12 +207,14 @@ def _sync_locked(
 ) -> SyncReport:
     from langchain_core.indexing import index
 
+    from rag.model_check import check_model
     from rag.store import all_chunks, check_searchable, count, fresh_client, vector_store
 
     old = Manifest({}) if full_rebuild else Manifest.read(settings.index_dir)
     # Under the lock, read the collection as the last sync (maybe another process) left it.
     store = vector_store(settings, embedder, fresh_client(settings))
     check_searchable(store, _where(settings))
+    embedding = check_model(old.embedding, store, embedder, _where(settings))
     docs: list[Document] = []
     skipped: list[Skipped] = []
     for item in load_corpus(settings.corpus_dir):
@@ -265,7 +269,7 @@ def _sync_locked(
     repaired = _ensure_reachable(settings, store, records, written)
     lexical.build(all_chunks(store), settings.index_dir / "lexical")
     synced_at = datetime.now(UTC).isoformat(timespec="seconds")
-    Manifest(manifest, synced_at).write(settings.index_dir)
+    Manifest(manifest, synced_at, embedding).write(settings.index_dir)
     total = count(store)
     report = SyncReport(added, updated, deleted, unchanged, total, time.perf_counter() - began,
                         tuple(skipped), chunks_embedded=result["num_added"],
