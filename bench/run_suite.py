@@ -50,9 +50,12 @@ def open_domain(suite: Path, domain: str, workdir: Path, embedder: Any = None, w
     return kb
 
 
-def run_split(kb: KnowledgeBase, items: list[QAItem], k: int = 10) -> dict[str, Any]:
+def run_split(kb: KnowledgeBase, items: list[QAItem], k: int = 10, answers: bool = True) -> dict[str, Any]:
     questions = {str(n): (i.question, set(i.sources)) for n, i in enumerate(items) if i.answerable and i.sources}
     retrieval = score_questions(kb, questions, k)
+    if not answers:
+        return {"questions": len(questions), "ndcg@10": {mode: round(r.metrics[f"ndcg@{k}"], 3)
+                                                         for mode, r in retrieval.items()}}
     report = evaluate(kb, items)
     wrong_off = [i.question for i in report.items if not i.answerable and not i.abstained]
     missed = [i.question for i in report.items if i.answerable and i.entry_cited is False]
@@ -114,11 +117,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-warm", action="store_true",
                         help="embed sentences as questions need them (a slow model's latency then includes that)")
+    parser.add_argument("--retrieval-only", action="store_true", help="nDCG@10 only, no answers (JSON rows)")
     parser.add_argument("--from-json", type=Path, help="print the table of an earlier --json run")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the questions answered wrongly")
     args = parser.parse_args()
     splits = ("dev", "test") if args.split == "both" else (args.split,)
+    if args.retrieval_only and not args.json:
+        parser.error("--retrieval-only writes JSON rows: add --json")
     rows: list[dict[str, Any]] = json.loads(args.from_json.read_text()) if args.from_json else []
     embedder = None
     for domain in [] if args.from_json else args.domains:
@@ -128,7 +134,8 @@ def main() -> None:
         print(f"{domain} indexed: {timings}", file=sys.stderr)
         for split in splits:
             row = {"domain": domain, "split": split, "index": timings,
-                   **run_split(kb, load_qa(args.suite / domain / f"qa-{split}.jsonl"))}
+                   **run_split(kb, load_qa(args.suite / domain / f"qa-{split}.jsonl"),
+                                 answers=not args.retrieval_only)}
             rows.append(row)
             print(f"{domain} {split} done", file=sys.stderr)
     if args.json:
