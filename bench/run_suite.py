@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,19 +29,31 @@ HERE = Path(__file__).resolve().parent
 DOMAINS = ("debian-faq", "git-doc", "sqlite3-doc", "emacs-common", "articles")
 
 
-def open_domain(suite: Path, domain: str, workdir: Path, embedder: Any = None, warm: bool = True) -> KnowledgeBase:
-    """A synced knowledge base over one domain's corpus (never a shared Chroma server)."""
+def open_domain(suite: Path, domain: str, workdir: Path, embedder: Any = None, warm: bool = True,
+                timings: dict[str, Any] | None = None) -> KnowledgeBase:
+    """A synced knowledge base over one domain's corpus (never a shared Chroma server); `timings`
+    receives the chunks embedded by the sync, its seconds, and the seconds of the warm-up."""
     settings = Settings.from_env(corpus_dir=suite / domain / "corpus", index_dir=workdir / domain)
     kb = KnowledgeBase(replace(settings, chroma_url=None), embedder=embedder)
-    kb.sync(progress=False)
+    kb.embedder.embed_query("warm up")  # model loading is neither indexing nor warm-up time
+    report = kb.sync(progress=False)
+    began = time.perf_counter()
     if warm:
         kb.warm()  # as `rag serve` does: sentence vectors ahead, so latency is per question
+    if timings is not None:
+        timings.update(chunks=report.chunks, embedded=report.chunks_embedded, sync_s=round(report.seconds, 1),
+                       warm_s=round(time.perf_counter() - began, 1))
+        if report.chunks_embedded:
+            timings["chunks_per_s"] = round(report.chunks_embedded / report.seconds, 2)
     return kb
 
 
-def run_split(kb: KnowledgeBase, items: list[QAItem], k: int = 10) -> dict[str, Any]:
+def run_split(kb: KnowledgeBase, items: list[QAItem], k: int = 10, answers: bool = True) -> dict[str, Any]:
     questions = {str(n): (i.question, set(i.sources)) for n, i in enumerate(items) if i.answerable and i.sources}
     retrieval = score_questions(kb, questions, k)
+    if not answers:
+        return {"questions": len(questions), "ndcg@10": {mode: round(r.metrics[f"ndcg@{k}"], 3)
+                                                         for mode, r in retrieval.items()}}
     report = evaluate(kb, items)
     wrong_off = [i.question for i in report.items if not i.answerable and not i.abstained]
     missed = [i.question for i in report.items if i.answerable and i.entry_cited is False]
@@ -100,18 +113,27 @@ def main() -> None:
     parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
     parser.add_argument("--workdir", type=Path, default=HERE / "data" / "work")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-warm", action="store_true",
+                        help="embed sentences as questions need them (a slow model's latency then includes that)")
+    parser.add_argument("--retrieval-only", action="store_true", help="nDCG@10 only, no answers (JSON rows)")
     parser.add_argument("--from-json", type=Path, help="print the table of an earlier --json run")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the questions answered wrongly")
     args = parser.parse_args()
     splits = ("dev", "test") if args.split == "both" else (args.split,)
+    if args.retrieval_only and not args.json:
+        parser.error("--retrieval-only writes JSON rows: add --json")
     rows: list[dict[str, Any]] = json.loads(args.from_json.read_text()) if args.from_json else []
     embedder = None
     for domain in [] if args.from_json else args.domains:
-        kb = open_domain(args.suite, domain, args.workdir, embedder)
+        timings: dict[str, Any] = {}
+        kb = open_domain(args.suite, domain, args.workdir, embedder, warm=not args.no_warm, timings=timings)
         embedder = kb.embedder  # one model for all domains
+        print(f"{domain} indexed: {timings}", file=sys.stderr)
         for split in splits:
-            row = {"domain": domain, "split": split, **run_split(kb, load_qa(args.suite / domain / f"qa-{split}.jsonl"))}
+            row = {"domain": domain, "split": split, "index": timings,
+                   **run_split(kb, load_qa(args.suite / domain / f"qa-{split}.jsonl"),
+                                 answers=not args.retrieval_only)}
             rows.append(row)
             print(f"{domain} {split} done", file=sys.stderr)
     if args.json:

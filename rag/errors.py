@@ -30,6 +30,10 @@ class StoreError(RagError):
     exit_code = 3
 
 
+class ModelMismatch(StoreError):
+    """The index holds vectors of another embedding model than the one configured."""
+
+
 class MissingDependency(RagError):
     """An optional backend is not installed."""
 

@@ -87,12 +87,14 @@ def _sync_locked(
 ) -> SyncReport:
     from langchain_core.indexing import index
 
+    from rag.model_check import check_model
     from rag.store import all_chunks, check_searchable, count, fresh_client, vector_store
 
     old = Manifest({}) if full_rebuild else Manifest.read(settings.index_dir)
     # Under the lock, read the collection as the last sync (maybe another process) left it.
     store = vector_store(settings, embedder, fresh_client(settings))
     check_searchable(store, _where(settings))
+    embedding = check_model(old.embedding, store, embedder, _where(settings))
     docs: list[Document] = []
     skipped: list[Skipped] = []
     for item in load_corpus(settings.corpus_dir):
@@ -147,7 +149,7 @@ def _sync_locked(
     repaired = _ensure_reachable(settings, store, records, written)
     lexical.build(all_chunks(store), settings.index_dir / "lexical")
     synced_at = datetime.now(UTC).isoformat(timespec="seconds")
-    Manifest(manifest, synced_at).write(settings.index_dir)
+    Manifest(manifest, synced_at, embedding).write(settings.index_dir)
     total = count(store)
     report = SyncReport(added, updated, deleted, unchanged, total, time.perf_counter() - began,
                         tuple(skipped), chunks_embedded=result["num_added"],

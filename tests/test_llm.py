@@ -30,8 +30,9 @@ from rag.answer.llm import (
 )
 from rag.citations import cited_sentences, markers_in, normalize_markers, renumber
 from rag.errors import AnswererError, RagError
+from rag.fetch import Part, join_parts, package_file, wheel_part
 from rag.local_llm import LocalServer, start
-from rag.models import KNOWN, Part, default_model, install, join_parts, package_file, wheel_part
+from rag.models import KNOWN, default_model, install
 from rag.settings import Settings
 from rag.types import Chunk, Hit
 

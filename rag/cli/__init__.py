@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("models", help="install a local LLM for the llm answerer")
+    p = sub.add_parser("models", help="install a local LLM for the llm answerer, or an embedding model")
     p.add_argument("action", choices=("list", "install"))
     p.add_argument("name", nargs="?")
     p.set_defaults(func=cmd_models)

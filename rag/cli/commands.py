@@ -158,7 +158,7 @@ def configured_answerers(settings: Settings) -> tuple[str, ...]:
 
 # -- rag models ----------------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace) -> int:
-    from rag.models import KNOWN, default_model, install, installed, models_dir
+    from rag.models import EMBEDDING, KNOWN, default_model, install, installed, models_dir
 
     directory = models_dir(settings_from(args))
     if args.action == "list":
@@ -175,6 +175,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         raise RagError(f"name the model to install: rag models install NAME ({', '.join(KNOWN)})")
     model = install(args.name, directory, progress=sys.stderr.isatty())
     say(f"installed {model.name}: {model.path} ({model.size:,} bytes, sha256 {model.sha256})")
-    say("it is now the default model of the llm answerer: rag ask --answerer llm \"QUESTION\"; "
-        "the web chat (rag serve) now offers the llm answerer first")
+    if model.kind == EMBEDDING:
+        say(f"select it with RAG_EMBED_MODEL={model.name}, then rebuild the index: rag index --rebuild")
+    else:
+        say("it is now the default model of the llm answerer: rag ask --answerer llm \"QUESTION\"; "
+            "the web chat (rag serve) now offers the llm answerer first")
     return 0
