@@ -487,3 +487,12 @@ def test_models_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     assert all(name in out for name in KNOWN) and "installed" not in out.replace("not installed", "")
     assert main(["models", "install"]) != 0
     assert "rag models install NAME" in capsys.readouterr().err
+
+
+def test_threads_follow_the_cores_and_the_load() -> None:
+    from rag.local_llm import Threads, default_threads
+
+    assert default_threads(cores=2, load=0.3) == Threads(generate=2, batch=2)  # idle: every core
+    assert default_threads(cores=2, load=3.0) == Threads(generate=1, batch=2)  # busy: one core free
+    assert default_threads(cores=1, load=5.0) == Threads(generate=1, batch=1)
+    assert default_threads(cores=8, load=1.5) == Threads(generate=7, batch=8)
