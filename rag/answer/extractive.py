@@ -150,14 +150,17 @@ class ExtractiveAnswerer:
             conf -= 0.2
         return conf
 
-    def would_answer(self, question: str, hits: list[Hit], below: float = 0.0) -> bool:
-        """Whether the retrieved hits answer the question well enough for this answerer to
-        answer rather than abstain, with the threshold lowered by `below`: the one abstention
-        rule, which the llm answerer applies before it asks its model."""
+    def confidence_for(self, question: str, hits: list[Hit]) -> float:
+        """The confidence of the answer this answerer would give from these hits (-inf when
+        no sentence qualifies): the one abstention rule, which the llm answerer applies too."""
         cands = self.candidates(question, hits)
         if not cands:
-            return False
-        return self.confidence(question, cands[0], hits, self.select(cands)) >= self.threshold - below
+            return -math.inf
+        return self.confidence(question, cands[0], hits, self.select(cands))
+
+    def would_answer(self, question: str, hits: list[Hit], below: float = 0.0) -> bool:
+        """Whether it would answer rather than abstain, with the threshold lowered by `below`."""
+        return self.confidence_for(question, hits) >= self.threshold - below
 
     # -- answer --------------------------------------------------------------------------
     def select(self, candidates: list[Candidate]) -> list[Candidate]:

@@ -14,6 +14,7 @@ one, the local GGUF model that `rag models install` set up, served by xllamacpp.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -182,10 +183,10 @@ class LLMAnswerer:
             out.append(hit)
         return out
 
-    def too_weak(self, question: str, hits: list[Hit]) -> bool:
+    def too_weak(self, confidence: float) -> bool:
         """The extractive answerer's abstention rule, `gate_margin` more lenient: no model call
         when the evidence is weak (a refusal at once, and no answer made up from near misses)."""
-        return not hits or not self.scorer.would_answer(question, hits, below=self.gate_margin)
+        return confidence < self.scorer.threshold - self.gate_margin
 
     def evidence(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
         """What the model reads for this question: evidence pieces or whole passages."""
@@ -210,7 +211,9 @@ class LLMAnswerer:
             log.warning("could not warm the LLM up: %s", err)
 
     def stream(self, question: str, hits: list[Hit], history: Sequence[Turn] = ()) -> Iterator[str | Draft]:
-        if self.too_weak(question, hits):
+        # the extractive answerer's confidence, computed once: the gate, then the fallback
+        confidence = self.scorer.confidence_for(question, hits) if hits else -math.inf
+        if self.too_weak(confidence):
             log.info("abstaining without the LLM: the retrieved evidence is too weak")
             yield abstention()
             return
@@ -243,7 +246,7 @@ class LLMAnswerer:
                                 "server is running") from err
         log.debug("the LLM replied: %r", reply)
         draft = finish(reply, hits, self.embedder)
-        if draft.abstained and self.scorer.would_answer(question, retrieved):
+        if draft.abstained and confidence >= self.scorer.threshold:
             # the model gave no usable answer (the sentinel, or sentences the evidence does not
             # support) where the extractive answerer is sure of one: its quoted sentences rather
             # than a refusal. On qa.jsonl (the articles' dev half) qwen-1.5b refused 3 of the 38
