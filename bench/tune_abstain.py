@@ -34,8 +34,8 @@ def confidences(kb: Any, items: list[Any]) -> list[dict[str, Any]]:
         if not cands:
             rows.append({"answerable": item.answerable, "conf": -1.0, "right": False})
             continue
-        chosen = answerer.select(cands)
-        conf = answerer.confidence(item.question, cands[0], hits, chosen)
+        chosen = answerer.select(cands, hits)
+        conf = answerer.confidence(item.question, cands, hits, chosen)
         sources = {hits[c.hit_rank].chunk.source for c in chosen}
         if item.entry:
             right = item.entry in sources
@@ -64,7 +64,6 @@ def main() -> None:
     parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
     parser.add_argument("--split", default="dev")
     parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
-    parser.add_argument("--margin", type=float, nargs="*", default=[0.08])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {}
@@ -73,9 +72,7 @@ def main() -> None:
         kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
         embedder = kb.embedder
         items = load_qa(args.suite / domain / f"qa-{args.split}.jsonl")
-        for margin in args.margin:
-            kb.answerer("extractive").margin = margin  # type: ignore[attr-defined]
-            results[f"{domain} margin={margin}"] = sweep(confidences(kb, items))
+        results[domain] = sweep(confidences(kb, items))
         print(f"{domain} done", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=1))

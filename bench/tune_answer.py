@@ -1,0 +1,95 @@
+"""Choose how the extractive answerer ranks and picks sentences, on the suite's dev halves.
+
+    python bench/tune_answer.py [bench/data/suite] [--split dev|test] [--json]
+
+Each question is retrieved and its sentences scored once; then every configuration of
+(passage weight, sentences per answer, sentences per document) re-ranks the same candidates and
+runs the answerer's own `select` and `confidence`. A cell is the share of answerable questions
+whose answer cites the question's entry (on the articles: holds at least half of its facts),
+abstentions counting as misses. Choose on dev; the test split is for the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run_suite import DOMAINS, HERE, open_domain
+
+from rag.evaluate import fact_recall, load_qa
+
+# (passage weight, most sentences, most sentences from one document); the first row is the
+# answerer before this sweep (3 sentences, any source; it also kept only sentences within 0.2
+# of the best, which this sweep does not model)
+CONFIGS = [(0.0, 3, 3, 0.2)] + [(w, n, p, m) for w in (0.3, 0.4, 0.5) for n, p in ((3, 1), (4, 1), (4, 2)) for m in (0.1, 0.15, 0.2, 0.3, 1.0)]
+
+
+def prepared(kb: Any, items: list[Any]) -> list[tuple[Any, list[Any], list[Any]]]:
+    """(item, hits, candidates) of every question: the expensive part, done once."""
+    answerer = kb.answerer("extractive")
+    return [(item, hits, answerer.candidates(item.question, hits))
+            for item in items for hits in [kb.search(item.question, kb.settings.k)]]
+
+
+def score(answerer: Any, rows: list[tuple[Any, list[Any], list[Any]]], config: tuple[float, int, int, float]) -> float:
+    """The share of answerable questions answered right under one configuration."""
+    answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin = config
+    right = []
+    for item, hits, cands in rows:
+        if not item.answerable:
+            continue
+        passage = [h.dense_score or 0.0 for h in hits]
+        w = answerer.passage_weight
+        ranked = sorted((replace(c, score=(1 - w) * c.relevance + w * passage[c.hit_rank]) for c in cands),
+                        key=lambda c: -c.score)
+        if not ranked:
+            right.append(0.0)
+            continue
+        chosen = answerer.select(ranked, hits)
+        if answerer.confidence(item.question, ranked, hits, chosen) < answerer.threshold:
+            right.append(0.0)
+        elif item.entry:
+            right.append(float(item.entry in {hits[c.hit_rank].chunk.source for c in chosen}))
+        else:
+            right.append(float(fact_recall(" ".join(c.text for c in chosen), item.answers) >= 0.5))
+    return statistics.mean(right) if right else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    table: dict[tuple[float, int, int, float], dict[str, float]] = {}
+    embedder = None
+    for domain in args.domains:
+        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
+        embedder = kb.embedder
+        answerer = kb.answerer("extractive")
+        defaults = (answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin)
+        rows = prepared(kb, load_qa(args.suite / domain / f"qa-{args.split}.jsonl"))
+        for config in CONFIGS:
+            table.setdefault(config, {})[domain] = score(answerer, rows, config)
+        answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin = defaults
+        print(f"{domain} done", file=sys.stderr)
+    if args.json:
+        print(json.dumps([{"passage_weight": w, "max_sentences": n, "per_source": p, "margin": m, **cells}
+                          for (w, n, p, m), cells in table.items()], indent=1))
+        return
+    print(f"{'weight':>6} {'n':>2} {'per':>3} {'margin':>6}: " + " ".join(f"{d[:12]:>12}" for d in args.domains) + "    mean")
+    for (w, n, p, m), cells in table.items():
+        print(f"{w:>6.1f} {n:>2} {p:>3} {m:>6.2f}: " + " ".join(f"{100 * cells[d]:>11.0f}%" for d in args.domains)
+              + f"  {100 * statistics.mean(cells.values()):5.1f}%")
+
+
+if __name__ == "__main__":
+    main()
