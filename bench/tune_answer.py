@@ -53,7 +53,7 @@ def score(answerer: Any, rows: list[tuple[Any, list[Any], list[Any]]], config: t
             right.append(0.0)
             continue
         chosen = answerer.select(ranked, hits)
-        if answerer.confidence(item.question, ranked, hits, chosen) < answerer.threshold:
+        if answerer.confidence(ranked, hits) < answerer.threshold:
             right.append(0.0)
         elif item.entry:
             right.append(float(item.entry in {hits[c.hit_rank].chunk.source for c in chosen}))
