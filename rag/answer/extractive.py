@@ -110,7 +110,7 @@ class ExtractiveAnswerer:
             c = hit.chunk
             for s, e in passage_units(c.text):
                 text = c.text[s:e]
-                if len(text.split()) < 4 or is_plain_heading(text):  # fragments and headings answer nothing
+                if len(text.split()) < 4 or _is_heading(text, c.section):  # fragments and headings answer nothing
                     continue
                 spans.append((rank, c.start + s, c.start + e, text))
         if not spans:
@@ -199,8 +199,11 @@ class ExtractiveAnswerer:
         # out, unless nothing else is left (bench/followups.py: 8/16 follow-up answers repeated
         # the previous one without this rule, 0/16 with it); whether the knowledge base covers
         # the question is judged on all its sentences
+        # (when nothing new comes within the margin of the best sentence, the best is said again:
+        # an off-topic new sentence is worse than a repeated right one)
         fresh = [c for c in cands if c.text not in said] if said else cands
-        chosen = self.select(fresh or cands, hits)
+        new = bool(fresh) and fresh[0].score >= cands[0].score - self.margin
+        chosen = self.select(fresh if new else cands, hits)
         if self.confidence(cands, hits) < self.threshold:
             yield abstention()
             return
@@ -254,6 +257,12 @@ def passage_units(text: str) -> list[tuple[int, int]]:
             units.append((spans[i - 1][0], end))
         i = j
     return units
+
+
+def _is_heading(text: str, section: str) -> bool:
+    """A plain-text heading, or the passage's own section title as written (Markdown's '#' or
+    setext underline included)."""
+    return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()) == section)
 
 
 def _in_section(section: str, text: str) -> str:
