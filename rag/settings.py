@@ -88,9 +88,8 @@ class Settings:
     # the longest answer the llm answerer may write, in tokens (a few cited sentences need
     # 60-150; the cap bounds a rambling model's time)
     llm_max_tokens: int = 200
-    # threads of the local llama.cpp server; 0: every core reads the prompt, and every core
-    # generates when the machine is idle at start, one less when it is busy
-    # (rag.local_llm.default_threads, docs/llm.md)
+    # threads of the local llama.cpp server; 0: every core (rag.local_llm.default_threads,
+    # docs/llm.md)
     llm_threads: int = 0
 
     def __post_init__(self) -> None:
