@@ -33,6 +33,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from llm_threads import busy_between, cpu_seconds  # noqa: E402
 
 from rag.evaluate import SourceTexts, citation_valid, fact_recall, load_qa, percentile  # noqa: E402
 from rag.kb import KnowledgeBase  # noqa: E402
@@ -115,6 +118,7 @@ def llm_bench(args: argparse.Namespace) -> None:
         threads = getattr(getattr(a, "server", None), "threads", None)
         texts = SourceTexts(settings.corpus_dir)
         checks = _time_the_check()
+        began = cpu_seconds()
         for item in items:
             for mode in modes:
                 a.context = mode  # type: ignore[attr-defined]
@@ -133,8 +137,11 @@ def llm_bench(args: argparse.Namespace) -> None:
                                            for c in answer.citations),
                     "unsupported_removed": len(answer.unsupported), "answer": answer.text,
                 })
+        elsewhere = busy_between(began, cpu_seconds())
     report = {"model": args.model, "questions": len(items), "load_average_before": load,
               "threads": threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+              # cores' worth of CPU that other processes used while the questions were asked
+              "busy_elsewhere_cores": round(elsewhere, 2),
               "load_average_after": [round(x, 1) for x in os.getloadavg()],
               "modes": {m: _summary(r) for m, r in runs.items()}}
     if len(modes) == 2:
@@ -146,8 +153,8 @@ def llm_bench(args: argparse.Namespace) -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"{args.model}: {len(items)} questions per mode; load average {load} before, "
-          f"{report['load_average_after']} after; local model threads: {report['threads']}, "
-          f"OMP_WAIT_POLICY={report['omp_wait_policy']}")
+          f"{report['load_average_after']} after; other processes used {report['busy_elsewhere_cores']} "
+          f"cores meanwhile; local model threads: {report['threads']}, OMP_WAIT_POLICY={report['omp_wait_policy']}")
     for mode, s in report["modes"].items():  # type: ignore[attr-defined]
         print(f"  {mode:<9} first token median {s['first_token']['median_ms'] / 1000:6.1f} s  p95 "
               f"{s['first_token']['p95_ms'] / 1000:6.1f} s | full answer median {s['total']['median_ms'] / 1000:6.1f} s"

@@ -30,19 +30,24 @@ from rag.models import default_model, models_dir  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 
-def busy_elsewhere(seconds: float) -> float:
-    """Cores' worth of CPU time that other processes used over `seconds` (/proc/stat's busy
-    time less this process's own)."""
-    def sample() -> tuple[float, float]:
-        with open("/proc/stat", encoding="ascii") as fh:
-            f = [int(x) for x in fh.readline().split()[1:9]]
-        own = os.times()
-        return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK"), own.user + own.system
+def cpu_seconds() -> tuple[float, float, float]:
+    """(wall clock, CPU seconds every process has used since boot per /proc/stat, CPU seconds
+    this process has used): two of these give what other processes used in between."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        f = [int(x) for x in fh.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    own = os.times()
+    return time.monotonic(), (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK"), own.user + own.system
 
-    (busy0, own0), began = sample(), time.monotonic()
+
+def busy_between(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    """Cores' worth of CPU time that other processes used between two `cpu_seconds()`."""
+    return max(0.0, (b[1] - a[1]) - (b[2] - a[2])) / max(b[0] - a[0], 1e-6)
+
+
+def busy_elsewhere(seconds: float) -> float:
+    began = cpu_seconds()
     time.sleep(seconds)
-    (busy1, own1), spent = sample(), time.monotonic() - began
-    return max(0.0, (busy1 - busy0) - (own1 - own0)) / spent
+    return busy_between(began, cpu_seconds())
 
 
 def serve(model: Path, generate: int, batch: int) -> tuple[Any, str]:
