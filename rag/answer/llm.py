@@ -75,7 +75,7 @@ def _chat_openai() -> Any:
     return ChatOpenAI
 
 
-def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 200, **kwargs: Any) -> Any:
+def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 150, **kwargs: Any) -> Any:
     """A streaming `ChatOpenAI` for an OpenAI-compatible server (a URL without a path gets /v1).
     For a llama.cpp server pass `extra_body={"cache_prompt": True}` (its default anyway)."""
     ChatOpenAI = _chat_openai()
