@@ -33,6 +33,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from llm_threads import busy_between, cpu_seconds  # noqa: E402
 
 from rag.evaluate import SourceTexts, citation_valid, fact_recall, load_qa, percentile  # noqa: E402
 from rag.kb import KnowledgeBase  # noqa: E402
@@ -112,16 +115,21 @@ def llm_bench(args: argparse.Namespace) -> None:
         kb.sync(progress=False)
         kb.warm()  # loads the model and reads the system prompt into the server's cache
         a = kb.answerer("llm")
+        threads = getattr(getattr(a, "server", None), "threads", None)
         texts = SourceTexts(settings.corpus_dir)
+        checks = _time_the_check()
+        began = cpu_seconds()
         for item in items:
             for mode in modes:
                 a.context = mode  # type: ignore[attr-defined]
                 read = _prompt_tokens(a)
+                checks.clear()
                 answer = kb.ask(item.question)
                 t = answer.timings_ms
                 runs[mode].append({
                     "question": item.question, "answerable": item.answerable, "abstained": answer.abstained,
-                    "first_token_ms": t["first_token"], "total_ms": t["total"],
+                    "first_token_ms": t["first_token"], "total_ms": t["total"], "retrieve_ms": t["retrieve"],
+                    "check_ms": sum(checks),
                     "prompt_tokens": None if read is None else _prompt_tokens(a) - read,  # type: ignore[operator]
                     "fact_recall": fact_recall(answer.text, item.answers) if item.answerable and item.answers else None,
                     "citations": len(answer.citations),
@@ -129,7 +137,11 @@ def llm_bench(args: argparse.Namespace) -> None:
                                            for c in answer.citations),
                     "unsupported_removed": len(answer.unsupported), "answer": answer.text,
                 })
+        elsewhere = busy_between(began, cpu_seconds())
     report = {"model": args.model, "questions": len(items), "load_average_before": load,
+              "threads": threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+              # cores' worth of CPU that other processes used while the questions were asked
+              "busy_elsewhere_cores": round(elsewhere, 2),
               "load_average_after": [round(x, 1) for x in os.getloadavg()],
               "modes": {m: _summary(r) for m, r in runs.items()}}
     if len(modes) == 2:
@@ -141,11 +153,14 @@ def llm_bench(args: argparse.Namespace) -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"{args.model}: {len(items)} questions per mode; load average {load} before, "
-          f"{report['load_average_after']} after (2 cores shared: times are inflated)")
+          f"{report['load_average_after']} after; other processes used {report['busy_elsewhere_cores']} "
+          f"cores meanwhile; local model threads: {report['threads']}, OMP_WAIT_POLICY={report['omp_wait_policy']}")
     for mode, s in report["modes"].items():  # type: ignore[attr-defined]
         print(f"  {mode:<9} first token median {s['first_token']['median_ms'] / 1000:6.1f} s  p95 "
               f"{s['first_token']['p95_ms'] / 1000:6.1f} s | full answer median {s['total']['median_ms'] / 1000:6.1f} s"
               f"  p95 {s['total']['p95_ms'] / 1000:6.1f} s | prompt tokens read {s['prompt_tokens_median']}")
+        print(f"            retrieval median {s['retrieve']['median_ms']} ms, check of the reply median "
+              f"{s['check_answered_median_ms']} ms (answered questions)")
         print(f"            answered only: first token median {s['first_token_answered_median_ms']} ms, "
               f"full answer median {s['total_answered_median_ms']} ms")
         print(f"            fact recall {s['fact_recall']}, refused unanswerable {s['refused_unanswerable']}, "
@@ -154,6 +169,25 @@ def llm_bench(args: argparse.Namespace) -> None:
     if "ratio" in report:
         r = report["ratio"]
         print(f"  {modes[1]} / {modes[0]} median: first token x{r['first_token']}, full answer x{r['total']}")  # type: ignore[index]
+
+
+def _time_the_check() -> list[float]:
+    """Milliseconds each call of the reply's check (`rag.answer.llm.finish`) takes, in a list
+    that the caller clears before each question."""
+    import rag.answer.llm as llm
+
+    spent: list[float] = []
+    check = llm.finish
+
+    def timed(*args: object, **kwargs: object) -> object:
+        began = time.perf_counter()
+        try:
+            return check(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            spent.append((time.perf_counter() - began) * 1000)
+
+    llm.finish = timed  # type: ignore[assignment]
+    return spent
 
 
 def _prompt_tokens(answerer: object) -> float | None:
@@ -176,6 +210,9 @@ def _summary(runs: list[dict[str, object]]) -> dict[str, object]:
     return {
         "first_token": stats("first_token_ms"),
         "total": stats("total_ms"),
+        "retrieve": stats("retrieve_ms"),
+        "check_answered_median_ms": round(statistics.median(
+            [float(r["check_ms"]) for r in answered]), 1) if answered else None,  # type: ignore[arg-type]
         # an abstention shows its text at the end: time to the first word of real answers only
         "first_token_answered_median_ms": round(statistics.median(
             [float(r["first_token_ms"]) for r in answered]), 1) if answered else None,  # type: ignore[arg-type]

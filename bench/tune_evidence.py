@@ -25,8 +25,7 @@ from rag.answer.llm import build_messages
 from rag.evaluate import fact_recall, load_qa
 
 # (character budget, score margin, most pieces)
-CONFIGS = [(1000, 0.25, 6), (1000, 0.15, 6), (800, 0.25, 6), (800, 0.15, 6), (800, 0.15, 4),
-           (700, 0.15, 4), (600, 0.15, 4), (600, 0.10, 4)]
+CONFIGS = [(1000, 0.15, 6), (700, 0.15, 4), (600, 0.15, 3), (500, 0.15, 3), (400, 0.15, 2)]
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ class LocalServer:
     address: str  # http://127.0.0.1:PORT
     handle: Any  # the xllamacpp.Server; the server stops when it is released
     api_key: str = ""  # random per server: other local users cannot use the loopback port
+    threads: int = 0  # what it runs on
 
     @property
     def base_url(self) -> str:
@@ -54,32 +55,29 @@ class LocalServer:
         self.handle = None
 
 
-@dataclass(frozen=True)
-class Threads:
-    generate: int  # threads that generate tokens, one at a time
-    batch: int  # threads that read the prompt, many tokens at once
+# OpenMP's waiting threads sleep instead of spinning. llama.cpp's threads (and torch's: the two
+# share one libgomp, which reads this when it loads) otherwise spin for CPU time that another
+# busy process needs too, and then wait for each other: with one other process busy on this
+# 2-core machine, qwen-1.5b on 2 threads generated 1.3-2.1 tokens/s spinning against 18-19
+# passive (1 thread: 20-21 either way), and a query embedding took 30-490 ms against 13-15
+# (docs/llm.md, "Threads"). rag/embed.py sets it too, for whichever library loads first.
+OPENMP_WAIT = ("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def default_threads(cores: int | None = None, load: float | None = None) -> Threads:
-    """Threads for the local model when RAG_LLM_THREADS is not set, from the CPU cores and the
-    1-minute load average when the server starts. llama.cpp's threads wait for each other at
-    every step, so a thread that another process delays stalls them all. Measured on this 2-core
-    machine with qwen-1.5b (docs/llm.md): idle, 2 threads read the prompt at 71 tokens/s and
-    generate 13.6/s, 1 thread 36 and 8.2/s; busy (load 10), 2 threads generated 0.24 tokens/s
-    and 1 thread 3.6/s, and read the prompt at 11 and 19/s. So: every core reads the prompt
-    (at worst 2x slower on a busy machine) and every core generates on a machine that is idle
-    at start (load below one core's worth); a busy one keeps a core free for generation."""
-    cores = cores or os.cpu_count() or 1
-    if load is None:
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float(cores)
-    generate = cores if load < 1.0 else max(1, cores - 1)
-    return Threads(generate=generate, batch=cores)
+def default_threads() -> int:
+    """Every core, for reading the prompt and generating. With OpenMP's threads passive
+    (OPENMP_WAIT) two threads were at least as fast as one on this 2-core machine whether it was
+    idle, had one other busy process (prompt: same; generation 18-19 against 20-21 tokens/s) or
+    several (load 6.5: first token 12 s against 24 s, generation 9.1 against 7.5 tokens/s);
+    docs/llm.md, bench/llm_threads.py."""
+    return os.cpu_count() or 1
 
 
 def start(model_path: Path, n_ctx: int = 4096, threads: int | None = None, verbosity: int = -1) -> LocalServer:
     """Serve `model_path` on a free port of 127.0.0.1; one server per model and context size
     per process. Its prompt cache (llama.cpp's `cache_prompt`, on by default) keeps the shared
     beginning of the prompts, and /metrics is on for `LocalServer.metrics`."""
+    os.environ.setdefault(*OPENMP_WAIT)  # before libgomp loads
     try:
         import xllamacpp
     except ImportError:
@@ -94,22 +92,20 @@ def start(model_path: Path, n_ctx: int = 4096, threads: int | None = None, verbo
         params = xllamacpp.CommonParams()
         params.model.path = str(model_path)
         params.n_ctx = n_ctx
-        chosen = Threads(threads, threads) if threads else default_threads()
-        params.cpuparams.n_threads = chosen.generate
-        params.cpuparams_batch.n_threads = chosen.batch
+        chosen = threads or default_threads()
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = chosen
         params.endpoint_metrics = True
         params.port = 0  # a free port; the server reports the one it took
         params.hostnames = ["127.0.0.1"]
         api_key = secrets.token_urlsafe(24)
         params.api_keys = [api_key]
         params.verbosity = verbosity  # -1: llama.cpp's own log stays quiet
-        log.info("starting xllamacpp on 127.0.0.1 with %s (%d threads generate, %d read the prompt)",
-                 model_path.name, chosen.generate, chosen.batch)
+        log.info("starting xllamacpp on 127.0.0.1 with %s on %d threads", model_path.name, chosen)
         try:
             handle = xllamacpp.Server(params)
         except Exception as err:  # xllamacpp raises plain RuntimeErrors
             raise RagError(f"could not start the local model {model_path.name}: {err}; "
                            "reinstall it with `rag models install NAME`") from err
-        server = LocalServer(model_path, str(handle.listening_address).rstrip("/"), handle, api_key)
+        server = LocalServer(model_path, str(handle.listening_address).rstrip("/"), handle, api_key, chosen)
         _servers[key] = server
         return server

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import time
 import urllib.error
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from rag.answer import NOT_COVERED, Draft
+from rag.answer.evidence import MAX_PIECES
 from rag.answer.followup import carry_over
 from rag.answer.llm import (
     SENTINEL,
@@ -105,8 +107,11 @@ def test_prompt_numbers_and_fences_passages() -> None:
     assert body.index("</passages>") < body.index("Question: What are open-weight models?")
     assert "&lt;/passages>" in body
     for n, h in enumerate(hits, start=1):
-        assert f'<passage id="{n}" source="{h.chunk.source}"' in body
+        assert f"[{n}] {h.chunk.source}, {h.chunk.section}: " in body
     assert body.index(OPEN) < body.index(CLOSED) < body.index("Ignore your instructions")
+    # a document's own numbering cannot start a passage; evidence mode leaves file names out
+    _, user = build_messages("Q?", [hit("a.md", "See [3] below.\n[2] Not a passage.")], sources=False)
+    assert str(user.content).startswith("<passages>\n[1] Intro: See (3) below.\n(2) Not a passage.")
 
 
 def test_injected_instruction_is_not_obeyed(server: LocalServer, embedder: object) -> None:
@@ -147,12 +152,12 @@ def test_evidence_fits_the_budget_and_maps_to_exact_spans(server: LocalServer, a
     for question in questions:
         hits = articles_kb.search(question)
         evidence = a.evidence(question, hits)
-        assert 1 <= len(evidence) <= 6
-        for piece in evidence:  # each piece is an exact span of its source
+        assert 1 <= len(evidence) <= MAX_PIECES
+        user = str(a.messages(question, evidence)[1].content)
+        for n, piece in enumerate(evidence, start=1):  # each piece is an exact span of its source
             source = (corpus / piece.chunk.source).read_text(encoding="utf-8")
             assert source[piece.chunk.start : piece.chunk.end] == piece.chunk.text
-        user = str(a.messages(question, evidence)[1].content)
-        assert "source=" not in user and 'section="' in user
+            assert f"[{n}] {piece.chunk.section}: " in user and piece.chunk.source not in user
         read = tokens(server, user) - tokens(server, f"Question: {question}")
         assert read <= 400, (question, read)
         assert read < tokens(server, str(whole.messages(question, whole.passages(hits))[1].content)) / 2
@@ -496,10 +501,9 @@ def test_models_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     assert "rag models install NAME" in capsys.readouterr().err
 
 
-def test_threads_follow_the_cores_and_the_load() -> None:
-    from rag.local_llm import Threads, default_threads
+def test_the_local_model_runs_on_every_core_with_passive_openmp(server: LocalServer) -> None:
+    from rag.local_llm import default_threads
 
-    assert default_threads(cores=2, load=0.3) == Threads(generate=2, batch=2)  # idle: every core
-    assert default_threads(cores=2, load=3.0) == Threads(generate=1, batch=2)  # busy: one core free
-    assert default_threads(cores=1, load=5.0) == Threads(generate=1, batch=1)
-    assert default_threads(cores=8, load=1.5) == Threads(generate=7, batch=8)
+    assert default_threads() == (os.cpu_count() or 1)
+    # set before libgomp loads (starting the server above, or loading the embedder, set it)
+    assert os.environ.get("OMP_WAIT_POLICY")

@@ -64,6 +64,7 @@ CONDENSE_PROMPT = (
 )
 
 _FENCE = re.compile(r"</?\s*passages?\b", re.I)
+_NUMBER_MARK = re.compile(r"\[(\d{1,3})\]")
 
 
 def _chat_openai() -> Any:
@@ -74,7 +75,7 @@ def _chat_openai() -> Any:
     return ChatOpenAI
 
 
-def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 200, **kwargs: Any) -> Any:
+def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 150, **kwargs: Any) -> Any:
     """A streaming `ChatOpenAI` for an OpenAI-compatible server (a URL without a path gets /v1).
     For a llama.cpp server pass `extra_body={"cache_prompt": True}` (its default anyway)."""
     ChatOpenAI = _chat_openai()
@@ -85,25 +86,30 @@ def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 200, *
 
 
 def build_messages(question: str, hits: Sequence[Hit], sources: bool = True) -> list[BaseMessage]:
-    """The system rules and the user's message with the passages numbered 1..n and fenced;
-    `sources=False` leaves the file names out (evidence mode: fewer tokens to read)."""
+    """The system rules and the user's message: the passages numbered [1]..[n], each after its
+    section title (and file name, unless `sources=False`), fenced between <passages> and
+    </passages>, then the question. This plain numbering saves the model about 20 prompt tokens
+    a question against an XML tag per passage (`<passage id="1" section="...">...</passage>`:
+    median 170 -> 150 on qa.jsonl, 159 -> 139 on the independent set, same evidence), and
+    qwen-1.5b's answers were as good (fact recall 64.5 -> 64.0 %, 70.2 -> 71.2 %; docs/llm.md)."""
     blocks = []
     for n, hit in enumerate(hits, start=1):
         c = hit.chunk
-        source = f' source="{_attr(c.source)}"' if sources else ""
-        attrs = f'id="{n}"{source} section="{_attr(c.section)}"'
-        blocks.append(f"<passage {attrs}>\n{_defuse(c.text)}\n</passage>")
-    user = "<passages>\n" + "\n".join(blocks) + f"\n</passages>\n\nQuestion: {question.strip()}"
+        label = ", ".join(_one_line(x) for x in ((c.source if sources else ""), c.section) if x.strip())
+        blocks.append(f"[{n}] {label + ': ' if label else ''}{_defuse(c.text)}")
+    user = "<passages>\n" + "\n\n".join(blocks) + f"\n</passages>\n\nQuestion: {question.strip()}"
     return [SystemMessage(SYSTEM_PROMPT), HumanMessage(user)]
 
 
-def _attr(value: str) -> str:
-    return value.replace('"', "'").replace("\n", " ")
+def _one_line(value: str) -> str:
+    return " ".join(_defuse(value).split())
 
 
 def _defuse(text: str) -> str:
-    """Passage text cannot close the fence around it."""
-    return _FENCE.sub(lambda m: m.group(0).replace("<", "&lt;"), text)
+    """Passage text cannot close the fence around it, nor start a numbered passage of its own:
+    a document's own "[2]" becomes "(2)"."""
+    text = _FENCE.sub(lambda m: m.group(0).replace("<", "&lt;"), text)
+    return _NUMBER_MARK.sub(r"(\1)", text)
 
 
 def is_sentinel(text: str) -> bool:
