@@ -6,12 +6,15 @@ Each question is retrieved and its sentences scored once; then every configurati
 (passage weight, sentences per answer, sentences per document) re-ranks the same candidates and
 runs the answerer's own `select` and `confidence`. A cell is the share of answerable questions
 whose answer cites the question's entry (on the articles: holds at least half of its facts),
-abstentions counting as misses. Choose on dev; the test split is for the report."""
+abstentions counting as misses. Next to it, "on entry": the share of an answer's sentences that
+come from the entry (FAQ domains, answered questions only), so that an answer citing many
+documents to catch the right one shows as such. Choose on dev; the test split is for the report."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from dataclasses import replace
@@ -38,10 +41,13 @@ def prepared(kb: Any, items: list[Any]) -> list[tuple[Any, list[Any], list[Any]]
             for item in items for hits in [kb.search(item.question, kb.settings.k)]]
 
 
-def score(answerer: Any, rows: list[tuple[Any, list[Any], list[Any]]], config: tuple[float, int, int, float]) -> float:
-    """The share of answerable questions answered right under one configuration."""
+def score(answerer: Any, rows: list[tuple[Any, list[Any], list[Any]]],
+          config: tuple[float, int, int, float]) -> tuple[float, float]:
+    """The share of answerable questions answered right under one configuration, and the mean
+    share of an answer's sentences that come from the question's entry."""
     answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin = config
     right = []
+    on_entry = []
     for item, hits, cands in rows:
         if not item.answerable:
             continue
@@ -56,10 +62,12 @@ def score(answerer: Any, rows: list[tuple[Any, list[Any], list[Any]]], config: t
         if answerer.confidence(ranked, hits) < answerer.threshold:
             right.append(0.0)
         elif item.entry:
-            right.append(float(item.entry in {hits[c.hit_rank].chunk.source for c in chosen}))
+            sources = [hits[c.hit_rank].chunk.source for c in chosen]
+            right.append(float(item.entry in sources))
+            on_entry.append(sources.count(item.entry) / len(sources))
         else:
             right.append(float(fact_recall(" ".join(c.text for c in chosen), item.answers) >= 0.5))
-    return statistics.mean(right) if right else 0.0
+    return (statistics.mean(right) if right else 0.0), (statistics.mean(on_entry) if on_entry else math.nan)
 
 
 def main() -> None:
@@ -69,7 +77,7 @@ def main() -> None:
     parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    table: dict[tuple[float, int, int, float], dict[str, float]] = {}
+    table: dict[tuple[float, int, int, float], dict[str, tuple[float, float]]] = {}
     embedder = None
     for domain in args.domains:
         kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
@@ -82,13 +90,17 @@ def main() -> None:
         answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin = defaults
         print(f"{domain} done", file=sys.stderr)
     if args.json:
-        print(json.dumps([{"passage_weight": w, "max_sentences": n, "per_source": p, "margin": m, **cells}
+        print(json.dumps([{"passage_weight": w, "max_sentences": n, "per_source": p, "margin": m,
+                           **{d: {"right": r, "on_entry": e} for d, (r, e) in cells.items()}}
                           for (w, n, p, m), cells in table.items()], indent=1))
         return
-    print(f"{'weight':>6} {'n':>2} {'per':>3} {'margin':>6}: " + " ".join(f"{d[:12]:>12}" for d in args.domains) + "    mean")
+    print(f"{'weight':>6} {'n':>2} {'per':>3} {'margin':>6}: " + " ".join(f"{d[:14]:>14}" for d in args.domains)
+          + "    mean  (right entry cited / share of sentences on the entry)")
     for (w, n, p, m), cells in table.items():
-        print(f"{w:>6.1f} {n:>2} {p:>3} {m:>6.2f}: " + " ".join(f"{100 * cells[d]:>11.0f}%" for d in args.domains)
-              + f"  {100 * statistics.mean(cells.values()):5.1f}%")
+        entry_shares = [e for _r, e in cells.values() if not math.isnan(e)]
+        print(f"{w:>6.1f} {n:>2} {p:>3} {m:>6.2f}: "
+              + " ".join(f"{100 * r:>6.0f}% " + ("     -" if math.isnan(e) else f"{100 * e:>5.0f}%") for r, e in cells.values())
+              + f"  {100 * statistics.mean(r for r, _e in cells.values()):5.1f}% {100 * statistics.mean(entry_shares or [math.nan]):5.1f}%")
 
 
 if __name__ == "__main__":

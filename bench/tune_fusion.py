@@ -5,7 +5,9 @@ for the report; choose on dev only).
 
 Uses the indexes bench/run_suite.py keeps under bench/data/work. For each domain it fetches each
 question's dense list once, builds in-memory BM25 indexes of the same chunks with each tokenizer,
-and scores nDCG@10 of: dense, bm25, weighted RRF and min-max convex combination over a grid."""
+and scores nDCG@10 of: dense, bm25, weighted RRF and min-max convex combination over a grid, a
+z-score convex combination, and a query-adaptive RRF whose BM25 weight rises when BM25's list is
+peaked (its top score at least `gate` times its 10th), the case where BM25 is likely right."""
 
 from __future__ import annotations
 
@@ -62,6 +64,28 @@ def bm25_search(chunks: list[Chunk], tok: Callable[[str], list[str]]) -> Callabl
     return search
 
 
+def zscore_fuse(dense: list[tuple[Chunk, float]], sparse: list[tuple[Chunk, float]], w: float) -> list[Hit]:
+    """Convex combination of z-scored lists (a chunk missing from a list takes that list's lowest)."""
+    def z(lst: list[tuple[Chunk, float]]) -> dict[str, float]:
+        if not lst:
+            return {}
+        mu, sd = statistics.fmean(s for _c, s in lst), statistics.pstdev(s for _c, s in lst)
+        return {c.id: (s - mu) / sd if sd > 0 else 0.0 for c, s in lst}
+
+    zd, zb = z(dense), z(sparse)
+    low_d, low_b = min(zd.values(), default=0.0), min(zb.values(), default=0.0)
+    chunks = {c.id: c for c, _s in dense + sparse}
+    fused = {cid: w * zd.get(cid, low_d) + (1 - w) * zb.get(cid, low_b) for cid in chunks}
+    return [Hit(chunks[cid], fused[cid]) for cid in sorted(fused, key=lambda cid: -fused[cid])]
+
+
+def adaptive_rrf(dense: list[tuple[Chunk, float]], sparse: list[tuple[Chunk, float]], peaked_w: float,
+                 gate: float) -> list[Hit]:
+    """RRF (k 10) with dense weight `peaked_w` when BM25's list is peaked, 0.95 otherwise."""
+    peaked = len(sparse) >= 10 and sparse[9][1] > 0 and sparse[0][1] / sparse[9][1] >= gate
+    return rrf_fuse(dense, sparse, peaked_w if peaked else 0.95, 10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
@@ -77,6 +101,11 @@ def main() -> None:
                 configs[f"rrf-{name}-w{w}-k{rk}"] = lambda d, b, n=name, w=w, rk=rk: rrf_fuse(d, b[n], w, rk)
         for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
             configs[f"convex-{name}-w{w}"] = lambda d, b, n=name, w=w: convex_fuse(d, b[n], w)
+    for w in (0.6, 0.7, 0.8, 0.9):
+        configs[f"zscore-snowball-w{w}"] = lambda d, b, w=w: zscore_fuse(d, b["snowball"], w)
+    for gate in (1.5, 2.0, 3.0):
+        for w in (0.5, 0.6, 0.7):
+            configs[f"adaptive-snowball-g{gate}-w{w}"] = lambda d, b, g=gate, w=w: adaptive_rrf(d, b["snowball"], w, g)
     table: dict[str, dict[str, float]] = {c: {} for c in configs}
     embedder = None
     for domain in args.domains:
