@@ -94,6 +94,9 @@ class Settings:
     # threads of the local llama.cpp server; 0: every core (rag.local_llm.default_threads,
     # docs/llm.md)
     llm_threads: int = 0
+    # the fields that RAG_* variables or flags set (Settings.from_env), as against defaults: a
+    # default may give way to what is installed (`rag serve` offers llm first when it can)
+    chosen: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
@@ -154,7 +157,7 @@ class Settings:
                 continue
             values[name] = _convert(var, raw, str(types[name]))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls(**values, chosen=frozenset(values))
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

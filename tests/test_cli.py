@@ -16,6 +16,7 @@ from conftest import copy_articles
 
 from rag.cli import main
 from rag.kb import KnowledgeBase
+from rag.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 RAG = [sys.executable, "-m", "rag.cli"]
@@ -161,3 +162,21 @@ def test_ask_json_and_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     assert main(["ask", "Who can examine open AI systems for bias?", *paths]) == 0
     text = capsys.readouterr().out
     assert "Sources:" in text and "[1]" in text
+
+
+def test_the_web_chat_offers_the_llm_answerer_first_when_one_is_configured(tmp_path: Path) -> None:
+    from rag.cli.commands import web_settings
+
+    base = {"RAG_MODELS_DIR": str(tmp_path / "models")}  # no local model installed
+    plain = web_settings(Settings.from_env(env=base))
+    assert plain.offered_answerers == ("extractive",) and plain.answerer == "extractive"
+    served = {**base, "RAG_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    s = web_settings(Settings.from_env(env=served))
+    assert s.offered_answerers == ("llm", "extractive") and s.answerer == "llm"
+    # a chosen answerer stays the default, and the operator's list is kept as it is
+    s = web_settings(Settings.from_env(env={**served, "RAG_ANSWERER": "extractive"}))
+    assert s.offered_answerers == ("llm", "extractive") and s.answerer == "extractive"
+    s = web_settings(Settings.from_env(env=served, answerer="extractive"))
+    assert s.answerer == "extractive"
+    s = web_settings(Settings.from_env(env={**served, "RAG_ANSWERERS": "extractive"}))
+    assert s.offered_answerers == ("extractive",) and s.answerer == "extractive"

@@ -132,19 +132,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.auth:
         log.warning("--auth shows the password to every user of this machine (ps); "
                     "prefer RAG_AUTH or --auth-file FILE")
-    settings = settings_from(args)
-    if settings.answerers is None:
-        # what is configured: the llm answerer only with a model server or an installed model
-        settings = settings.with_(answerers=configured_answerers(settings))
-    serve(settings, host=args.host, port=args.port)
+    serve(web_settings(settings_from(args)), host=args.host, port=args.port)
     return 0
+
+
+def web_settings(settings: Settings) -> Settings:
+    """What the web chat offers, unless the operator said (--answerers, RAG_ANSWERERS): the llm
+    answerer only with a model server or an installed model, and then first and the default
+    unless an answerer was chosen (--answerer, RAG_ANSWERER)."""
+    if settings.answerers is not None:
+        return settings
+    offered = configured_answerers(settings)
+    if offered[0] == "llm" and "answerer" not in settings.chosen:
+        return settings.with_(answerers=offered, answerer="llm")
+    return settings.with_(answerers=offered)
 
 
 def configured_answerers(settings: Settings) -> tuple[str, ...]:
     from rag.models import default_model, models_dir
 
-    has_llm = bool(settings.llm_base_url) or default_model(models_dir(settings), settings.llm_model) is not None
-    return ("extractive", "llm") if has_llm or settings.answerer == "llm" else ("extractive",)
+    if settings.llm_base_url or default_model(models_dir(settings), settings.llm_model) is not None:
+        return ("llm", "extractive")
+    return ("extractive", "llm") if settings.answerer == "llm" else ("extractive",)
 
 
 # -- rag models ----------------------------------------------------------------------------
@@ -169,5 +178,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     if model.kind == EMBEDDING:
         say(f"select it with RAG_EMBED_MODEL={model.name}, then rebuild the index: rag index --rebuild")
     else:
-        say("it is now the default model of the llm answerer: rag ask --answerer llm \"QUESTION\"")
+        say("it is now the default model of the llm answerer: rag ask --answerer llm \"QUESTION\"; "
+            "the web chat (rag serve) now offers the llm answerer first")
     return 0
