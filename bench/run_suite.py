@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,27 @@ def open_domain(suite: Path, domain: str, workdir: Path, embedder: Any = None, w
         if report.chunks_embedded:
             timings["chunks_per_s"] = round(report.chunks_embedded / report.seconds, 2)
     return kb
+
+
+def tuned_domains(suite: Path, domains: Iterable[str]) -> Iterator[tuple[str, KnowledgeBase]]:
+    """Each domain's knowledge base over the indexes run_suite.py keeps under bench/data/work,
+    not warmed, all sharing one embedding model (what the tuning scripts read)."""
+    embedder = None
+    for domain in domains:
+        kb = open_domain(suite, domain, HERE / "data" / "work", embedder, warm=False)
+        embedder = kb.embedder
+        yield domain, kb
+
+
+def tuning_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments of a tuning script: the suite folder, the split to score (choose on dev),
+    the domains, and --json."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
+    parser.add_argument("--json", action="store_true")
+    return parser
 
 
 def run_split(kb: KnowledgeBase, items: list[QAItem], k: int = 10, answers: bool = True) -> dict[str, Any]:

@@ -9,7 +9,6 @@ off-topic abstentions. Choose on dev; the test split is for the report."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_suite import DOMAINS, HERE, open_domain
+from run_suite import tuned_domains, tuning_parser
 
 from rag.evaluate import fact_recall, load_qa
 
@@ -60,21 +59,14 @@ def sweep(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
-    parser.add_argument("--split", default="dev")
-    parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = tuning_parser(__doc__).parse_args()
     results: dict[str, list[dict[str, float]]] = {}
-    embedder = None
     splits = {d: load_qa(args.suite / d / f"qa-{args.split}.jsonl") for d in args.domains}
     # every domain's off-topic questions (unanswerable, no source) are asked of every domain: five
     # times the negatives a domain's own ten give, so the threshold rests on more than a few
     pool = {i.question: i for items in splits.values() for i in items if not i.answerable and not i.sources}
-    for domain, items in splits.items():
-        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
-        embedder = kb.embedder
+    for domain, kb in tuned_domains(args.suite, splits):
+        items = splits[domain]
         asked = {i.question for i in items}
         results[domain] = sweep(confidences(kb, items + [i for q, i in pool.items() if q not in asked]))
         print(f"{domain} done", file=sys.stderr)

@@ -12,7 +12,6 @@ documents to catch the right one shows as such. Choose on dev; the test split is
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -24,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_suite import DOMAINS, HERE, open_domain
+from run_suite import tuned_domains, tuning_parser
 
 from rag.evaluate import fact_recall, load_qa
 
@@ -71,17 +70,9 @@ def score(answerer: Any, rows: list[tuple[Any, list[Any], list[Any]]],
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", type=Path, nargs="?", default=HERE / "data" / "suite")
-    parser.add_argument("--split", default="dev")
-    parser.add_argument("--domains", nargs="*", default=list(DOMAINS))
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = tuning_parser(__doc__).parse_args()
     table: dict[tuple[float, int, int, float], dict[str, tuple[float, float]]] = {}
-    embedder = None
-    for domain in args.domains:
-        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
-        embedder = kb.embedder
+    for domain, kb in tuned_domains(args.suite, args.domains):
         answerer = kb.answerer("extractive")
         defaults = (answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin)
         rows = prepared(kb, load_qa(args.suite / domain / f"qa-{args.split}.jsonl"))

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_suite import DOMAINS, HERE, open_domain
+from run_suite import DOMAINS, HERE, tuned_domains
 
 import rag.answer.evidence as evidence
 from rag.answer.llm import build_messages
@@ -34,10 +34,7 @@ def main() -> None:
     parser.add_argument("--split", default="dev")
     args = parser.parse_args()
     table: dict[tuple[int, float, int], dict[str, tuple[float, int]]] = {}
-    embedder = None
-    for domain in DOMAINS:
-        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
-        embedder = kb.embedder
+    for domain, kb in tuned_domains(args.suite, DOMAINS):
         scorer = kb.answerer("extractive")
         items = [i for i in load_qa(args.suite / domain / f"qa-{args.split}.jsonl") if i.answerable]
         searched = [(item, kb.search(item.question, kb.settings.k)) for item in items]

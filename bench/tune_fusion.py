@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_suite import DOMAINS, HERE, open_domain
+from run_suite import DOMAINS, HERE, tuned_domains
 
 from rag.benchmark import doc_run, ir_metrics
 from rag.evaluate import load_qa
@@ -107,10 +107,7 @@ def main() -> None:
         for w in (0.5, 0.6, 0.7):
             configs[f"adaptive-snowball-g{gate}-w{w}"] = lambda d, b, g=gate, w=w: adaptive_rrf(d, b["snowball"], w, g)
     table: dict[str, dict[str, float]] = {c: {} for c in configs}
-    embedder = None
-    for domain in args.domains:
-        kb = open_domain(args.suite, domain, HERE / "data" / "work", embedder, warm=False)
-        embedder = kb.embedder
+    for domain, kb in tuned_domains(args.suite, args.domains):
         kb.lexical.refresh()
         chunks = kb.lexical.chunks
         searchers = {name: bm25_search(chunks, tok) for name, tok in tokenizers.items()}

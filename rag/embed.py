@@ -40,8 +40,10 @@ def load_model(name: str | None, backend: str = "torch") -> Any:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             # torch's OpenMP threads sleep while they wait instead of spinning: with another
             # busy process on a 2-core machine, spinning made a query embedding take 30-490 ms
-            # against 13-15 (rag.local_llm.OPENMP_WAIT, docs/llm.md)
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            # against 13-15 (docs/llm.md)
+            from rag.local_llm import OPENMP_WAIT
+
+            os.environ.setdefault(*OPENMP_WAIT)
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError:

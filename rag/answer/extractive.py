@@ -197,19 +197,18 @@ class ExtractiveAnswerer:
         if not cands:
             yield abstention()
             return
-        said = already_said(history)
-        # a follow-up's answer says something new: sentences the previous answer quoted are left
-        # out, unless nothing else is left (bench/followups.py: 8/16 follow-up answers repeated
-        # the previous one without this rule, 0/16 with it); whether the knowledge base covers
-        # the question is judged on all its sentences
-        # (when nothing new comes within FRESH_MARGIN of the best sentence, the best is said
-        # again: an off-topic new sentence is worse than a repeated right one)
-        fresh = [c for c in cands if c.text not in said] if said else cands
-        new = bool(fresh) and fresh[0].score >= cands[0].score - FRESH_MARGIN
-        chosen = self.select(fresh if new else cands, hits)
+        # whether the knowledge base covers the question is judged on all its sentences
         if self.confidence(cands, hits) < self.threshold:
             yield abstention()
             return
+        said = already_said(history)
+        # a follow-up's answer says something new: sentences the previous answer quoted are left
+        # out (bench/followups.py: 8/16 follow-up answers repeated the previous one without this
+        # rule, 0/16 with it), unless nothing new comes within FRESH_MARGIN of the best sentence:
+        # an off-topic new sentence is worse than a repeated right one
+        fresh = [c for c in cands if c.text not in said] if said else cands
+        new = bool(fresh) and fresh[0].score >= cands[0].score - FRESH_MARGIN
+        chosen = self.select(fresh if new else cands, hits)
         # readable order: the documents by their best sentence; in each, its passages as the
         # retriever ranked them, the sentences of a passage as they stand
         first: dict[str, int] = {}
