@@ -1,12 +1,19 @@
 """Two-turn conversations: does the follow-up's answer follow the follow-up?
 
-    python bench/followups.py [--qa tests/data/followups.jsonl] [--corpus corpus] [--answerer extractive]
+    python bench/followups.py [--qa tests/data/conversations.jsonl] [--split dev|test|both]
+                              [--corpus corpus] [--answerer extractive] [-v]
 
 For each conversation the first question is asked, then the follow-up with the first exchange
-as history. Printed: how often the follow-up's answer differs from the first answer (shares no
-cited passage with it), cites an expected source, holds an expected fact, and how often the
-unanswerable follow-ups abstain. The set was written from the documents before any answer was
-looked at; it is used for the follow-up rule's tests, so it is a development set."""
+as history. Printed, per split: how many answerable follow-ups hold all their facts (fact
+recall 1) and the mean fact recall (an abstention scores 0), how many cite an expected source,
+how many repeat the previous answer (share a cited span with it), how many unanswerable
+follow-ups abstain and how many answerable ones abstain (false abstentions).
+
+Two formats are read. tests/data/conversations.jsonl (docs/eval.md): `answers` is a list of
+facts, each a list of alternative phrases, and `split` is dev or test; only the dev half may be
+tuned on. tests/data/followups.jsonl (the older set, written for the follow-up rule and used by
+its tests, so a development set: its records count as dev): `answers` is a list of phrases any
+one of which is the expected fact."""
 
 from __future__ import annotations
 
@@ -30,8 +37,9 @@ class Conversation:
     first: str
     follow_up: str
     refers_back: bool
-    answers: tuple[str, ...]
+    answers: tuple[tuple[str, ...], ...]  # the facts, each as alternative phrases
     sources: tuple[str, ...]
+    split: str = "dev"
 
     @property
     def answerable(self) -> bool:
@@ -41,10 +49,16 @@ class Conversation:
 def read(path: Path) -> list[Conversation]:
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            d = json.loads(line)
-            out.append(Conversation(d["first"], d["follow_up"], bool(d["refers_back"]),
-                                    tuple(d["answers"]), tuple(d["sources"])))
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        answers = d["answers"]
+        if answers and all(isinstance(a, str) for a in answers):
+            facts: tuple[tuple[str, ...], ...] = (tuple(answers),)  # the old format: one fact, any phrase
+        else:
+            facts = tuple(tuple(a) for a in answers)
+        out.append(Conversation(d["first"], d["follow_up"], bool(d.get("refers_back", True)), facts,
+                                tuple(d["sources"]), d.get("split", "dev")))
     return out
 
 
@@ -52,54 +66,77 @@ def spans(answer: Answer) -> set[tuple[str, int, int]]:
     return {(c.source, c.start, c.end) for c in answer.citations}
 
 
-def judge(conv: Conversation, first: Answer, follow: Answer) -> dict[str, bool]:
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def judge(conv: Conversation, first: Answer, follow: Answer) -> dict[str, bool | float]:
     """What the follow-up's answer got right."""
-    text = follow.text.lower()
     if not conv.answerable:
         return {"abstained": follow.abstained}
+    text = _plain(follow.text)
+    found = [not follow.abstained and any(_plain(p) in text for p in fact) for fact in conv.answers]
     return {
         "answered": not follow.abstained,
         "differs": not follow.abstained and not (spans(follow) & spans(first)),
+        "repeats": bool(spans(follow) & spans(first)),
         "source": any(c.source in conv.sources for c in follow.citations),
-        "fact": any(a.lower() in text for a in conv.answers),
+        "fact": any(found),
+        "all_facts": all(found),
+        "recall": sum(found) / len(found),
     }
 
 
-def run(kb: KnowledgeBase, convs: list[Conversation], answerer: str | None = None) -> list[dict[str, bool]]:
+def run(kb: KnowledgeBase, convs: list[Conversation], answerer: str | None = None,
+        verbose: bool = False) -> list[dict[str, bool | float]]:
     results = []
     for conv in convs:
         first = kb.ask(conv.first, answerer=answerer)
         follow = kb.ask(conv.follow_up, history=[(conv.first, first.text)], answerer=answerer)
-        results.append(judge(conv, first, follow))
+        result = judge(conv, first, follow)
+        if verbose:
+            print(json.dumps({"split": conv.split, "first": conv.first, "follow_up": conv.follow_up,
+                              "standalone": follow.standalone_question, **result,
+                              "answer": follow.text[:300], "first_answer": first.text}, ensure_ascii=False))
+        results.append(result)
     return results
 
 
-def summary(results: list[dict[str, bool]]) -> dict[str, str]:
-    keys = ("answered", "differs", "source", "fact", "abstained")
-    out = {}
-    for key in keys:
-        got = [r[key] for r in results if key in r]
-        if got:
-            out[key] = f"{sum(got)}/{len(got)}"
+def summary(results: list[dict[str, bool | float]]) -> dict[str, str]:
+    answerable = [r for r in results if "answered" in r]
+    unanswerable = [r for r in results if "abstained" in r]
+    out: dict[str, str] = {}
+    if answerable:
+        n = len(answerable)
+        out["all facts"] = f"{sum(bool(r['all_facts']) for r in answerable)}/{n}"
+        out["fact recall"] = f"{sum(float(r['recall']) for r in answerable) / n:.3f}"
+        out["source"] = f"{sum(bool(r['source']) for r in answerable)}/{n}"
+        out["repeats"] = f"{sum(bool(r['repeats']) for r in answerable)}/{n}"
+        out["false abstentions"] = f"{sum(not r['answered'] for r in answerable)}/{n}"
+    if unanswerable:
+        out["abstained"] = f"{sum(bool(r['abstained']) for r in unanswerable)}/{len(unanswerable)}"
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--qa", type=Path, default=REPO / "tests" / "data" / "followups.jsonl")
+    parser.add_argument("--qa", type=Path, default=REPO / "tests" / "data" / "conversations.jsonl")
+    parser.add_argument("--split", choices=("dev", "test", "both"), default="both",
+                        help="which half to run (tune on dev only)")
     parser.add_argument("--corpus", type=Path, default=REPO / "corpus")
     parser.add_argument("--answerer", default=None)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
-    convs = read(args.qa)
+    splits = ("dev", "test") if args.split == "both" else (args.split,)
+    convs = [c for c in read(args.qa) if c.split in splits]
     with tempfile.TemporaryDirectory() as tmp:
         kb = KnowledgeBase(Settings.from_env(corpus_dir=args.corpus, index_dir=Path(tmp) / "index"))
         kb.sync(progress=False)
-        results = run(kb, convs, args.answerer)
-        if args.verbose:
-            for conv, r in zip(convs, results, strict=True):
-                print(json.dumps({"follow_up": conv.follow_up, **r}))
-    print(json.dumps(summary(results)))
+        results = run(kb, convs, args.answerer, args.verbose)
+    for split in splits:
+        got = [r for c, r in zip(convs, results, strict=True) if c.split == split]
+        if got:
+            print(json.dumps({"split": split, **summary(got)}))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,29 @@ def is_plain_heading(line: str) -> bool:
         long_words = [w for w in words if len(w) > 3]
         capitalised = sum(1 for w in long_words if w[0].isupper())
         return bool(long_words) and capitalised / len(long_words) >= 0.6
-    return not text.endswith(tuple(_FINAL_PUNCT))
+    return not text.endswith(tuple(_FINAL_PUNCT)) and words[-1].lower() not in _RUNS_ON
+
+
+# a title does not end on an article, a conjunction or a preposition; a wrapped line does
+# ("You may obtain a copy of the License at"): English grammar, not tuned
+_RUNS_ON = frozenset(["a", "an", "the", "and", "or", "nor", "but", "of", "to", "at", "in", "on", "for", "with", "by", "from", "as", "is", "are", "that"])
+
+
+# "2. Basic Permissions." on a line of its own, or run in before its paragraph's text ("3. Grant
+# of Patent License. Subject to ..."): numbered sections of licences, standards and manuals
+_NUMBERED_TITLE = re.compile(r"^\s{0,8}(?:\d{1,2}|[A-Z])\.\s+([A-Z][\w'’-]*(?:[ ][\w'’-]+){0,7})\.(?:\s|$)")
+_SENTENCE_END = (".", "!", "?", ":", '"', "'", "”", "’", ")")
+
+
+def numbered_title(line: str) -> str:
+    """The title of a numbered section heading ("2. Basic Permissions."), or "": most of its
+    longer words are capitalised, as in a title (the rule `is_plain_heading` has for questions)."""
+    match = _NUMBERED_TITLE.match(line)
+    if not match:
+        return ""
+    long_words = [w for w in match.group(1).split() if len(w) > 3]
+    capitalised = sum(1 for w in long_words if w[0].isupper())
+    return match.group(1) if long_words and capitalised / len(long_words) >= 0.6 else ""
 
 
 def find_headings(doc: Document) -> list[tuple[int, str]]:
@@ -44,6 +66,7 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
     headings: list[tuple[int, str]] = []
     pending: tuple[int, str] | None = None  # a heading line waiting for a non-blank line after it
     blank_after = False  # a blank line came between the pending heading and this line
+    previous = ""  # the last non-blank line, when it was not a heading candidate
     offset = 0
     for line in lines:
         stripped = line.strip()
@@ -52,7 +75,16 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
         else:
             if pending is not None and not (not blank_after and _continues(pending[1], stripped, width)):
                 headings.append(pending)
-            pending = (offset, _title(stripped)) if is_plain_heading(line) else None
+            numbered = numbered_title(line)
+            # a line right under one that has not ended its sentence carries that sentence on
+            # ("...any other recipients of the Work or" / "Derivative Works a copy of this License; and")
+            carried = not blank_after and bool(previous) and not previous.endswith(_SENTENCE_END)
+            if numbered:
+                headings.append((offset, _title(numbered)))
+                pending = None
+            else:
+                pending = (offset, _title(stripped)) if is_plain_heading(line) and not carried else None
+            previous = "" if numbered or pending else stripped
             blank_after = False
         offset += len(line)
     return headings

@@ -18,9 +18,9 @@ from typing import Any
 
 # a citation marker in an answer: "[3]"
 MARKER = re.compile(r"\s*\[(\d{1,3})\]")
-# a list item: a bullet, "1." / "2)", or "a." / "b)" followed by a space
-BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)])\s")
-_ENUMERATED = re.compile(r"^\s*(\d+|[a-zA-Z])[.)]\s")
+# a list item: a bullet, "1." / "2)", "a." / "b)" or "(a)" / "(iv)" followed by a space
+BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,4}\))\s")
+_ENUMERATED = re.compile(r"^\s*((\d+|[a-zA-Z])[.)]|\([a-zA-Z0-9]{1,4}\))\s")
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#.])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 _FENCE = re.compile(r"^\s*(```|~~~|----|\.\.\.\.)")
@@ -42,6 +42,28 @@ def defuse_markers(quoted: str) -> str:
 
 
 _BRACKETED = re.compile(r"\[(\d{1,3})\]")
+
+
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
+_MD_CODE = re.compile(r"`([^`\n]+)`")
+_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_SPACES = re.compile(r"[ \t]{2,}")
+_MD_HEADING_MARK = re.compile(r"^ {0,3}#{1,6}\s+", re.M)
+
+
+def readable(quote: str) -> str:
+    """A quote as an answer shows it: the file's formatting gone (Markdown heading marks, link
+    and code syntax, bold; hard line breaks joined), list items still one a line, the source's
+    own bracketed numbers defused. The citation keeps the exact quote and its offsets."""
+    text = _MD_HEADING_MARK.sub("", quote)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_CODE.sub(r"\1", text)
+    text = _MD_STRONG.sub(r"\2", text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    out = ""
+    for line in lines:
+        out += ("\n" if out and is_list_item(line) else " " if out else "") + line
+    return defuse_markers(_SPACES.sub(" ", out))
 
 
 def is_list_item(line: str) -> bool:
@@ -83,8 +105,9 @@ def _content_indent(line: str) -> int:
     return match.end() if match else _indent(line)
 
 
-def _breaks_after(line: str, nxt: str, width: int) -> bool:
-    """Whether the line break between `line` and `nxt` ends a block."""
+def _breaks_after(line: str, nxt: str, width: int, after: str = "") -> bool:
+    """Whether the line break between `line` and `nxt` ends a block (`after`: the line after
+    `nxt`, or "")."""
     a, b = line.strip(), nxt.strip()
     if not a or not b:
         return True
@@ -97,7 +120,10 @@ def _breaks_after(line: str, nxt: str, width: int) -> bool:
         return True
     if a.endswith("::") or b.endswith("::") or a == "+" or b == "+":  # definition lists, continuations
         return True
-    if _indent(nxt) > _content_indent(line):  # an indented first line starts a paragraph
+    if _indent(nxt) > _content_indent(line) and not (after.strip() and _indent(after) == _indent(nxt)):
+        # an indented first line starts a paragraph; lines indented alike after a line that
+        # runs on are its hanging indent (a chunk that begins at "(d) If the Work..." has lost
+        # the indentation its first line had in the file)
         return True
     return not runs_on
 
@@ -110,7 +136,8 @@ def blocks(text: str) -> list[tuple[int, int]]:
     start = pos = 0
     for i, line in enumerate(lines):
         pos += len(line)
-        if i + 1 == len(lines) or _breaks_after(line, lines[i + 1], width):
+        after = lines[i + 2] if i + 2 < len(lines) else ""
+        if i + 1 == len(lines) or _breaks_after(line, lines[i + 1], width, after):
             out.append((start, pos))
             start = pos
     return out

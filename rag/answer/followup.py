@@ -4,16 +4,20 @@ answer does not repeat what the previous answer already said."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rag.answer import Turn
 from rag.lexical import tokenize
 
+_WORD = re.compile(r"[\w'’-]+")
 # pronouns and words that point back to an earlier turn (English grammar, not tuned)
 _REFERS_BACK = frozenset(
     ["it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "she",
      "his", "her", "also", "too", "both", "either", "neither", "other", "another", "same", "such"]
 )
+# words that ask or point, not what about (English grammar, not tuned)
+_GRAMMAR = _REFERS_BACK | frozenset(["what", "which", "who", "whom", "whose", "why", "how", "when", "where", "does", "do", "did", "is", "are", "was", "were", "can", "could", "should", "would", "will", "say", "says", "said"])
 # a question with more key terms than this stands on its own unless it refers back (the value
 # the rule had before tests/data/followups.jsonl was written; that set did not change it)
 SELF_CONTAINED_TERMS = 4
@@ -36,9 +40,20 @@ def carry_over(question: str, previous: str, previous_answer: str = "") -> str:
         return question
     # the follow-up's own words are named once more, so the earlier topic is context and does not
     # outweigh what is asked now (bench/followups.py: "what are its risks?" was otherwise answered
-    # about the difference the first question asked for)
-    own = " ".join(dict.fromkeys(terms))
-    return f"{question} {own} ({' '.join(prev_terms)})" if own else f"{question} ({' '.join(prev_terms)})"
+    # about the difference the first question asked for). Both as the words were written, never
+    # as stems: the embedding model reads them ("does", "risks", not "doe", "risk").
+    own = " ".join(words_for(question, set(terms)))
+    carried = " ".join(words_for(previous, set(prev_terms)))
+    return f"{question} {own} ({carried})" if own else f"{question} ({carried})"
+
+
+def words_for(text: str, stems: set[str]) -> list[str]:
+    """The words of `text`, as written and once each, whose stems are among `stems`."""
+    out: dict[str, None] = {}
+    for word in _WORD.findall(text):
+        if word.lower() not in _GRAMMAR and set(tokenize(word)) & stems:
+            out.setdefault(word, None)
+    return list(out)
 
 
 def condense(question: str, history: Sequence[Turn]) -> str:
