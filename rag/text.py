@@ -47,6 +47,7 @@ _BRACKETED = re.compile(r"\[(\d{1,3})\]")
 _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
 _MD_CODE = re.compile(r"`([^`\n]+)`")
 _MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_SHOWN_ITEM = re.compile(r"^([-*•▪◦–—+]|\d+[.)])\s")  # an item an answer keeps on its own line ("(1)" may be inline)
 _SPACES = re.compile(r"[ \t]{2,}")
 _MD_HEADING_MARK = re.compile(r"^ {0,3}#{1,6}\s+", re.M)
 
@@ -62,7 +63,7 @@ def readable(quote: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     out = ""
     for line in lines:
-        out += ("\n" if out and is_list_item(line) else " " if out else "") + line
+        out += ("\n" if out and _SHOWN_ITEM.match(line) else " " if out else "") + line
     return defuse_markers(_SPACES.sub(" ", out))
 
 

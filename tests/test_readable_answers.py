@@ -1,0 +1,95 @@
+"""Answers a reader accepts: clean text, the documents named, no fragments, the sentence about
+the question rather than one about the topic, sections from real headings."""
+
+from __future__ import annotations
+
+import re
+
+from rag.answer.evidence import NoIndex
+from rag.answer.extractive import ExtractiveAnswerer, _cut, with_sources
+from rag.embed import Embedder
+from rag.kb import KnowledgeBase
+from rag.split import find_headings
+from rag.text import readable, sentence_spans
+from rag.types import Chunk, Document, Hit
+
+APACHE = """   3. Grant of Patent License. Subject to the terms and conditions of
+      this License, each Contributor hereby grants to You a perpetual,
+      worldwide, non-exclusive, no-charge, royalty-free, irrevocable
+      patent license to make, have made, use, offer to sell, sell.
+
+   4. Redistribution. You may reproduce and distribute copies of the
+      Work or Derivative Works thereof in any medium, with or without
+      modifications, provided that You meet the following conditions:
+
+      (a) You must give any other recipients of the Work or
+          Derivative Works a copy of this License; and
+
+      (d) If the Work includes a "NOTICE" text file as part of its
+          distribution, then any Derivative Works that You distribute must
+          include a readable copy of the attribution notices. The contents
+          of the NOTICE file are for informational purposes only and
+          do not modify the License.
+"""
+
+
+def test_quotes_are_shown_without_the_files_formatting() -> None:
+    shown = readable("## Training data\nWe use the [`MiniLM`](https://example.org/m) model, **pretrained**\n"
+                     "   on 1B pairs [2]. Sources:\n- Reddit\n- S2ORC")
+    assert shown == "Training data We use the MiniLM model, pretrained on 1B pairs (2). Sources:\n- Reddit\n- S2ORC"
+
+
+def test_an_answer_from_two_documents_names_each() -> None:
+    text = with_sources([("a/first.txt", "One [1]"), ("a/first.txt", "Two [2]"), ("second.md", "Three [3]")])
+    assert text == "first.txt: One [1] Two [2]\n\nsecond.md: Three [3]"
+    assert with_sources([("first.txt", "One [1]"), ("first.txt", "Two [2]")]) == "One [1] Two [2]"
+
+
+def test_shown_answers_hold_only_source_text_and_name_documents(articles_kb: KnowledgeBase) -> None:
+    answer = articles_kb.ask("What is open source AI and how is it different from closed AI?")
+    sources = {c.source for c in answer.citations}
+    assert len(sources) == 2, answer.text  # the question is about both articles
+    quotes = " ".join(readable(c.quote) for c in answer.citations)
+    for group in answer.text.split("\n\n"):
+        label, _, body = group.partition(": ")
+        assert label in sources  # each document's sentences start with its name
+        cited = {c.source for c in answer.citations if f"[{c.marker}]" in body}
+        assert cited == {label}  # and cite only that document
+        for piece in filter(None, (p.strip() for p in re.split(r"\s*\[\d+\]", body))):
+            assert piece in quotes
+
+
+def test_wrapped_list_items_with_a_hanging_indent_stay_whole_sentences() -> None:
+    chunk = APACHE[APACHE.index("(d)"):]  # a chunk starts where the item does, its indent lost
+    sentences = [chunk[s:e] for s, e in sentence_spans(chunk)]
+    assert sentences[0].startswith("(d) If the Work") and sentences[0].endswith("attribution notices.")
+    assert " ".join(sentences[1].split()) == ("The contents of the NOTICE file are for informational "
+                                              "purposes only and do not modify the License.")
+
+
+def test_units_cut_by_the_chunk_edges_are_fragments() -> None:
+    text = "of the NOTICE file are for informational purposes. A whole sentence here. And one cut at the"
+    spans = sentence_spans(text)
+    assert [_cut(text, s, e) for s, e in spans] == [True, False, True]
+
+
+def test_numbered_sections_are_headings_and_wrapped_lines_are_not() -> None:
+    titles = [t for _o, t in find_headings(Document("apache.txt", APACHE, "x"))]
+    assert titles == ["Grant of Patent License", "Redistribution"]
+
+
+def test_the_sentence_about_the_question_beats_the_ones_about_the_topic(embedder: Embedder) -> None:
+    """Every sentence says "open source AI"; only one says what is asked (its risks)."""
+    texts = [
+        "Open source AI is at the heart of a debate about the future of open source AI.",
+        "Open source AI shapes how open source AI tools are built and shared today.",
+        "Open source AI carries misuse risks, since open source AI models can be altered.",
+        "Open source AI communities around open source AI grow every year.",
+    ]
+    hits = [Hit(Chunk("doc.txt", "", t, i * 100, i * 100 + len(t)), 0.7, 0.7) for i, t in enumerate(texts)]
+    ranked = ExtractiveAnswerer(embedder, NoIndex()).candidates("What are the risks of open source AI?", hits)
+    assert ranked[0].text == texts[2]
+    plain = ExtractiveAnswerer(embedder, NoIndex(), generic_share=1.1)  # no term is generic
+    gap = ranked[0].score - ranked[1].score
+    plain_ranked = plain.candidates("What are the risks of open source AI?", hits)
+    assert gap > plain_ranked[0].score - plain_ranked[1].score  # the specific term made the difference larger
