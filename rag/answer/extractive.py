@@ -20,14 +20,14 @@ from rag.split import is_plain_heading, numbered_title
 from rag.text import is_list_item, readable, sentence_spans
 from rag.types import Citation, Hit
 
-# English question words, auxiliaries and request verbs: they say that something is asked, not
+# English question words, auxiliaries, request verbs and pronouns: they say that something is asked, not
 # what about, so they are no key terms (grammar, not tuned). Nouns that also ask ("list", "name",
 # "key", "example", "mean") were on this list until a sweep of the suite's dev halves showed
 # them costing answers (`user.name`, an <Escape> key): false abstentions git-doc 1 -> 0 of 10,
 # emacs-common 2 -> 1 of 62, nothing else changed.
 _QUESTION_WORDS = frozenset(
     tokenize("what which who whom whose why how when where does do did is are was were can could "
-             "should would will explain describe tell me about give")
+             "should would will explain describe tell me about give it its they them their this that these those")
 )
 
 # A question term held by at least this share of the candidate sentences is generic for the
