@@ -15,9 +15,12 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import ConfigError, LoadError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CORPUS_QA = "qa.jsonl"  # looked for in the corpus folder when no --qa is given
 
@@ -30,9 +33,18 @@ class QAItem:
     answerable: bool
     entry: str | None = None  # the file of the FAQ entry the answer must cite
 
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The files a right answer cites: the FAQ entry, else the question's sources."""
+        return (self.entry,) if self.entry else self.sources
 
-def load_qa(path: Path) -> list[QAItem]:
-    """Read a question set; a malformed line is an error that names the line."""
+
+Span = tuple[str, int, int]  # (source, start, end) of a quote or a sentence
+
+
+def load_qa(path: Path, split: str | None = None) -> list[QAItem]:
+    """Read a question set; a malformed line is an error that names the line. With `split`,
+    only the records whose "split" field equals it."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -43,6 +55,8 @@ def load_qa(path: Path) -> list[QAItem]:
             continue
         try:
             row = json.loads(line)
+            if split is not None and row.get("split") != split:
+                continue
             items.append(QAItem(
                 question=str(row["question"]),
                 answers=tuple(tuple(str(a) for a in fact) for fact in row.get("answers", [])),
@@ -53,7 +67,7 @@ def load_qa(path: Path) -> list[QAItem]:
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}:{n}: not a question record ({exc}); see docs/eval.md") from None
     if not items:
-        raise ConfigError(f"{path} holds no questions")
+        raise ConfigError(f"{path} holds no questions" + (f" of the split {split!r}" if split else ""))
     return items
 
 
@@ -77,6 +91,35 @@ def reciprocal_rank(retrieved: Sequence[str], relevant: Collection[str], k: int)
         if source in relevant:
             return 1.0 / rank
     return 0.0
+
+
+def in_top_k(retrieved: Sequence[str], relevant: Collection[str], k: int) -> bool:
+    """Whether a relevant document is among the first k distinct retrieved ones."""
+    return any(source in relevant for source in ranked_sources(retrieved)[:k])
+
+
+def share_given(pairs: Sequence[tuple[bool, bool]]) -> float | None:
+    """Among the pairs whose first value holds, the share whose second holds (None if none):
+    e.g. (entry retrieved, entry cited) gives the answer/recall ratio."""
+    outcomes = [then for given, then in pairs if given]
+    return sum(outcomes) / len(outcomes) if outcomes else None
+
+
+def spans_overlap(a: Span, b: Span) -> bool:
+    """Spans of one source that share a character."""
+    return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
+
+
+def nearest_centroid(vectors: np.ndarray, n: int = 3) -> list[int]:
+    """Row indices of the n vectors nearest (cosine) the mean of the L2-normalised vectors,
+    nearest first."""
+    import numpy as np
+
+    unit = np.asarray(vectors, dtype=np.float64)
+    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    centroid = unit.mean(axis=0)
+    centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+    return [int(i) for i in np.argsort(-(unit @ centroid), kind="stable")[:n]]
 
 
 def normalize(text: str) -> str:
@@ -143,6 +186,7 @@ class ItemResult:
     supported_sentences: int
     latency_ms: float
     entry_cited: bool | None = None  # the answer cites the question's FAQ entry
+    cited: tuple[Span, ...] = ()  # the citations' (source, start, end), by marker
 
 
 @dataclass(frozen=True)
@@ -253,6 +297,7 @@ def evaluate_item(kb: Any, item: QAItem, k: int, answerer: str | None, texts: So
         supported_sentences=supported_count,
         latency_ms=latency,
         entry_cited=any(c.source == item.entry for c in answer.citations) if item.answerable and item.entry else None,
+        cited=tuple((c.source, c.start, c.end) for c in sorted(answer.citations, key=lambda c: c.marker)),
     )
 
 

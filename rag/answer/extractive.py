@@ -121,11 +121,7 @@ class ExtractiveAnswerer:
         spans: list[tuple[int, int, int, str]] = []
         for rank, hit in enumerate(hits):
             c = hit.chunk
-            for s, e in passage_units(c.text):
-                text = c.text[s:e]
-                if len(text.split()) < 4 or _is_heading(text, c.section) or _cut(c.text, s, e):
-                    continue  # fragments and headings answer nothing
-                spans.append((rank, c.start + s, c.start + e, text))
+            spans += [(rank, c.start + s, c.start + e, c.text[s:e]) for s, e in answer_units(c.text, c.section)]
         if not spans:
             return []
         terms = self.key_terms(question)
@@ -320,6 +316,13 @@ def passage_units(text: str) -> list[tuple[int, int]]:
             units.append((spans[i - 1][0], end))
         i = j
     return units
+
+
+def answer_units(text: str, section: str) -> list[tuple[int, int]]:
+    """The passage units an answer may quote: fragments (under 4 words, or cut by the chunk's
+    edges) and headings answer nothing."""
+    return [(s, e) for s, e in passage_units(text)
+            if len(text[s:e].split()) >= 4 and not _is_heading(text[s:e], section) and not _cut(text, s, e)]
 
 
 def _is_heading(text: str, section: str) -> bool:
