@@ -12,8 +12,8 @@ import pytest
 from rag.answer.followup import carry_over
 from rag.citations import markers_in
 from rag.kb import KnowledgeBase
-from rag.text import readable
 from rag.retrieve import convex_fuse, rrf_fuse
+from rag.text import readable
 from rag.types import Answer, Chunk
 
 DATA = Path(__file__).resolve().parent / "data"
