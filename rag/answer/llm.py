@@ -28,7 +28,7 @@ from rag.answer import Draft, Turn, abstention, final
 from rag.answer.followup import carry_over
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
-from rag.settings import Settings
+from rag.settings import ABSTAIN_THRESHOLD, Settings
 from rag.text import MARKER
 from rag.types import Hit
 
@@ -123,7 +123,7 @@ class LLMAnswerer:
         self,
         llm: Any,
         embedder: Any,
-        threshold: float = 0.38,  # Settings.abstain_threshold passes the calibrated value
+        threshold: float = ABSTAIN_THRESHOLD,
         gate_margin: float = GATE_MARGIN,
         max_context_chars: int = 9000,
         server: Any = None,
