@@ -177,14 +177,14 @@ class KnowledgeBase:
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
         return self._hits(self.check_question(question), k, mode)
 
-    def _hits(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
+    def _hits(self, question: str, k: int | None = None, mode: str = "hybrid", lexical_extra: int = 0) -> list[Hit]:
         """The retriever's hits for a checked question (a condensed follow-up may be longer than
         the question limit: the limit is on what the user sent)."""
         from rag.store import is_store_failure, store_error
 
         for retry in (False, True):  # a store failure: the index is reopened once, then reported
             try:
-                return self.retriever.hits(question, k or self.settings.k, mode=mode)
+                return self.retriever.hits(question, k or self.settings.k, mode=mode, lexical_extra=lexical_extra)
             except Exception as exc:
                 if not is_store_failure(exc):
                     raise
@@ -209,7 +209,9 @@ class KnowledgeBase:
         history = [(self.check_question(q, "an earlier question"), str(a)) for q, a in history]
         chosen = self.answerer(answerer)
         standalone = self.condense(question, history, answerer)
-        hits = self._hits(standalone, k)
+        from rag.retrieve import ANSWER_LEXICAL_EXTRA
+
+        hits = self._hits(standalone, k, lexical_extra=ANSWER_LEXICAL_EXTRA)
         retrieved = time.perf_counter()
         draft: Draft | None = None
         first: float | None = None  # when the first piece of text came
