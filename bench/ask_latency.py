@@ -61,7 +61,8 @@ def main() -> None:
     with open(args.qa, encoding="utf-8") as fh:
         questions = [json.loads(line)["question"] for line in fh if line.strip()][: args.questions]
     with tempfile.TemporaryDirectory(prefix="rag-latency-") as tmp:
-        kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=args.corpus, index_dir=Path(tmp) / "index"))
+        kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=args.corpus, index_dir=Path(tmp) / "index",
+                                             answerer="extractive"))  # not auto: an installed model would answer
         kb.sync(progress=False)
         kb.warm()
         chunks = sum(d.chunks for d in kb.documents())

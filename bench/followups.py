@@ -124,7 +124,8 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test", "both"), default="both",
                         help="which half to run (tune on dev only)")
     parser.add_argument("--corpus", type=Path, default=REPO / "corpus")
-    parser.add_argument("--answerer", default=None)
+    parser.add_argument("--answerer", default="extractive",
+                        help="extractive (default), llm or auto (llm when a model is installed)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     splits = ("dev", "test") if args.split == "both" else (args.split,)

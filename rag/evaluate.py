@@ -307,4 +307,4 @@ def evaluate(kb: Any, items: Sequence[QAItem], k: int | None = None, answerer: s
     if items:  # warm up: load the model and the answerer before anything is timed
         kb.ask(items[0].question, k=k, answerer=answerer)
     results = [evaluate_item(kb, item, k, answerer, texts) for item in items]
-    return summarize(answerer or kb.settings.answerer, k, results)
+    return summarize(kb.answerer_name(answerer), k, results)  # `auto` as it resolved

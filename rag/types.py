@@ -97,6 +97,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     standalone_question: str = ""
     unsupported: tuple[str, ...] = ()  # answer sentences no passage supports (llm answerer)
+    answerer: str = ""  # the answerer that answered: extractive or llm (`auto` resolved)
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -108,6 +109,8 @@ class Answer:
         }
         if self.unsupported:
             data["unsupported"] = list(self.unsupported)
+        if self.answerer:
+            data["answerer"] = self.answerer
         return data
 
 

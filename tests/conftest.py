@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +25,17 @@ os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.settings import Settings
+
+# The user's cache folder, where `rag models install` records local models by default
+# (rag.models.models_dir), is an empty temporary folder for the tests and the commands they
+# start: a model a developer installed by hand must not turn the default answerer (auto) into
+# the llm answerer. Tests that want a model install one into a folder of their own, or set
+# RAG_LLM_BASE_URL; the variables that choose an answerer are not taken from the shell either.
+TEST_CACHE = Path(tempfile.mkdtemp(prefix="rag-tests-cache-"))
+os.environ["XDG_CACHE_HOME"] = str(TEST_CACHE)
+atexit.register(shutil.rmtree, TEST_CACHE, True)
+for _var in ("RAG_ANSWERER", "RAG_ANSWERERS", "RAG_LLM_BASE_URL", "RAG_LLM_MODEL", "RAG_MODELS_DIR"):
+    os.environ.pop(_var, None)
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"

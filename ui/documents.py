@@ -25,9 +25,10 @@ Refreshed = tuple[list[list[Any]], str]  # the table's rows and the header's sta
 
 def status_and_rows(kb: KnowledgeBase) -> Callable[[], Refreshed]:
     def documents() -> Refreshed:
-        """The indexed documents (name, passages) and what the knowledge base holds."""
+        """The indexed documents (name, passages), what the knowledge base holds and which
+        answerer answers by default (`auto` resolved)."""
         listed = kb.documents()
-        return render.documents_rows(listed), render.sync_status(kb.last_sync(), listed)
+        return render.documents_rows(listed), render.sync_status(kb.last_sync(), listed, kb.answerer_name())
 
     return documents
 

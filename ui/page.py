@@ -20,7 +20,8 @@ CSS = """
 .rag-marker { font-weight: 600; margin-right: 2px !important; }
 .rag-file { font-family: var(--font-mono); }
 a.rag-file { text-decoration: underline; cursor: pointer; }
-.rag-section, .rag-page, .rag-score, .rag-timing, .rag-pending, .rag-stopped { color: var(--body-text-color-subdued); }
+.rag-section, .rag-page, .rag-score, .rag-timing, .rag-answerer, .rag-pending, .rag-stopped { color: var(--body-text-color-subdued); }
+.rag-answerer { font-size: 0.85em; margin-top: 6px; }
 .rag-chunk { white-space: pre-wrap; font-size: 0.9em; line-height: 1.45; overflow-wrap: anywhere; }
 mark.rag-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
 .rag-abstained, .rag-unsupported, .rag-failed { color: #b45309; }

@@ -127,12 +127,35 @@ def documents_rows(documents: Sequence[DocumentInfo]) -> list[list[Any]]:
     return [[d.source, d.chunks] for d in documents]
 
 
-def sync_status(last_sync: str, documents: Sequence[DocumentInfo]) -> str:
-    """What the knowledge base holds, one Markdown line for the page header."""
+def sync_status(last_sync: str, documents: Sequence[DocumentInfo], answerer: str = "") -> str:
+    """What the knowledge base holds, one Markdown line for the page header; with `answerer`,
+    which answerer answers by default."""
     chunks = sum(d.chunks for d in documents)
     when = escape_markdown(_readable_time(last_sync)) if last_sync else "never"
     noun = "document" if len(documents) == 1 else "documents"
-    return f"{len(documents)} {noun}, {chunks} passages, last synced {when}"
+    line = f"{len(documents)} {noun}, {chunks} passages, last synced {when}"
+    return line + (f"; answers by the **{escape_markdown(answerer)}** answerer" if answerer else "")
+
+
+# what each answerer does, for the Settings dropdown and the line under an answer's sources
+ANSWERER_WORDS = {
+    "llm": "a language model writes the answer from the best passages; each sentence is checked against its source",
+    "extractive": "the answer is sentences quoted from the best passages",
+}
+
+
+def answerer_info(default: str, offered: Sequence[str], auto: bool) -> str:
+    """The Settings dropdown's note: what the default answerer does, why it was chosen, and
+    how to get the llm answerer when it is not offered."""
+    words = ANSWERER_WORDS.get(default, "")
+    if "llm" not in offered:  # no model, or the operator's --answerers
+        return (f"{default}: {words}. The llm answerer writes answers with a language model; this server "
+                "does not offer it. To get it, install a local model (`rag models install qwen-1.5b`, or "
+                "`make run`) or set RAG_LLM_BASE_URL, and restart the server.")
+    why = ""
+    if auto:
+        why = " (chosen: a language model is set up)" if default == "llm" else " (chosen: no language model is set up)"
+    return f"{default}{why}: {words}."
 
 
 def _readable_time(iso: str) -> str:

@@ -133,16 +133,18 @@ def passage_html(passage: Passage, turn: int, show_scores: bool = False) -> str:
 
 def answer_sources(answer: Answer, turn: int, show_scores: bool = False) -> str:
     """The sources block of one answer (`turn` counts the chat's replies from 1)."""
+    by = (f'<div class="rag-answerer">Answerer: {html.escape(answer.answerer)}</div>'
+          if answer.answerer else "")
     if answer.abstained or not answer.citations:
         return ('<div class="rag-answer-sources rag-abstained">No sources: the knowledge base has '
-                "no passage that answers this question.</div>")
+                f"no passage that answers this question.{by}</div>")
     entries = "".join(passage_html(p, turn, show_scores) for p in passages(answer.citations))
     if answer.unsupported:
         items = "".join(f"<li>{html.escape(s)}</li>" for s in answer.unsupported)
         entries += f'<div class="rag-unsupported">Removed from the answer, since no source supports them:<ul>{items}</ul></div>'
     if show_scores and answer.timings_ms:
         entries += f'<div class="rag-timing">answered in {answer.timings_ms.get("total", 0.0):.0f} ms</div>'
-    return f'<div class="rag-answer-sources">{entries}</div>'
+    return f'<div class="rag-answer-sources">{entries}{by}</div>'
 
 
 def panel(blocks: dict[int, tuple[str, str]], latest: int) -> str:

@@ -17,6 +17,10 @@ from rag.errors import RagError
 __all__ = ["build_parser", "emit", "main", "safe", "say", "settings_from"]
 
 
+AUTO_HELP = ("auto (default: llm when a model is installed or RAG_LLM_BASE_URL is set, else extractive), "
+             "extractive or llm (RAG_ANSWERER)")
+
+
 def _paths(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", metavar="DIR", help="corpus folder (RAG_CORPUS_DIR, default corpus/)")
     p.add_argument("--index", metavar="DIR", help="index folder (RAG_INDEX_DIR, default .rag-index/)")
@@ -56,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", nargs="?")
     _paths(p)
     _k(p)
-    p.add_argument("--answerer", help="extractive (default) or llm")
+    p.add_argument("--answerer", help=AUTO_HELP)
     p.add_argument("--batch", metavar="FILE", help="one question per line ('-' for standard input)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
@@ -78,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(p)
     _k(p)
     p.add_argument("--qa", metavar="FILE", help="question set (JSON Lines)")
-    p.add_argument("--answerer", help="extractive (default) or llm")
+    p.add_argument("--answerer", help=AUTO_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 

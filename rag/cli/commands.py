@@ -104,7 +104,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         emit(kb.ask(args.question, k=args.k, answerer=args.answerer).to_json())
         return 0
-    streaming = (args.answerer or kb.settings.answerer) == "llm"
+    streaming = kb.answerer_name(args.answerer) == "llm"
     final, streamed = None, ""
     for piece in kb.stream(args.question, k=args.k, answerer=args.answerer):
         if isinstance(piece, str):
@@ -138,22 +138,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def web_settings(settings: Settings) -> Settings:
     """What the web chat offers, unless the operator said (--answerers, RAG_ANSWERERS): the llm
-    answerer only with a model server or an installed model, and then first and the default
-    unless an answerer was chosen (--answerer, RAG_ANSWERER)."""
+    answerer only when it has a model (RAG_LLM_BASE_URL or an installed one), and then first,
+    or when RAG_ANSWERER=llm asks for it (its error then says what is missing). The default
+    answerer, `auto` unless RAG_ANSWERER chose, resolves within this list (so to llm when it
+    is offered)."""
     if settings.answerers is not None:
         return settings
-    offered = configured_answerers(settings)
-    if offered[0] == "llm" and "answerer" not in settings.chosen:
-        return settings.with_(answerers=offered, answerer="llm")
-    return settings.with_(answerers=offered)
+    from rag.models import llm_available
 
-
-def configured_answerers(settings: Settings) -> tuple[str, ...]:
-    from rag.models import default_model, models_dir
-
-    if settings.llm_base_url or default_model(models_dir(settings), settings.llm_model) is not None:
-        return ("llm", "extractive")
-    return ("extractive", "llm") if settings.answerer == "llm" else ("extractive",)
+    if llm_available(settings):
+        return settings.with_(answerers=("llm", "extractive"))
+    return settings.with_(answerers=("extractive", "llm") if settings.answerer == "llm" else ("extractive",))
 
 
 # -- rag models ----------------------------------------------------------------------------
@@ -178,6 +173,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if model.kind == EMBEDDING:
         say(f"select it with RAG_EMBED_MODEL={model.name}, then rebuild the index: rag index --rebuild")
     else:
-        say("it is now the default model of the llm answerer: rag ask --answerer llm \"QUESTION\"; "
-            "the web chat (rag serve) now offers the llm answerer first")
+        say("it is now the model of the llm answerer, which now answers by default (the answerer auto): "
+            "rag ask \"QUESTION\", the web chat (rag serve) and KnowledgeBase.ask; "
+            "RAG_ANSWERER=extractive or --answerer extractive for quotes alone")
     return 0
