@@ -71,7 +71,10 @@ def open_corpus(corpus: Path, index: Path, embedder: Any = None, warm: bool = Tr
                 timings: dict[str, Any] | None = None) -> KnowledgeBase:
     """open_domain's knowledge base over any corpus folder, indexed in `index`."""
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
-    kb = KnowledgeBase(replace(settings, chroma_url=None), embedder=embedder)
+    # the extractive answerer unless RAG_ANSWERER names one: `auto` would measure a model that
+    # happens to be installed on this machine
+    answerer = "extractive" if settings.answerer == "auto" else settings.answerer
+    kb = KnowledgeBase(replace(settings, chroma_url=None, answerer=answerer), embedder=embedder)
     kb.embedder.embed_query("warm up")  # model loading is neither indexing nor warm-up time
     report = kb.sync(progress=False)
     began = time.perf_counter()
