@@ -98,13 +98,15 @@ class KnowledgeBase:
 
     def answerer_name(self, name: str | None = None) -> str:
         """The answerer that answers when `name` (by default the settings' answerer) is asked
-        for: `auto` becomes `llm` or `extractive` (Settings.resolve_answerer), decided on first
+        for: `auto` becomes `llm` or `extractive` (rag.models.resolve_answerer), decided on first
         use and kept, so that a model installed meanwhile does not switch a running server."""
         name = name or self.settings.answerer
         if name != AUTO:
             return name
         if self._auto is None:
-            self._auto = self.settings.resolve_answerer(AUTO)
+            from rag.models import resolve_answerer
+
+            self._auto = resolve_answerer(self.settings, AUTO)
             log.info("answerer auto: %s", self._auto)
         return self._auto
 

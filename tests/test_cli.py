@@ -17,6 +17,7 @@ from conftest import copy_articles
 from rag.cli import main
 from rag.errors import ConfigError
 from rag.kb import KnowledgeBase
+from rag.models import resolve_answerer
 from rag.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -170,21 +171,21 @@ def test_the_web_chat_offers_the_llm_answerer_first_when_one_is_configured(tmp_p
 
     base = {"RAG_MODELS_DIR": str(tmp_path / "models")}  # no local model installed
     plain = web_settings(Settings.from_env(env=base))
-    assert plain.offered_answerers == ("extractive",) and plain.resolve_answerer() == "extractive"
+    assert plain.offered_answerers == ("extractive",) and resolve_answerer(plain) == "extractive"
     served = {**base, "RAG_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
     s = web_settings(Settings.from_env(env=served))
     assert s.offered_answerers == ("llm", "extractive")
-    assert s.answerer == "auto" and s.resolve_answerer() == "llm"
+    assert s.answerer == "auto" and resolve_answerer(s) == "llm"
     # a chosen answerer stays the default, and the operator's list is kept as it is
     s = web_settings(Settings.from_env(env={**served, "RAG_ANSWERER": "extractive"}))
-    assert s.offered_answerers == ("llm", "extractive") and s.resolve_answerer() == "extractive"
+    assert s.offered_answerers == ("llm", "extractive") and resolve_answerer(s) == "extractive"
     s = web_settings(Settings.from_env(env=served, answerer="extractive"))
-    assert s.resolve_answerer() == "extractive"
+    assert resolve_answerer(s) == "extractive"
     s = web_settings(Settings.from_env(env={**served, "RAG_ANSWERERS": "extractive"}))
-    assert s.offered_answerers == ("extractive",) and s.resolve_answerer() == "extractive"
+    assert s.offered_answerers == ("extractive",) and resolve_answerer(s) == "extractive"
     # auto picks among what is offered: it is no answerer the operator has to list
     s = web_settings(Settings.from_env(env={**base, "RAG_ANSWERERS": "llm"}))
-    assert s.resolve_answerer() == "llm"
+    assert resolve_answerer(s) == "llm"
     with pytest.raises(ConfigError, match="--answerers"):
         Settings.from_env(env={"RAG_ANSWERERS": "auto"})
 
@@ -200,12 +201,12 @@ def test_auto_answers_extractively_without_a_model_or_a_server(
     from rag.models import KNOWN, models_dir
 
     settings = Settings.from_env(env={})
-    assert settings.answerer == "auto" and settings.resolve_answerer() == "extractive"
+    assert settings.answerer == "auto" and resolve_answerer(settings) == "extractive"
     # the default models folder is the tests' empty cache (conftest), not the developer's
     assert models_dir(settings) == Path(os.environ["XDG_CACHE_HOME"]) / "rag-kb" / "models"
     smollm2 = KNOWN["smollm2-135m"]
     if package_file(smollm2.packages[0], smollm2.member) is not None:  # in the test extra
-        assert settings.resolve_answerer() == "extractive"
+        assert resolve_answerer(settings) == "extractive"
 
     corpus = copy_articles(tmp_path / "c")
     paths = ["--corpus", str(corpus), "--index", str(tmp_path / "i")]

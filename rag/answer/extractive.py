@@ -231,12 +231,15 @@ class ExtractiveAnswerer:
         if _AMOUNT_ASKED.search(question) and not any(_NUMBER.search(c.text) for c in chosen):
             yield abstention()  # "how much does it cost?" answered by quotes that name no amount
             return
-        # readable order: the documents by their best sentence; in each, its passages as the
-        # retriever ranked them, the sentences of a passage as they stand
+        # answer first, then readable: the documents by their best sentence; in each, its passages
+        # by their best sentence (not as the retriever ranked them: a document's introduction is
+        # often its top passage and would lead every answer), the sentences of a passage as they stand
         first: dict[str, int] = {}
-        for cand in chosen:
+        passage: dict[int, int] = {}
+        for cand in chosen:  # best first
             first.setdefault(hits[cand.hit_rank].chunk.source, len(first))
-        chosen.sort(key=lambda c: (first[hits[c.hit_rank].chunk.source], c.hit_rank, c.start))
+            passage.setdefault(cand.hit_rank, len(passage))
+        chosen.sort(key=lambda c: (first[hits[c.hit_rank].chunk.source], passage[c.hit_rank], c.start))
         citations: list[Citation] = []
         parts: list[tuple[str, str]] = []  # (source, shown sentence with its marker)
         for cand in chosen:
