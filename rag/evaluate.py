@@ -264,6 +264,7 @@ class SourceTexts:
 
 
 def evaluate_item(kb: Any, item: QAItem, k: int, answerer: str | None, texts: SourceTexts) -> ItemResult:
+    from rag.answer.extractive import without_sources
     from rag.answer.verify import Similarity
     from rag.citations import cited_sentences, supported
 
@@ -278,7 +279,8 @@ def evaluate_item(kb: Any, item: QAItem, k: int, answerer: str | None, texts: So
     if not answer.abstained:
         by_marker = {c.marker: c.chunk_text or c.quote for c in answer.citations}
         similarity = Similarity(kb.embedder)  # the llm answerer's check, vectors cached
-        for sentence, marks in group_citations(cited_sentences(answer.text)):
+        shown = without_sources(answer.text, [c.source for c in answer.citations])
+        for sentence, marks in group_citations(cited_sentences(shown)):
             passages = [by_marker[m] for m in marks if m in by_marker]
             sentences += 1
             supported_count += bool(passages) and supported(sentence, passages, similarity)

@@ -309,6 +309,12 @@ _AMOUNT_ASKED = re.compile(r"\bhow (much|many|long|old)\b|\bwhat (year|percentag
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|forty|fifty|"
                      r"hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)
 
+def without_sources(text: str, sources: Sequence[str]) -> str:
+    """An answer's text without the document names `with_sources` put before its groups."""
+    names = "|".join(re.escape(PurePosixPath(s).name) for s in sorted(set(sources)))
+    return re.sub(rf"(^|\n\n)(?:{names}): ", r"\1", text) if names else text
+
+
 _REFERRING = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Here)\b")
 
 
