@@ -356,6 +356,10 @@ def _is_heading(text: str, section: str) -> bool:
 
 
 def _in_section(section: str, text: str) -> str:
+    """What a unit is scored as: its section title and its text as a reader sees it (Markdown
+    link and code syntax, heading marks and hard line breaks gone: a link's address says nothing
+    about the question, and it drowned "384 dimensional" in a model card's sentence)."""
+    text = readable(text)
     return f"{section}: {text}" if section and not text.startswith(section) else text
 
 
