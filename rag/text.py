@@ -64,6 +64,8 @@ def readable(quote: str) -> str:
     out = ""
     for line in lines:
         out += ("\n" if out and _SHOWN_ITEM.match(line) else " " if out else "") + line
+    if "\n" not in out and (item := _SHOWN_ITEM.match(out)) and not out[0].isdigit():
+        out = out[item.end():]  # one bullet item alone reads as a sentence ("- Open-source AI fuels...")
     return defuse_markers(_SPACES.sub(" ", out))
 
 

@@ -39,6 +39,11 @@ def test_quotes_are_shown_without_the_files_formatting() -> None:
     assert shown == "Training data We use the MiniLM model, pretrained on 1B pairs (2). Sources:\n- Reddit\n- S2ORC"
 
 
+def test_a_lone_bullet_item_reads_as_a_sentence() -> None:
+    assert readable("- Open-source AI fuels democratization.") == "Open-source AI fuels democratization."
+    assert readable("2. Basic Permissions.") == "2. Basic Permissions."  # a numbered item keeps its number
+
+
 def test_an_answer_from_two_documents_names_each() -> None:
     text = with_sources([("a/first.txt", "One [1]"), ("a/first.txt", "Two [2]"), ("second.md", "Three [3]")])
     assert text == "first.txt: One [1] Two [2]\n\nsecond.md: Three [3]"
