@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.answer.extractive import answer_units
+from rag.answer.units import answer_units
 from rag.benchmark import score_questions
 from rag.evaluate import (
     EvalReport,

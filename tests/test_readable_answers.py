@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from rag.answer.evidence import NoIndex
-from rag.answer.extractive import ExtractiveAnswerer, _cut, with_sources
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.units import cut, with_sources
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.split import find_headings
@@ -75,7 +76,7 @@ def test_wrapped_list_items_with_a_hanging_indent_stay_whole_sentences() -> None
 def test_units_cut_by_the_chunk_edges_are_fragments() -> None:
     text = "of the NOTICE file are for informational purposes. A whole sentence here. And one cut at the"
     spans = sentence_spans(text)
-    assert [_cut(text, s, e) for s, e in spans] == [True, False, True]
+    assert [cut(text, s, e) for s, e in spans] == [True, False, True]
 
 
 def test_numbered_sections_are_headings_and_wrapped_lines_are_not() -> None:

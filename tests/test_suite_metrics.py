@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer.extractive import answer_units
+from rag.answer.units import answer_units
 from rag.errors import ConfigError
 from rag.evaluate import QAItem, in_top_k, load_qa, nearest_centroid, share_given, spans_overlap
 

@@ -8,17 +8,16 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from rag.answer import Draft, Turn, abstention
 from rag.answer.followup import already_said, condense
+from rag.answer.units import answer_units, in_section, passage_units, with_sources
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
-from rag.split import is_plain_heading, numbered_title
-from rag.text import is_list_item, readable, sentence_spans
+from rag.text import readable
 from rag.types import Citation, Hit
 
 # English question words, auxiliaries, request verbs and pronouns: they say that something is asked, not
@@ -128,7 +127,7 @@ class ExtractiveAnswerer:
         terms = self.key_terms(question)
         qvec = np.asarray(self.embedder.embed_query(question))  # type: ignore[attr-defined]
         # a unit is scored with its section title, which says what a bare list is about
-        contexts = [_in_section(hits[rank].chunk.section, text) for rank, _s, _e, text in spans]
+        contexts = [in_section(hits[rank].chunk.section, text) for rank, _s, _e, text in spans]
         cosines = self.sentence_vectors(contexts) @ qvec
         # What a sentence says about *this* question, not about the topic every retrieved
         # passage shares: a question term that most candidate sentences hold ("open source AI"
@@ -166,7 +165,7 @@ class ExtractiveAnswerer:
 
     def warm(self, passages: Sequence[tuple[str, str]]) -> None:
         """Embed the sentences of these passages ahead of the first questions."""
-        units = [_in_section(sec, t[s:e]) for sec, t in passages for s, e in passage_units(t)]
+        units = [in_section(sec, t[s:e]) for sec, t in passages for s, e in passage_units(t)]
         self.sentence_vectors(units or ["-"])
 
     def confidence(self, candidates: list[Candidate], hits: list[Hit]) -> float:
@@ -267,37 +266,10 @@ class ExtractiveAnswerer:
 # unrelated sentence about the other documents trailed a quokka follow-up's repeat by more than 0.3.
 FRESH_MARGIN = 0.3
 
-_ENDS_SENTENCE = tuple(".!?:;\"'”’)]»…")
-
-
 def _share(weights: dict[str, float], found: set[str]) -> float:
     """The weighted share of the terms that `found` holds."""
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in found) / total if total > 0 else 0.0
-
-
-def _cut(chunk_text: str, start: int, end: int) -> bool:
-    """A unit the chunk's edges cut: it starts the chunk in mid-sentence (lower case or
-    punctuation first), or it ends the chunk without ending a sentence. The neighbouring chunk,
-    which overlaps this one, holds the whole sentence."""
-    text = chunk_text[start:end]
-    if not chunk_text[:start].strip() and not (text[0].isupper() or text[0].isdigit() or is_list_item(text)
-                                               or text[0] in "\"'“‘([#*"):
-        return True
-    short_item = is_list_item(text) and len(text.split()) <= 8  # "- Rapid deployment"
-    return not chunk_text[end:].strip() and not text.rstrip().endswith(_ENDS_SENTENCE) and not short_item
-
-
-def with_sources(parts: list[tuple[str, str]]) -> str:
-    """The answer's sentences, grouped by document in the order given; when they come from more
-    than one document, each group starts with the document's file name, so a reader sees which
-    document says what."""
-    groups: dict[str, list[str]] = {}
-    for source, sentence in parts:
-        groups.setdefault(source, []).append(sentence)
-    if len(groups) == 1:
-        return " ".join(next(iter(groups.values())))
-    return "\n\n".join(f"{PurePosixPath(source).name}: " + " ".join(sents) for source, sents in groups.items())
 
 
 # A question that asks for an amount, and the numbers that answer one (English grammar, not
@@ -308,60 +280,6 @@ def with_sources(parts: list[tuple[str, str]]) -> str:
 _AMOUNT_ASKED = re.compile(r"\bhow (much|many|long|old)\b|\bwhat (year|percentage)\b|\bin (dollars|euros)\b", re.I)
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|forty|fifty|"
                      r"hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)
-
-def without_sources(text: str, sources: Sequence[str]) -> str:
-    """An answer's text without the document names `with_sources` put before its groups."""
-    names = "|".join(re.escape(PurePosixPath(s).name) for s in sorted(set(sources)))
-    return re.sub(rf"(^|\n\n)(?:{names}): ", r"\1", text) if names else text
-
-
-_REFERRING = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Here)\b")
-
-
-def passage_units(text: str) -> list[tuple[int, int]]:
-    """The answerable units of a passage: its sentences, where a sentence that introduces a
-    list ("...include:") is joined with the list items under it, and a sentence that refers
-    back ("This allows...") is joined with the one before it on the same line."""
-    spans = sentence_spans(text)
-    units: list[tuple[int, int]] = []
-    i = 0
-    while i < len(spans):
-        start, end = spans[i]
-        j = i + 1
-        if text[start:end].rstrip().endswith(":"):
-            while j < len(spans) and is_list_item(text[spans[j][0] : spans[j][1]]):
-                end = spans[j][1]
-                j += 1
-        units.append((start, end))
-        if i > 0 and _REFERRING.match(text[start:end]) and "\n" not in text[spans[i - 1][1] : start]:
-            units.append((spans[i - 1][0], end))
-        i = j
-    return units
-
-
-def answer_units(text: str, section: str) -> list[tuple[int, int]]:
-    """The passage units an answer may quote: fragments (under 4 words, or cut by the chunk's
-    edges) and headings answer nothing."""
-    return [(s, e) for s, e in passage_units(text)
-            if len(text[s:e].split()) >= 4 and not _is_heading(text[s:e], section) and not _cut(text, s, e)]
-
-
-def _is_heading(text: str, section: str) -> bool:
-    """A plain-text heading, or the passage's own section title as written (Markdown's '#' or
-    setext underline included)."""
-    title = numbered_title(text)
-    if title and text.strip().endswith(title + "."):  # "3. Grant of Patent License."
-        return True
-    return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()) == section)
-
-
-def _in_section(section: str, text: str) -> str:
-    """What a unit is scored as: its section title and its text as a reader sees it (Markdown
-    link and code syntax, heading marks and hard line breaks gone: a link's address says nothing
-    about the question, and it drowned "384 dimensional" in a model card's sentence)."""
-    text = readable(text)
-    return f"{section}: {text}" if section and not text.startswith(section) else text
-
 
 def _overlaps(a: Candidate, b: Candidate, same_source: bool) -> bool:
     """Spans of one source that share characters (offsets of two sources never clash)."""

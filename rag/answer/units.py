@@ -1,0 +1,93 @@
+"""What an answer may quote and how it shows it: the answerable units of a passage (sentences,
+a list with the sentence that introduces it, a sentence that refers back with the one before),
+less fragments and headings; the text a unit is scored as; and an answer's sentences grouped by
+the document they quote."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from rag.split import is_plain_heading, numbered_title
+from rag.text import is_list_item, readable, sentence_spans
+
+_ENDS_SENTENCE = tuple(".!?:;\"'”’)]»…")
+
+
+def cut(chunk_text: str, start: int, end: int) -> bool:
+    """A unit the chunk's edges cut: it starts the chunk in mid-sentence (lower case or
+    punctuation first), or it ends the chunk without ending a sentence. The neighbouring chunk,
+    which overlaps this one, holds the whole sentence."""
+    text = chunk_text[start:end]
+    if not chunk_text[:start].strip() and not (text[0].isupper() or text[0].isdigit() or is_list_item(text)
+                                               or text[0] in "\"'“‘([#*"):
+        return True
+    short_item = is_list_item(text) and len(text.split()) <= 8  # "- Rapid deployment"
+    return not chunk_text[end:].strip() and not text.rstrip().endswith(_ENDS_SENTENCE) and not short_item
+
+
+def with_sources(parts: list[tuple[str, str]]) -> str:
+    """The answer's sentences, grouped by document in the order given; when they come from more
+    than one document, each group starts with the document's file name, so a reader sees which
+    document says what."""
+    groups: dict[str, list[str]] = {}
+    for source, sentence in parts:
+        groups.setdefault(source, []).append(sentence)
+    if len(groups) == 1:
+        return " ".join(next(iter(groups.values())))
+    return "\n\n".join(f"{PurePosixPath(source).name}: " + " ".join(sents) for source, sents in groups.items())
+
+
+def without_sources(text: str, sources: Sequence[str]) -> str:
+    """An answer's text without the document names `with_sources` put before its groups."""
+    names = "|".join(re.escape(PurePosixPath(s).name) for s in sorted(set(sources)))
+    return re.sub(rf"(^|\n\n)(?:{names}): ", r"\1", text) if names else text
+
+
+_REFERRING = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Here)\b")
+
+
+def passage_units(text: str) -> list[tuple[int, int]]:
+    """The answerable units of a passage: its sentences, where a sentence that introduces a
+    list ("...include:") is joined with the list items under it, and a sentence that refers
+    back ("This allows...") is joined with the one before it on the same line."""
+    spans = sentence_spans(text)
+    units: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        start, end = spans[i]
+        j = i + 1
+        if text[start:end].rstrip().endswith(":"):
+            while j < len(spans) and is_list_item(text[spans[j][0] : spans[j][1]]):
+                end = spans[j][1]
+                j += 1
+        units.append((start, end))
+        if i > 0 and _REFERRING.match(text[start:end]) and "\n" not in text[spans[i - 1][1] : start]:
+            units.append((spans[i - 1][0], end))
+        i = j
+    return units
+
+
+def answer_units(text: str, section: str) -> list[tuple[int, int]]:
+    """The passage units an answer may quote: fragments (under 4 words, or cut by the chunk's
+    edges) and headings answer nothing."""
+    return [(s, e) for s, e in passage_units(text)
+            if len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)]
+
+
+def is_heading(text: str, section: str) -> bool:
+    """A plain-text heading, or the passage's own section title as written (Markdown's '#' or
+    setext underline included)."""
+    title = numbered_title(text)
+    if title and text.strip().endswith(title + "."):  # "3. Grant of Patent License."
+        return True
+    return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()) == section)
+
+
+def in_section(section: str, text: str) -> str:
+    """What a unit is scored as: its section title and its text as a reader sees it (Markdown
+    link and code syntax, heading marks and hard line breaks gone: a link's address says nothing
+    about the question, and it drowned "384 dimensional" in a model card's sentence)."""
+    text = readable(text)
+    return f"{section}: {text}" if section and not text.startswith(section) else text
