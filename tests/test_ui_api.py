@@ -333,3 +333,16 @@ def test_user_errors_are_logged_in_one_line_without_a_traceback(
     assert any("empty" in r.getMessage() for r in logged)
     assert any("missing.md" in r.getMessage() for r in logged)
     assert all(r.exc_info is None and "\n" not in r.getMessage() for r in logged)
+
+
+@pytest.mark.parametrize("k", ["abc", "NaN", 0, -1, 21, 2.5])
+def test_a_bad_k_is_refused_in_one_line_without_a_traceback(
+    client: Client, capfd: pytest.CaptureFixture[str], k: object
+) -> None:
+    capfd.readouterr()
+    with pytest.raises(Exception, match=r"k must be a whole number of passages from 1 to 20"):
+        client.predict("What is open source AI?", None, k, "extractive", api_name="/ask")
+    # the chat's own endpoint says so as its reply
+    answer, _ = client.predict("What is open source AI?", "extractive", k, False, {}, api_name="/chat")
+    assert "k must be a whole number of passages from 1 to 20" in answer
+    assert "Traceback" not in capfd.readouterr().err

@@ -258,6 +258,12 @@ def test_a_stopped_answer_is_marked_and_the_panel_leaves_searching(
         box.press("Enter")
         page.wait_for_function("(document.querySelector('#chat [data-testid=\"bot\"]')?.innerText || '')"
                                ".length > 5")  # the answer is streaming
+        box.press_sequentially("What are its risks?")  # typed, and Enter, while it streams:
+        box.press("Enter")  # nothing is asked, the text stays in the box, which keeps its focus
+        page.wait_for_timeout(300)
+        assert page.locator('#chat [data-testid="user"]').count() == 1
+        assert box.input_value() == "What are its risks?" and box.is_editable()
+        assert page.evaluate("document.activeElement === document.querySelector('textarea')")
         page.locator("button.stop-button").first.click()
         bot(page, 0).get_by_text("Stopped").wait_for()
         page.locator("#sources .rag-stopped").wait_for()
@@ -265,6 +271,7 @@ def test_a_stopped_answer_is_marked_and_the_panel_leaves_searching(
         ask(page, "What is open source AI?", 1)  # the chat goes on
         # the panel keeps saying so (the message's mark can be lost to the chat's own clean-up)
         assert "Stopped" in page.locator("#a1-sources").text_content()
+        assert page.locator('#chat [data-testid="user"]').nth(1).inner_text().strip() == "What is open source AI?"
     finally:
         page.context.close()
         app.close()
@@ -286,6 +293,7 @@ def test_the_pages_plain_text_matches_the_servers(desktop: Any) -> None:
     from rag.types import Answer, Citation
     from ui import render
 
+    desktop.wait_for_function("typeof window.ragPlainText === 'function'")  # the panel's script ran
     texts = ["a*b* _c_ [1] <b>x</b> &amp; \\ back\\slash [2] [3]\n- item", "⚠️ *not a flag* [1]", "", "_c_ [1]"]
     cited = (Citation(1, "s.md", "", "q", 0, 1, 0.5), Citation(2, "s.md", "", "q", 0, 1, 0.5))
     for text in texts:
@@ -313,3 +321,140 @@ def test_delete_asks_to_confirm_then_removes_the_document(
     assert not (kb.settings.corpus_dir / "doomed.md").exists()
     assert "doomed.md" not in {d.source for d in kb.documents()}
     assert page.locator("#documents").get_by_text("doomed.md").count() == 0
+
+
+# issue 19: the chat's rough edges
+
+
+def chosen_files(page: Any) -> Any:
+    """The file names shown in the upload box."""
+    return page.locator("#upload-files").get_by_text(re.compile(r"\.md$"))
+
+
+def test_the_upload_box_is_emptied_after_each_upload(
+    desktop: Any, served: tuple[KnowledgeBase, str], tmp_path: Path
+) -> None:
+    """A file left in the box was sent again with the next upload, and the batch was refused."""
+    from playwright.sync_api import expect
+
+    page, kb = desktop, served[0]
+    first, second = tmp_path / "gnu-notes.md", tmp_path / "ibex-notes.md"
+    first.write_text("# Gnus\n\nThe gnu, or wildebeest, migrates across the Serengeti every year.\n")
+    second.write_text("# Ibexes\n\nThe ibex is a wild goat of the Alps with long curved horns.\n")
+    page.get_by_text("Documents", exact=True).click()
+    files = page.locator("#upload-files input[type=file]")
+    result = page.locator("#sync-result")
+    try:
+        files.set_input_files(str(first))
+        expect(chosen_files(page)).to_have_count(1)
+        page.locator("#upload-button").click()
+        result.get_by_text("Saved gnu-notes.md").wait_for()
+        expect(chosen_files(page)).to_have_count(0)  # emptied after the upload
+        files.set_input_files(str(second))
+        page.locator("#upload-button").click()
+        result.get_by_text("Saved ibex-notes.md").wait_for()
+        assert "Refused" not in result.inner_text() and "gnu-notes" not in result.inner_text()
+        assert (kb.settings.corpus_dir / "ibex-notes.md").read_bytes() == second.read_bytes()
+        expect(chosen_files(page)).to_have_count(0)
+        files.set_input_files(str(second))  # a refused upload empties the box too
+        page.locator("#upload-button").click()
+        result.get_by_text("Refused").wait_for()
+        expect(chosen_files(page)).to_have_count(0)
+    finally:
+        for name in ("gnu-notes.md", "ibex-notes.md"):
+            (kb.settings.corpus_dir / name).unlink(missing_ok=True)
+        kb.sync(progress=False)
+
+
+def test_a_question_is_shown_as_text_and_a_long_one_is_shortened(desktop: Any) -> None:
+    page = desktop
+    question = "Is <b>bold</b> or <img src=x> *emphasis* open source AI?"
+    ask(page, question, 0)
+    bubble = page.locator('#chat [data-testid="user"]').first
+    assert bubble.inner_text().strip() == question  # the text as typed, never rendered
+    assert page.locator('#chat [data-testid="user"] b, #chat [data-testid="user"] img, '
+                        '#chat [data-testid="user"] em').count() == 0
+    assert question in page.locator("#a1-sources summary").inner_text()
+    long = "Why? " * 1000  # 5,000 characters: refused
+    reply = ask(page, long, 1)
+    assert "5,000 characters" in reply.inner_text()
+    summary = page.locator("#a2-sources summary").inner_text()
+    assert summary.endswith("…") and len(summary) < 300
+    assert len(page.locator("#sources").inner_text()) < 1500  # not echoed whole
+
+
+def test_undo_removes_the_undone_answers_sources(desktop: Any) -> None:
+    page = desktop
+    ask(page, EXAMPLE, 0).locator('a[href="#a1-source-1"]').wait_for()
+    ask(page, RISKS, 1).locator('a[href="#a2-source-1"]').wait_for()
+    page.locator("#chat").hover()
+    page.locator('#chat button[aria-label="Undo"]').last.click()
+    page.locator("#a2-sources").wait_for(state="detached")
+    assert page.locator('#chat [data-testid="bot"]').count() == 1
+    assert page.locator("#a1-sources").evaluate("d => d.open")  # the answer left is the latest
+    assert page.locator("textarea").first.input_value() == RISKS  # back in the box
+    ask(page, "What do quokkas eat?", 1)  # the next answer is answer 2 again, with its own sources
+    assert "quokka" in page.locator("#a2-sources").inner_text().lower()
+
+
+def test_a_bad_k_is_said_at_once_and_answers_use_what_the_slider_shows(desktop: Any) -> None:
+    """The k box took 0 while the slider (and the answer) used 1, without a word."""
+    from ui.app import MAX_K
+
+    page = desktop
+    page.get_by_text("Settings").first.click()
+    number, note = page.locator("#k input[type=number]"), page.locator("#k-note .rag-k-note")
+    slider = page.locator("#k input[type=range]")
+    number.fill("2")
+    number.press("Tab")
+    for bad in ("0", "-1", str(MAX_K + 1), "2.5"):
+        number.fill(bad)
+        note.wait_for()
+        assert note.inner_text() == (f"k must be a whole number of passages from 1 to {MAX_K}: "
+                                     f"answers use {slider.input_value()}, the slider's value.")
+        if bad != "2.5":  # leaving the box puts the slider's value back (Gradio keeps a fraction)
+            number.press("Tab")
+            note.wait_for(state="detached")
+            assert number.input_value() == slider.input_value()
+    number.fill("2")
+    note.wait_for(state="detached")
+    ask(page, EXAMPLE, 0).locator('a[href="#a1-source-1"]').wait_for()
+    assert len(page.locator("#a1-sources .rag-source").all()) <= 2
+
+
+def test_a_source_of_a_deleted_document_says_it_is_gone(
+    desktop: Any, served: tuple[KnowledgeBase, str]
+) -> None:
+    page, kb = desktop, served[0]
+    doc = kb.settings.corpus_dir / "axolotl.md"
+    doc.write_text("# Axolotls\n\nThe axolotl is a salamander that lives in the lakes of Mexico City.\n")
+    kb.sync(progress=False)
+    try:
+        ask(page, "Where does the axolotl live?", 0).locator('a[href="#a1-source-1"]').wait_for()
+    finally:
+        kb.delete_file("axolotl.md")
+        kb.sync(progress=False)
+    page.locator("#sources a.rag-file", has_text="axolotl.md").first.click()
+    note = page.locator("#viewer .rag-viewer-note")
+    note.wait_for()
+    assert "axolotl.md is no longer in the knowledge base" in note.inner_text()
+    page.locator("#viewer .rag-close").click()
+    note.wait_for(state="detached")
+
+
+def test_what_is_typed_while_an_answer_comes_is_kept(desktop: Any) -> None:
+    page = desktop
+    box = page.locator("textarea").first
+    box.fill(EXAMPLE)
+    box.press("Enter")
+    box.press_sequentially(RISKS)  # at once, at machine speed, while the first answer comes
+    bot(page, 0).locator('a[href="#a1-source-1"]').wait_for()
+    page.locator("#sources .rag-pending").wait_for(state="detached")
+    assert page.locator('#chat [data-testid="user"]').first.inner_text().strip() == EXAMPLE
+    assert box.input_value() == RISKS
+    assert box.is_editable()
+    assert page.evaluate("document.activeElement === document.querySelector('textarea')")
+    box.press("Enter")  # the kept question is asked next
+    bot(page, 1).locator('a[href="#a2-source-1"]').wait_for()
+    assert page.locator('#chat [data-testid="user"]').nth(1).inner_text().strip() == RISKS
+    assert box.input_value() == ""

@@ -213,3 +213,20 @@ def test_the_page_names_the_answerer_and_how_to_get_the_llm() -> None:
     refused = Answer("q?", "not covered", (), True, answerer="extractive")
     assert "Answerer: extractive" in sources.answer_sources(refused, 1)
     assert "rag-answerer" not in sources.answer_sources(answer("x [1]", (citation(),)), 1)
+
+
+@given(st.text(max_size=300))
+def test_a_question_shows_as_the_text_it_is(question: str) -> None:
+    shown = render.question_markdown(question)
+    assert "<" not in shown and render.question_text(shown) == question
+    messages = [{"role": "user", "content": shown}, {"role": "assistant", "content": "An answer."}]
+    assert render.history_turns(messages) == [(question, "An answer.")]
+
+
+def test_a_long_question_is_shortened_at_the_head_of_its_sources() -> None:
+    long = "Why? " * 1000
+    panel = sources.panel({1: (long, sources.FAILED_HTML), 2: ("<b>short</b>", sources.FAILED_HTML)}, 2)
+    assert long.strip() not in panel and len(panel) < 1000
+    shown = re.search(r'id="a1-sources"><summary>Sources of answer 1: <q>(.*?)</q>', panel)
+    assert shown and shown.group(1).endswith("…") and len(shown.group(1)) == sources.QUESTION_SHOWN
+    assert "<q>&lt;b&gt;short&lt;/b&gt;</q>" in panel

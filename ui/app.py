@@ -13,7 +13,7 @@ from rag.kb import KnowledgeBase
 from rag.settings import AUTO, Settings
 from rag.types import Answer
 from ui import render, sources
-from ui.page import CSS, SOURCES_JS, VIEWER_JS
+from ui.page import BUSY_JS, CSS, IDLE_JS, K_NOTE_JS, SOURCES_JS, SUBMIT_JS, VIEWER_JS
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -55,29 +55,21 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
                                            info=render.answerer_info(default, settings.offered_answerers,
                                                                      settings.answerer == AUTO),
                                            interactive=len(settings.offered_answerers) > 1)
-                    k = gr.Slider(1, MAX_K, value=min(settings.k, MAX_K), step=1, label="Passages (k)")
+                    k = gr.Slider(1, MAX_K, value=min(settings.k, MAX_K), step=1, label="Passages (k)",
+                                  elem_id="k")
+                    gr.HTML("", elem_id="k-note", js_on_load=K_NOTE_JS.replace("__MAX_K__", str(MAX_K)))
                     show_scores = gr.Checkbox(False, label="Show retrieval similarity scores")
                 chatbot = gr.Chatbot(
                     label="Chat", elem_id="chat", height=520, latex_delimiters=[], feedback_options=None,
+                    examples=[{"text": q} for q in examples] or None,
                 )
-                chat = gr.ChatInterface(
-                    _responder(kb),
-                    chatbot=chatbot,
-                    additional_inputs=[answerer, k, show_scores, blocks],
-                    additional_outputs=[panel, blocks],
-                    examples=[[q, None, None, None, None] for q in examples] or None,
-                    api_name="chat",  # streams the rendered chat; programs should use /ask
-                    api_visibility="undocumented",
-                    fill_height=False,
-                )
-                chat.chatbot.clear(lambda: (sources.EMPTY_HTML, {}), outputs=[panel, blocks], queue=False,
-                                   api_visibility="private")
-                # through the queue, so that it lands after the chat's own clean-up of the
-                # cancelled answer; and into the chat's history state, or the next answer would
-                # drop the "Stopped" mark
-                chat.textbox.stop(_on_stop, [chat.chatbot, blocks],
-                                  [chat.chatbot, chat.chatbot_state, panel, blocks],
-                                  api_visibility="private")
+                with gr.Group():
+                    textbox = gr.Textbox(show_label=False, label="Question", placeholder="Type a question…",
+                                         submit_btn=True, stop_btn=False, autofocus=True, elem_id="question")
+                # the question being answered: set in the browser at Enter, so that the box is
+                # cleared at once and stays editable (what is typed next is kept)
+                asked = gr.Textbox(visible=False, elem_id="asked")
+                _chat_events(kb, chatbot, textbox, asked, [answerer, k, show_scores], panel, blocks)
             with gr.Column(scale=2):
                 viewer = gr.HTML("", elem_id="viewer", js_on_load=VIEWER_JS)
                 panel.render()
@@ -86,6 +78,80 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
         app.load(status_and_rows(kb), outputs=[table, header], api_name="documents")
         gr.api(_asker(kb), api_name="ask")
     return app
+
+
+def _chat_events(
+    kb: KnowledgeBase, chatbot: gr.Chatbot, textbox: gr.Textbox, asked: gr.Textbox,
+    options: list[Any], panel: gr.HTML, blocks: gr.State,
+) -> None:
+    """The chat's events: a question is taken from the box in the browser (which clears it and
+    keeps it editable and focused), shown as text in its bubble, then answered as a stream.
+    While an answer streams, Enter leaves what was typed in the box (page.py). Stop, retry, undo, clear
+    and the examples keep the sources panel in step with the chat."""
+    import gradio as gr
+
+    respond = _responder(kb)
+    _example.__annotations__["evt"] = gr.SelectData  # resolved: Gradio finds SelectData by type
+    private: dict[str, Any] = {"api_visibility": "private"}
+
+    def answering(trigger: Any) -> None:
+        """The answer (one at a time per page), with the stop button shown while it streams."""
+        shown = trigger.then(lambda: gr.update(submit_btn=False, stop_btn=True), None, [textbox],
+                             queue=False, **private)
+        answer = shown.then(respond, [asked, chatbot, *options, blocks], [chatbot, panel, blocks],
+                            trigger_mode="once", **private)
+        # after the answer's last update has landed (also when it was stopped or failed): a
+        # stopped answer is marked as such, and the box takes questions again
+        for after in (answer.then, answer.failure):
+            after(_finished, [chatbot, blocks], [chatbot, panel, blocks, textbox], queue=False, js=IDLE_JS,
+                  **private)
+        answers.append(answer)
+
+    answers: list[Any] = []
+    taken = textbox.submit(None, [textbox], [textbox, asked], js=SUBMIT_JS, **private)
+    answering(taken.then(_with_question, [asked, chatbot], [chatbot], queue=False, **private))
+    answering(chatbot.example_select(_example, None, [chatbot, asked], queue=False, js=BUSY_JS, **private))
+    answering(chatbot.retry(_retried, [chatbot], [chatbot, asked], queue=False, js=BUSY_JS, **private))
+    textbox.stop(None, None, None, cancels=answers, **private)
+    chatbot.undo(_undone, [chatbot, blocks], [chatbot, textbox, panel, blocks], queue=False, **private)
+    chatbot.clear(lambda: (sources.EMPTY_HTML, {}), None, [panel, blocks], queue=False, **private)
+    gr.api(_chat_api(respond), api_name="chat", api_visibility="undocumented")
+
+
+def _with_question(question: str | None, messages: list[dict[str, Any]]) -> Any:
+    """The question in its own bubble, as the text it is (HTML or Markdown in it is shown, never
+    rendered)."""
+    return [*(messages or []), {"role": "user", "content": render.question_markdown(question or "")}]
+
+
+def _example(evt: gr.SelectData) -> tuple[list[dict[str, Any]], str]:
+    text = str((evt.value or {}).get("text", "")) if isinstance(evt.value, dict) else str(evt.value or "")
+    return [{"role": "user", "content": render.question_markdown(text)}], text
+
+
+def _retried(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """Retry: the last answer goes, its question is asked again."""
+    messages = list(messages or [])
+    while messages and messages[-1].get("role") == "assistant":
+        messages.pop()
+    question = render.question_text(messages[-1].get("content")) if messages else ""
+    return messages, question
+
+
+def _undone(
+    messages: list[dict[str, Any]], blocks: Blocks
+) -> tuple[list[dict[str, Any]], str, str, Blocks]:
+    """Undo: the last question and its answer leave the chat, its sources leave the panel, and
+    the question goes back into the box."""
+    messages = list(messages or [])
+    while messages and messages[-1].get("role") == "assistant":
+        messages.pop()
+    question = ""
+    while messages and messages[-1].get("role") == "user":
+        question = render.question_text(messages.pop().get("content")) + question
+    latest = render.answer_count(messages)
+    blocks = {t: b for t, b in (blocks or {}).items() if t <= latest}
+    return messages, question, sources.panel(blocks, latest), blocks
 
 
 def _answer_failed(exc: Exception, settings: Settings) -> str:
@@ -98,69 +164,118 @@ def _answer_failed(exc: Exception, settings: Settings) -> str:
     return f"an internal error ({type(exc).__name__}); the server log has the details"
 
 
+def checked_k(k: object) -> int:
+    """`k` as a whole number of passages from 1 to MAX_K, or a RagError that says so."""
+    message = f"k must be a whole number of passages from 1 to {MAX_K}, not {str(k)[:20]!r}"
+    if isinstance(k, bool):
+        raise RagError(message)
+    try:
+        number = float(str(k).strip()) if isinstance(k, str) else float(k)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RagError(message) from None
+    if not number.is_integer() or not 1 <= number <= MAX_K:  # NaN and infinities too
+        raise RagError(message)
+    return int(number)
+
+
+Reply = tuple[list[dict[str, Any]], str, Blocks]
+
+
 def _responder(kb: KnowledgeBase) -> Any:
     def respond(
-        message: str, history: list[dict[str, Any]], answerer: str, k: float, show_scores: bool,
+        question: str | None, messages: list[dict[str, Any]], answerer: str, k: float, show_scores: bool,
         blocks: Blocks,
-    ) -> Iterator[tuple[str, str, Blocks]]:
-        turn = render.answer_count(history) + 1
+    ) -> Iterator[Reply]:
+        """The answer to the chat's last question, streamed: (chat, sources panel, blocks)."""
+        question = question or ""
+        messages = list(messages or [])
+        turn = render.answer_count(messages) + 1
         blocks = {t: b for t, b in (blocks or {}).items() if t < turn}
-        if not message or not message.strip():
-            yield render.EMPTY_HINT, sources.panel(blocks, turn), blocks
+
+        def reply(markdown: str, shown: Blocks) -> Reply:
+            return [*messages, {"role": "assistant", "content": markdown}], sources.panel(shown, turn), shown
+
+        if not question.strip():
+            yield reply(render.EMPTY_HINT, blocks)
             return
-        pending = {**blocks, turn: (message, sources.SEARCHING_HTML)}
+        try:
+            passages = checked_k(k)
+        except RagError as exc:
+            yield reply(render.HINT_PREFIX + render.escape_markdown(str(exc) + "."), blocks)
+            return
+        pending = {**blocks, turn: (question, sources.SEARCHING_HTML)}
         text = ""
         try:
-            stream = kb.stream(message, render.history_turns(history), k=int(k), answerer=answerer)
+            history = render.history_turns(messages[:-1] if messages and messages[-1].get("role") == "user"
+                                           else messages)
+            stream = kb.stream(question, history, k=passages, answerer=answerer)
             for piece in stream:
                 if isinstance(piece, Answer):
-                    blocks = {**blocks, turn: (message, sources.answer_sources(piece, turn, show_scores))}
-                    yield render.render_answer(piece, turn), sources.panel(blocks, turn), blocks
+                    blocks = {**blocks, turn: (question, sources.answer_sources(piece, turn, show_scores))}
+                    yield reply(render.render_answer(piece, turn), blocks)
                 else:
                     text += piece
-                    yield render.answer_markdown(text), sources.panel(pending, turn), pending
+                    yield reply(render.answer_markdown(text), pending)
         except Exception as exc:  # every failure becomes the reply; the page stays usable
-            blocks = {**blocks, turn: (message, sources.FAILED_HTML)}
-            yield render.error_markdown(_answer_failed(exc, kb.settings)), sources.panel(blocks, turn), blocks
+            blocks = {**blocks, turn: (question, sources.FAILED_HTML)}
+            yield reply(render.error_markdown(_answer_failed(exc, kb.settings)), blocks)
 
     return respond
 
 
-def _on_stop(
-    messages: list[dict[str, Any]], blocks: Blocks
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, Blocks]:
-    """The stop button: the partial answer is marked as stopped, its sources panel says so."""
+def _chat_api(respond: Any) -> Any:
+    def chat(
+        message: str, answerer: str, k: float, show_scores: bool, blocks: dict[Any, Any] | None = None
+    ) -> Iterator[tuple[str, str]]:
+        """The chat's answer as the page streams it: (answer Markdown so far, sources panel)."""
+        asked = [{"role": "user", "content": render.question_markdown(message or "")}]
+        for messages, shown, _ in respond(message or "", asked, answerer, k, show_scores, blocks or {}):
+            yield messages[-1]["content"], shown
+
+    return chat
+
+
+def _finished(messages: list[dict[str, Any]], blocks: Blocks) -> tuple[Any, Any, Any, Any]:
+    """After an answer: one that was stopped before its end (no reply yet, or its sources still
+    on their way) is marked as stopped, its sources panel says so; the box's submit button is back."""
+    import gradio as gr
+
+    ready = gr.update(submit_btn=True, stop_btn=False)
     messages = list(messages or [])
-    if messages and messages[-1].get("role") == "assistant":
-        last = dict(messages[-1])
-        last["content"] = render.stopped_markdown(render.message_text(last.get("content")))
-        messages[-1] = last
-    else:
-        messages.append({"role": "assistant", "content": render.stopped_markdown("")})
     turn = render.answer_count(messages)
-    question = render.message_text(messages[-2].get("content")) if len(messages) > 1 else ""
+    last = messages[-1] if messages else {}
+    if last.get("role") == "user":
+        turn += 1
+        messages.append({"role": "assistant", "content": render.stopped_markdown("")})
+    elif not (last and (blocks or {}).get(turn, ("", ""))[1] == sources.SEARCHING_HTML):
+        return gr.skip(), gr.skip(), gr.skip(), ready  # a whole answer, a hint or a failure
+    else:
+        messages[-1] = {**last, "content": render.stopped_markdown(render.message_text(last.get("content")))}
+    question = render.question_text(messages[-2].get("content")) if len(messages) > 1 else ""
     blocks = {**(blocks or {}), turn: (question, sources.STOPPED_HTML)}
-    return messages, messages, sources.panel(blocks, turn), blocks
+    return messages, sources.panel(blocks, turn), blocks, ready
 
 
 def _opener(kb: KnowledgeBase) -> Any:
     def open_document(evt: gr.EventData) -> str:
         """The document viewer for a click on a source's file name: the whole document as text,
-        scrolled to the cited spans. Only indexed documents are opened."""
+        scrolled to the cited spans. Only indexed documents are opened; a document deleted since
+        the answer is a message."""
         from rag.documents import load_source
 
-        data = evt._data if isinstance(evt._data, dict) else {}
-        source = str(data.get("source", ""))
+        source = str(getattr(evt, "source", "") or "")
         if source not in {d.source for d in kb.documents()}:
-            return ""
+            return sources.viewer_message(source, "is no longer in the knowledge base (it was deleted or "
+                                          "renamed since this answer); ask again for current sources.")
         try:
             doc = load_source(kb.settings.corpus_dir, source)
-            spans = [(int(lo), int(hi)) for lo, hi in data.get("spans", [])][:50]
-            pages = [int(p) for p in data.get("pages", [])][:50]
+            spans = [(int(lo), int(hi)) for lo, hi in getattr(evt, "spans", None) or []][:50]
+            pages = [int(p) for p in getattr(evt, "pages", None) or []][:50]
         except (RagError, TypeError, ValueError) as exc:
             log.warning("cannot open %s: %s", source, exc)
-            return ""
-        return sources.viewer_html(source, doc.text, spans, str(data.get("section", "")), pages)
+            return sources.viewer_message(source, "cannot be opened; ask again, or sync the knowledge base.")
+        section = str(getattr(evt, "section", "") or "")
+        return sources.viewer_html(source, doc.text, spans, section, pages)
 
     import gradio as gr
 
@@ -182,10 +297,9 @@ def _asker(kb: KnowledgeBase) -> Any:
             turns = [(str(q), str(a)) for q, a in (history or [])]
         except (TypeError, ValueError):
             raise gr.Error("history must be a list of [question, answer] pairs", print_exception=False) from None
-        if k is not None and not 1 <= int(k) <= MAX_K:
-            raise gr.Error(f"k must be between 1 and {MAX_K}", print_exception=False)
         try:
-            return kb.ask(question, turns, k=int(k) if k else None, answerer=answerer).to_json()
+            passages = None if k is None else checked_k(k)
+            return kb.ask(question, turns, k=passages, answerer=answerer).to_json()
         except RagError as exc:
             log.warning("/ask refused: %s", exc)
             message = render.public_message(exc, [kb.settings.index_dir, kb.settings.corpus_dir])

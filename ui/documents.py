@@ -158,8 +158,10 @@ def _controls(kb: KnowledgeBase, table: gr.Dataframe, header: gr.Markdown, app: 
             raise gr.Error(message, print_exception=False) from None
 
     outputs = [result, table, header, doomed]
+    # the box is emptied after every upload, saved or refused: the next upload sends only its own files
     upload_btn.click(upload, [files, save_as, replace], outputs, api_name="upload",
-                     concurrency_limit=1, concurrency_id="sync")
+                     concurrency_limit=1, concurrency_id="sync",
+                     ).then(lambda: None, None, [files], api_visibility="private", queue=False)
     sync_btn.click(sync_now, None, outputs, api_name="sync", concurrency_limit=1, concurrency_id="sync")
     delete_btn.click(ask_to_confirm, [doomed], [confirm_row, confirm_text], api_visibility="private", queue=False)
     doomed.change(lambda: gr.update(visible=False), None, [confirm_row], api_visibility="private", queue=False)

@@ -1,6 +1,7 @@
 """The page's styles and the few lines of script Gradio has no setting for: `[n]` links that
-unfold and scroll to their answer's source, file names that open the document viewer, and a
-copy button that copies the answer as plain text with its `[n]` markers."""
+unfold and scroll to their answer's source, file names that open the document viewer, a
+copy button that copies the answer as plain text with its `[n]` markers, a question box that
+stays editable while an answer comes, and the note on a bad k."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ a.rag-file { text-decoration: underline; cursor: pointer; }
 mark.rag-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
 .rag-abstained, .rag-unsupported, .rag-failed { color: #b45309; }
 .rag-viewer { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 6px 10px; margin-bottom: 10px; }
+.rag-k-note { color: #b45309; font-size: 0.9em; }
+.rag-viewer-note { margin: 6px 0 2px 0; color: #b45309; }
 .rag-viewer-head { display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; font-size: 0.9em; overflow-wrap: anywhere; }
 .rag-close { margin-left: auto; cursor: pointer; font-size: 0.85em; font-weight: normal; padding: 1px 8px;
              border: 1px solid var(--border-color-primary); border-radius: 4px; }
@@ -81,6 +84,21 @@ if (!window.ragLinks) {
       history.replaceState(null, '', '#' + id);
     }
   }, true);
+  // Enter in the question box: the question is taken out of the box at once, before the key
+  // reaches Gradio (whose submit takes a few ticks, during which fast typing would be wiped);
+  // while an answer is on its way, nothing is asked and the text stays.
+  document.addEventListener('keydown', (event) => {
+    const box = event.target.closest && event.target.closest('#question textarea');
+    if (!box || event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+    if (window.ragBusy) {
+      event.preventDefault();
+      event.stopPropagation();
+      return;
+    }
+    window.ragAsked = box.value;
+    box.value = '';
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  }, true);
   const clip = navigator.clipboard;
   if (clip) {
     const write = clip.writeText.bind(clip);
@@ -94,6 +112,43 @@ element.addEventListener('click', (event) => {
   trigger('click', JSON.parse(link.dataset.open));
 });
 """.replace("__CONSTANTS__", _CONSTANTS)
+
+# The chat's question box, on submit, in the browser: the question moves from the box (never
+# disabled, so that it keeps its focus and what is typed next) into the hidden `asked` box that
+# the answer reads. On Enter, SOURCES_JS has already taken it out of the box (`window.ragAsked`),
+# and the box is left alone (`undefined`); while an answer is on its way (`window.ragBusy`),
+# Enter in the box does nothing, so what was typed stays there for the next question.
+SUBMIT_JS = """(text) => {
+  const typed = window.ragAsked;
+  window.ragAsked = null;
+  window.ragBusy = true;
+  return typed == null ? ['', text ?? ''] : [undefined, typed];
+}"""
+# The note under the Passages (k) slider: its number box takes any number while the slider (and
+# so the answers) keep the last good one; a bad value is said at once, with the value that
+# answers use, and leaving the box puts that value back into it.
+K_NOTE_JS = """
+const check = () => {
+  const box = document.querySelector('#k input[type=number]');
+  const slider = document.querySelector('#k input[type=range]');
+  if (!box) return;
+  const text = box.value.trim(), n = Number(text);
+  const ok = text !== '' && Number.isInteger(n) && n >= 1 && n <= __MAX_K__;
+  const used = slider ? Number(slider.value) : NaN;
+  const note = ok ? '' : '<div class="rag-k-note">k must be a whole number of passages from 1 to __MAX_K__'
+    + (Number.isInteger(used) ? `: answers use ${used}, the slider's value.` : '.') + '</div>';
+  if (props.value !== note) props.value = note;
+};
+// after the slider's own handler has moved the slider
+document.addEventListener('input', (event) => { if (event.target.closest('#k')) setTimeout(check, 0); }, true);
+document.addEventListener('focusout', (event) => {
+  if (event.target.closest && event.target.closest('#k')) setTimeout(check, 0);
+}, true);
+"""
+
+# An example or a retry starts an answer; the answer's end (or failure, or stop) ends it.
+BUSY_JS = "(...args) => { window.ragBusy = true; return args; }"
+IDLE_JS = "(...args) => { window.ragBusy = false; return args; }"
 
 # Runs once, when the document viewer loads: scroll to the highlighted span on every new value.
 VIEWER_JS = """

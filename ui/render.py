@@ -47,6 +47,16 @@ def unescape_markdown(markdown: str) -> str:
     return _UNESCAPE.sub(r"\1", html.unescape(markdown))
 
 
+def question_markdown(question: str) -> str:
+    """A question for its chat bubble: shown as the text it is, HTML and Markdown in it too."""
+    return escape_markdown(question)
+
+
+def question_text(content: Any) -> str:
+    """The question back from its chat bubble (the inverse of `question_markdown`)."""
+    return unescape_markdown(message_text(content))
+
+
 def _with_links(text: str, known: set[int], turn: int) -> str:
     parts: list[str] = []
     pos = 0
@@ -177,14 +187,14 @@ def message_text(content: Any) -> str:
 
 
 def history_turns(messages: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Gradio's messages (role/content dicts) as (question, answer text) turns; failed answers
-    and hints are left out."""
+    """Gradio's messages (role/content dicts) as (question, answer text) turns, the questions
+    as `question_markdown` shows them; failed answers and hints are left out."""
     turns: list[tuple[str, str]] = []
     question: str | None = None
     for message in messages:
         role, text = message.get("role"), message_text(message.get("content"))
         if role == "user":
-            question = text
+            question = unescape_markdown(text)
         elif role == "assistant" and question is not None:
             if is_answer(text):
                 turns.append((question, plain_text(text)))

@@ -18,6 +18,7 @@ STOPPED_HTML = '<div class="rag-answer-sources rag-stopped">Stopped before the a
 FAILED_HTML = '<div class="rag-answer-sources rag-failed">No sources: the answer failed.</div>'
 
 Span = tuple[int, int]
+QUESTION_SHOWN = 200  # characters of a question shown at the head of its sources
 
 
 def marked(text: str, spans: Sequence[Span], drop: Sequence[Span] = (), first_id: str = "") -> str:
@@ -156,9 +157,18 @@ def panel(blocks: dict[int, tuple[str, str]], latest: int) -> str:
     parts = []
     for t in shown:
         question, block = blocks[t]
+        if len(question) > QUESTION_SHOWN:
+            question = question[: QUESTION_SHOWN - 1].rstrip() + "…"
         parts.append(f'<details class="rag-turn" id="a{t}-sources"{" open" if t == shown[0] else ""}>'
                      f'<summary>Sources of answer {t}: <q>{html.escape(question)}</q></summary>{block}</details>')
     return f'<div class="rag-sources"><h3>Sources</h3>{"".join(parts)}</div>'
+
+
+def viewer_message(source: str, message: str) -> str:
+    """The document viewer when a source's document cannot be shown: its name and why."""
+    return (f'<div class="rag-viewer"><div class="rag-viewer-head"><span class="rag-file">{html.escape(source)}</span>'
+            f'<button class="rag-close" type="button" title="Close">✕ Close</button></div>'
+            f'<div class="rag-viewer-note">{html.escape(source or "This document")} {html.escape(message)}</div></div>')
 
 
 def viewer_html(source: str, text: str, spans: Sequence[Span], section: str = "", pages: Sequence[int] = ()) -> str:
