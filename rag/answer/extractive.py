@@ -17,7 +17,7 @@ from rag.answer.followup import already_said, condense
 from rag.answer.units import answer_units, in_section, passage_units, with_sources
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
-from rag.text import readable
+from rag.text import QUESTION_WORDS, readable
 from rag.types import Citation, Hit
 
 # English question words, auxiliaries, request verbs and pronouns: they say that something is asked, not
@@ -26,8 +26,7 @@ from rag.types import Citation, Hit
 # them costing answers (`user.name`, an <Escape> key): false abstentions git-doc 1 -> 0 of 10,
 # emacs-common 2 -> 1 of 62, nothing else changed.
 _QUESTION_WORDS = frozenset(
-    tokenize("what which who whom whose why how when where does do did is are was were can could "
-             "should would will explain describe tell me about give it its they them their this that these those")
+    tokenize(" ".join(QUESTION_WORDS) + " explain describe tell me about give it its they them their this that these those")
 )
 
 # A question term held by at least this share of the candidate sentences is generic for the
@@ -86,6 +85,7 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.lexical = lexical  # the BM25 index: its chunks give the IDF of the question's terms
         self.idf: dict[str, float] = {}
+        self.unseen_idf = 2.0  # a term no chunk has weighs most: one more than the rarest (1.0 without chunks)
         self._idf_version: str | None = None
         self.threshold = threshold
         self.lexical_weight = lexical_weight
@@ -101,6 +101,7 @@ class ExtractiveAnswerer:
         self.lexical.refresh()
         if self.lexical.version != self._idf_version:
             self.idf = idf_table([c.text for c in self.lexical.chunks])
+            self.unseen_idf = max(self.idf.values(), default=1.0) + 1.0
             self._idf_version = self.lexical.version
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
@@ -112,8 +113,6 @@ class ExtractiveAnswerer:
 
     def coverage(self, terms: list[str], text: str) -> float:
         """IDF-weighted share of the question's key terms found in `text`."""
-        if not terms:
-            return 0.0
         return _share({t: self.idf_of(t) for t in terms}, set(tokenize(text)))
 
     def candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
@@ -134,13 +133,14 @@ class ExtractiveAnswerer:
         # in a knowledge base about it) tells them apart little, so in the ranking its weight
         # shrinks with that share. Abstention still reads the plain relevance, whose threshold
         # was calibrated on it.
-        held = [set(tokenize(t)) for t in contexts]
+        held = [set(tokenize(t)) for t in contexts]  # each context tokenized once
+        idf = {t: self.idf_of(t) for t in terms}
         share = {t: sum(t in h for h in held) / len(held) for t in terms}
-        weights = {t: self.idf_of(t) * (1 - share[t] if share[t] >= self.generic_share else 1) for t in terms}
+        weights = {t: idf[t] * (1 - share[t] if share[t] >= self.generic_share else 1) for t in terms}
         passage = [h.dense_score if h.dense_score is not None else 0.0 for h in hits]
         out = []
-        for (rank, start, end, text), context, words, cos in zip(spans, contexts, held, cosines, strict=True):
-            cov = self.coverage(terms, context)
+        for (rank, start, end, text), words, cos in zip(spans, held, cosines, strict=True):
+            cov = _share(idf, words)  # == self.coverage(terms, context)
             relevance = (1 - self.lexical_weight) * float(cos) + self.lexical_weight * cov
             relevance -= 0.01 * rank  # prefer the retriever's order on near ties (a tie-breaker, not tuned)
             specific = relevance + self.lexical_weight * (_share(weights, words) - cov)
@@ -151,7 +151,7 @@ class ExtractiveAnswerer:
 
     def idf_of(self, term: str) -> float:
         """The term's IDF in the indexed chunks (a term no chunk has weighs most)."""
-        return self.idf.get(term, max(self.idf.values(), default=1.0) + 1.0)
+        return self.idf.get(term, self.unseen_idf)
 
     def sentence_vectors(self, texts: list[str]) -> np.ndarray:
         """Embeddings of passage sentences, cached: the same passages come back often."""
