@@ -25,11 +25,8 @@ def is_plain_heading(line: str) -> bool:
         return False
     if not (text[0].isupper() or text[0].isdigit()):
         return False
-    if text.endswith("?"):
-        # a question is a heading only when it is written like a title
-        long_words = [w for w in words if len(w) > 3]
-        capitalised = sum(1 for w in long_words if w[0].isupper())
-        return bool(long_words) and capitalised / len(long_words) >= 0.6
+    if text.endswith("?"):  # a question is a heading only when it is written like a title
+        return _title_cased(words)
     return not text.endswith(tuple(_FINAL_PUNCT)) and words[-1].lower() not in _RUNS_ON
 
 
@@ -48,11 +45,14 @@ def numbered_title(line: str) -> str:
     """The title of a numbered section heading ("2. Basic Permissions."), or "": most of its
     longer words are capitalised, as in a title (the rule `is_plain_heading` has for questions)."""
     match = _NUMBERED_TITLE.match(line)
-    if not match:
-        return ""
-    long_words = [w for w in match.group(1).split() if len(w) > 3]
+    return match.group(1) if match and _title_cased(match.group(1).split()) else ""
+
+
+def _title_cased(words: list[str]) -> bool:
+    """Most (60 %) of the longer words are capitalised, as in a title."""
+    long_words = [w for w in words if len(w) > 3]
     capitalised = sum(1 for w in long_words if w[0].isupper())
-    return match.group(1) if long_words and capitalised / len(long_words) >= 0.6 else ""
+    return bool(long_words) and capitalised / len(long_words) >= 0.6
 
 
 def find_headings(doc: Document) -> list[tuple[int, str]]:

@@ -16,6 +16,9 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+# English question words and auxiliaries: they say that something is asked, not what about
+# (grammar, not tuned; the extractive answerer's key terms and the follow-up rule leave them out)
+QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "why", "how", "when", "where", "does", "do", "did", "is", "are", "was", "were", "can", "could", "should", "would", "will"])
 # a citation marker in an answer: "[3]"
 MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 # a list item: a bullet, "1." / "2)", "a." / "b)" or "(a)" / "(iv)" followed by a space

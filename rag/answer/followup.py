@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from rag.answer import Turn
 from rag.lexical import tokenize
+from rag.text import QUESTION_WORDS
 
 _WORD = re.compile(r"[\w'’-]+")
 # pronouns and words that point back to an earlier turn (English grammar, not tuned)
@@ -17,7 +18,7 @@ _REFERS_BACK = frozenset(
      "his", "her", "also", "too", "both", "either", "neither", "other", "another", "same", "such"]
 )
 # words that ask or point, not what about (English grammar, not tuned)
-_GRAMMAR = _REFERS_BACK | frozenset(["what", "which", "who", "whom", "whose", "why", "how", "when", "where", "does", "do", "did", "is", "are", "was", "were", "can", "could", "should", "would", "will", "say", "says", "said"])
+_GRAMMAR = _REFERS_BACK | QUESTION_WORDS | frozenset(["say", "says", "said"])
 # a question with more key terms than this stands on its own unless it refers back (the value
 # the rule had before tests/data/followups.jsonl was written; that set did not change it)
 SELF_CONTAINED_TERMS = 4
