@@ -13,7 +13,8 @@ from rag.kb import KnowledgeBase
 from rag.settings import AUTO, Settings
 from rag.types import Answer
 from ui import render, sources
-from ui.page import BUSY_JS, CSS, IDLE_JS, K_NOTE_JS, SOURCES_JS, SUBMIT_JS, VIEWER_JS
+from ui.chat import Blocks, chat_events
+from ui.page import CSS, K_NOTE_JS, SOURCES_JS, VIEWER_JS
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -30,7 +31,6 @@ ANSWER_CONCURRENCY = 2
 MAX_QUEUE = 64
 MAX_K = 20
 
-Blocks = dict[int, tuple[str, str]]  # the sources block of each answer: turn -> (question, html)
 
 
 def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
@@ -69,7 +69,7 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
                 # the question being answered: set in the browser at Enter, so that the box is
                 # cleared at once and stays editable (what is typed next is kept)
                 asked = gr.Textbox(visible=False, elem_id="asked")
-                _chat_events(kb, chatbot, textbox, asked, [answerer, k, show_scores], panel, blocks)
+                chat_events(_responder(kb), chatbot, textbox, asked, [answerer, k, show_scores], panel, blocks)
             with gr.Column(scale=2):
                 viewer = gr.HTML("", elem_id="viewer", js_on_load=VIEWER_JS)
                 panel.render()
@@ -78,80 +78,6 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
         app.load(status_and_rows(kb), outputs=[table, header], api_name="documents")
         gr.api(_asker(kb), api_name="ask")
     return app
-
-
-def _chat_events(
-    kb: KnowledgeBase, chatbot: gr.Chatbot, textbox: gr.Textbox, asked: gr.Textbox,
-    options: list[Any], panel: gr.HTML, blocks: gr.State,
-) -> None:
-    """The chat's events: a question is taken from the box in the browser (which clears it and
-    keeps it editable and focused), shown as text in its bubble, then answered as a stream.
-    While an answer streams, Enter leaves what was typed in the box (page.py). Stop, retry, undo, clear
-    and the examples keep the sources panel in step with the chat."""
-    import gradio as gr
-
-    respond = _responder(kb)
-    _example.__annotations__["evt"] = gr.SelectData  # resolved: Gradio finds SelectData by type
-    private: dict[str, Any] = {"api_visibility": "private"}
-
-    def answering(trigger: Any) -> None:
-        """The answer (one at a time per page), with the stop button shown while it streams."""
-        shown = trigger.then(lambda: gr.update(submit_btn=False, stop_btn=True), None, [textbox],
-                             queue=False, **private)
-        answer = shown.then(respond, [asked, chatbot, *options, blocks], [chatbot, panel, blocks],
-                            trigger_mode="once", **private)
-        # after the answer's last update has landed (also when it was stopped or failed): a
-        # stopped answer is marked as such, and the box takes questions again
-        for after in (answer.then, answer.failure):
-            after(_finished, [chatbot, blocks], [chatbot, panel, blocks, textbox], queue=False, js=IDLE_JS,
-                  **private)
-        answers.append(answer)
-
-    answers: list[Any] = []
-    taken = textbox.submit(None, [textbox], [textbox, asked], js=SUBMIT_JS, **private)
-    answering(taken.then(_with_question, [asked, chatbot], [chatbot], queue=False, **private))
-    answering(chatbot.example_select(_example, None, [chatbot, asked], queue=False, js=BUSY_JS, **private))
-    answering(chatbot.retry(_retried, [chatbot], [chatbot, asked], queue=False, js=BUSY_JS, **private))
-    textbox.stop(None, None, None, cancels=answers, **private)
-    chatbot.undo(_undone, [chatbot, blocks], [chatbot, textbox, panel, blocks], queue=False, **private)
-    chatbot.clear(lambda: (sources.EMPTY_HTML, {}), None, [panel, blocks], queue=False, **private)
-    gr.api(_chat_api(respond), api_name="chat", api_visibility="undocumented")
-
-
-def _with_question(question: str | None, messages: list[dict[str, Any]]) -> Any:
-    """The question in its own bubble, as the text it is (HTML or Markdown in it is shown, never
-    rendered)."""
-    return [*(messages or []), {"role": "user", "content": render.question_markdown(question or "")}]
-
-
-def _example(evt: gr.SelectData) -> tuple[list[dict[str, Any]], str]:
-    text = str((evt.value or {}).get("text", "")) if isinstance(evt.value, dict) else str(evt.value or "")
-    return [{"role": "user", "content": render.question_markdown(text)}], text
-
-
-def _retried(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
-    """Retry: the last answer goes, its question is asked again."""
-    messages = list(messages or [])
-    while messages and messages[-1].get("role") == "assistant":
-        messages.pop()
-    question = render.question_text(messages[-1].get("content")) if messages else ""
-    return messages, question
-
-
-def _undone(
-    messages: list[dict[str, Any]], blocks: Blocks
-) -> tuple[list[dict[str, Any]], str, str, Blocks]:
-    """Undo: the last question and its answer leave the chat, its sources leave the panel, and
-    the question goes back into the box."""
-    messages = list(messages or [])
-    while messages and messages[-1].get("role") == "assistant":
-        messages.pop()
-    question = ""
-    while messages and messages[-1].get("role") == "user":
-        question = render.question_text(messages.pop().get("content")) + question
-    latest = render.answer_count(messages)
-    blocks = {t: b for t, b in (blocks or {}).items() if t <= latest}
-    return messages, question, sources.panel(blocks, latest), blocks
 
 
 def _answer_failed(exc: Exception, settings: Settings) -> str:
@@ -221,39 +147,6 @@ def _responder(kb: KnowledgeBase) -> Any:
             yield reply(render.error_markdown(_answer_failed(exc, kb.settings)), blocks)
 
     return respond
-
-
-def _chat_api(respond: Any) -> Any:
-    def chat(
-        message: str, answerer: str, k: float, show_scores: bool, blocks: dict[Any, Any] | None = None
-    ) -> Iterator[tuple[str, str]]:
-        """The chat's answer as the page streams it: (answer Markdown so far, sources panel)."""
-        asked = [{"role": "user", "content": render.question_markdown(message or "")}]
-        for messages, shown, _ in respond(message or "", asked, answerer, k, show_scores, blocks or {}):
-            yield messages[-1]["content"], shown
-
-    return chat
-
-
-def _finished(messages: list[dict[str, Any]], blocks: Blocks) -> tuple[Any, Any, Any, Any]:
-    """After an answer: one that was stopped before its end (no reply yet, or its sources still
-    on their way) is marked as stopped, its sources panel says so; the box's submit button is back."""
-    import gradio as gr
-
-    ready = gr.update(submit_btn=True, stop_btn=False)
-    messages = list(messages or [])
-    turn = render.answer_count(messages)
-    last = messages[-1] if messages else {}
-    if last.get("role") == "user":
-        turn += 1
-        messages.append({"role": "assistant", "content": render.stopped_markdown("")})
-    elif not (last and (blocks or {}).get(turn, ("", ""))[1] == sources.SEARCHING_HTML):
-        return gr.skip(), gr.skip(), gr.skip(), ready  # a whole answer, a hint or a failure
-    else:
-        messages[-1] = {**last, "content": render.stopped_markdown(render.message_text(last.get("content")))}
-    question = render.question_text(messages[-2].get("content")) if len(messages) > 1 else ""
-    blocks = {**(blocks or {}), turn: (question, sources.STOPPED_HTML)}
-    return messages, sources.panel(blocks, turn), blocks, ready
 
 
 def _opener(kb: KnowledgeBase) -> Any:
