@@ -99,3 +99,22 @@ def test_the_sentence_about_the_question_beats_the_ones_about_the_topic(embedder
     gap = ranked[0].score - ranked[1].score
     plain_ranked = plain.candidates("What are the risks of open source AI?", hits)
     assert gap > plain_ranked[0].score - plain_ranked[1].score  # the specific term made the difference larger
+
+
+def test_words_naming_the_document_do_not_pick_its_sentences(embedder: Embedder) -> None:
+    """"Zorblax License" in the question chose the licence file; inside it, the boilerplate that
+    repeats the licence's name must not outrank the sentence about what is asked."""
+    texts = [
+        "This file is licensed under the Zorblax License; use it only in compliance with the Zorblax License.",
+        "Each contributor grants you a royalty-free patent license to make and sell the work.",
+    ]
+    question = "Does the Zorblax License grant patent rights?"
+
+    def gap(source: str) -> float:
+        hits = [Hit(Chunk(source, "", t, i * 200, i * 200 + len(t)), 0.6, 0.6) for i, t in enumerate(texts)]
+        by_text = {c.text: c.score for c in ExtractiveAnswerer(embedder, NoIndex()).candidates(question, hits)}
+        return by_text[texts[1]] - by_text[texts[0]]
+
+    named, neutral = gap("licenses/zorblax-license.txt"), gap("licenses/doc.txt")
+    assert named > 0  # the patent sentence leads in the licence's own file
+    assert named > neutral + 0.01  # and the file's name is what moved it
