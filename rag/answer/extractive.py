@@ -8,13 +8,13 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Any
 
 import numpy as np
 
 from rag.answer import Draft, Turn, abstention
 from rag.answer.followup import already_said, condense
+from rag.answer.terms import idf_table, share, unnamed
 from rag.answer.units import answer_units, in_section, passage_units, with_sources
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
@@ -114,7 +114,7 @@ class ExtractiveAnswerer:
 
     def coverage(self, terms: list[str], text: str) -> float:
         """IDF-weighted share of the question's key terms found in `text`."""
-        return _share({t: self.idf_of(t) for t in terms}, set(tokenize(text)))
+        return share({t: self.idf_of(t) for t in terms}, set(tokenize(text)))
 
     def candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
         self.refresh_idf()
@@ -136,18 +136,18 @@ class ExtractiveAnswerer:
         # was calibrated on it.
         held = [set(tokenize(t)) for t in contexts]  # each context tokenized once
         idf = {t: self.idf_of(t) for t in terms}
-        share = {t: sum(t in h for h in held) / len(held) for t in terms}
-        weights = {t: idf[t] * (1 - share[t] if share[t] >= self.generic_share else 1) for t in terms}
+        held_by = {t: sum(t in h for h in held) / len(held) for t in terms}
+        weights = {t: idf[t] * (1 - held_by[t] if held_by[t] >= self.generic_share else 1) for t in terms}
         passage = [h.dense_score if h.dense_score is not None else 0.0 for h in hits]
         # a term that names a candidate's document ("Apache", "GPL", "MiniLM" in its file name)
         # chose the document, not the sentence: in that document's ranking it counts nothing
-        named = {h.chunk.source: _unnamed(weights, h.chunk.source) for h in hits}
+        named = {h.chunk.source: unnamed(weights, h.chunk.source) for h in hits}
         out = []
         for (rank, start, end, text), words, cos in zip(spans, held, cosines, strict=True):
-            cov = _share(idf, words)  # == self.coverage(terms, context)
+            cov = share(idf, words)  # == self.coverage(terms, context)
             relevance = (1 - self.lexical_weight) * float(cos) + self.lexical_weight * cov
             relevance -= 0.01 * rank  # prefer the retriever's order on near ties (a tie-breaker, not tuned)
-            specific = relevance + self.lexical_weight * (_share(named[hits[rank].chunk.source], words) - cov)
+            specific = relevance + self.lexical_weight * (share(named[hits[rank].chunk.source], words) - cov)
             score = (1 - self.passage_weight) * specific + self.passage_weight * passage[rank]
             out.append(Candidate(rank, start, end, text, score, float(cos), cov, relevance))
         out.sort(key=lambda c: -c.score)
@@ -270,21 +270,6 @@ class ExtractiveAnswerer:
 # unrelated sentence about the other documents trailed a quokka follow-up's repeat by more than 0.3.
 FRESH_MARGIN = 0.3
 
-def _unnamed(weights: dict[str, float], source: str) -> dict[str, float]:
-    """`weights` less the terms of the source's file name. Chosen on the dev halves (`python
-    bench/run_suite.py --split dev`, the same with `--qa tests/data/qa_related.jsonl`, `python
-    bench/followups.py --split dev`): related right file with all facts 46 -> 50 %, facts 54 ->
-    56 %, follow-ups' fact recall 0.342 -> 0.395; the FAQ domains and the articles unchanged.
-    (Boilerplate that names its licence, "Licensed under the Apache License", led its answers.)"""
-    name = set(tokenize(PurePath(source).stem.replace("_", " ")))
-    return {t: 0.0 if t in name else w for t, w in weights.items()}
-
-
-def _share(weights: dict[str, float], found: set[str]) -> float:
-    """The weighted share of the terms that `found` holds."""
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in found) / total if total > 0 else 0.0
-
 
 # A question that asks for an amount, and the numbers that answer one (English grammar, not
 # tuned). With the mean confidence rule (rag.settings.ABSTAIN_THRESHOLD) on-topic questions for a
@@ -312,12 +297,3 @@ def _adjacent(chunk_text: str, chunk_start: int, end: int, start: int) -> bool:
         return False
     gap = chunk_text[end - chunk_start : start - chunk_start]
     return 0 <= start - end <= 3 and not gap.strip() and "\n" not in gap
-
-
-def idf_table(chunk_texts: list[str]) -> dict[str, float]:
-    df: dict[str, int] = {}
-    for text in chunk_texts:
-        for t in set(tokenize(text)):
-            df[t] = df.get(t, 0) + 1
-    n = len(chunk_texts)
-    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
