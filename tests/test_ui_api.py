@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,6 +226,17 @@ def test_read_only_login_server(tmp_path: Path, embedder: Embedder) -> None:
         upload = httpx.post(f"{url}gradio_api/upload", cookies=login.cookies,
                             files={"files": ("notes.md", b"# Notes\n\nA note.\n")})
         assert upload.status_code == 413, upload.text
+        anonymous = httpx.post(f"{url}gradio_api/upload", files={"files": ("notes.md", b"# Notes\n")})
+        assert anonymous.status_code == 401
+
+        # an attacker's failures from one address (each waits longer: 0, 0.5, 1, 2 s) do not hold
+        # up the real user, who logs in from another address (the old throttle made it wait 4 s)
+        for _ in range(4):
+            assert httpx.post(f"{url}login", data={"username": "ada", "password": "guess"}).status_code == 400
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+            began = time.perf_counter()
+            real = other.post(f"{url}login", data={"username": "ada", "password": "s3cret"})
+            assert real.status_code == 200 and time.perf_counter() - began < 2.0
     finally:
         app.close()  # type: ignore[attr-defined]
 
@@ -346,3 +359,23 @@ def test_a_bad_k_is_refused_in_one_line_without_a_traceback(
     answer, _ = client.predict("What is open source AI?", "extractive", k, False, {}, api_name="/chat")
     assert "k must be a whole number of passages from 1 to 20" in answer
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_body_over_the_limit_is_refused_unread(server: tuple[KnowledgeBase, str], client: Client) -> None:
+    """Four 300 MB JSON bodies to /gradio_api/call/ask had taken the server to 5.4 GB."""
+    from ui.guard import MAX_BODY_BYTES
+
+    url = server[1]
+    body = json.dumps({"data": ["x" * (MAX_BODY_BYTES + 10), None, 3, "extractive"]}).encode()
+    declared = httpx.post(f"{url}gradio_api/call/ask", content=body, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and "upload" in declared.text
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
+        for i in range(0, len(body), 65536):
+            yield body[i : i + 65536]
+
+    streamed = httpx.post(f"{url}gradio_api/queue/join", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413, streamed.text
+    # a question of the longest allowed length passes, and is answered
+    long = ("What is open source AI? " * 200)[:2000]
+    assert client.predict(long, None, 2, "extractive", api_name="/ask")["question"] == long
