@@ -179,6 +179,9 @@ def test_two_front_ends_on_one_server_see_each_others_changes(
     b = make_kb(articles_corpus, chroma_url=chroma_url, collection="two-front-ends", index_dir=tmp_path / "b")
     a.sync(progress=False)
     b.sync(progress=False)  # what `rag serve` does at start with an empty index folder
+    # and a read-only front end (`rag serve --read-only`), which never syncs
+    c = make_kb(articles_corpus, chroma_url=chroma_url, collection="two-front-ends", index_dir=tmp_path / "c",
+                read_only=True)
     question = "When did the last quagga die in the Amsterdam zoo?"
     assert all("notes/quagga.md" not in found for found in sources_found(b, question).values())
 
@@ -189,6 +192,7 @@ def test_two_front_ends_on_one_server_see_each_others_changes(
     assert sorted(bm25_ids(b)) == server_ids(chroma_url, "two-front-ends")  # no duplicates, nothing missing
     assert [d.source for d in b.documents()] == [d.source for d in a.documents()]  # B lists it too
     assert "notes/quagga.md" in [d.source for d in b.documents()]
+    assert sources_found(c, question) == sources_found(b, question) and len(c.documents()) == 3
 
     a.delete_file("notes/quagga.md")
     a.sync(progress=False)
