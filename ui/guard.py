@@ -8,6 +8,7 @@ the upload limit itself (`max_file_size`), so that route is left to it."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ui.auth import CLIENT
@@ -80,10 +81,8 @@ class RequestGuard:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with contextlib.suppress(BodyTooLarge):  # raised into the app's read; answered below
             await self.app(scope, counting_receive, guarded_send)
-        except BodyTooLarge:
-            pass
         if over and not started:
             await _refuse(send, 413, self._too_large())
 

@@ -65,5 +65,5 @@ class SafeFormatter(logging.Formatter):
     """Log records on one line each, escaped (a skipped file's name is in the message); a
     traceback still follows on its own lines."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         return safe_line(super().formatMessage(record))
