@@ -78,16 +78,16 @@ def add_file(settings: Settings, name: str, data: bytes, *, replace: bool = Fals
 
 
 def _make_folders(settings: Settings, name: str, target: Path) -> None:
-    """The missing folders of a nested name, each with the corpus folder's permissions (the
-    umask may narrow them, never widen them)."""
+    """The missing folders of a nested name, every one of them (not only the last) private
+    like the files: the server's user only, never more open than any corpus folder (the umask
+    may narrow it further)."""
     corpus = settings.corpus_dir.resolve()
-    mode = corpus.stat().st_mode & 0o777
     for parent in reversed(target.relative_to(corpus).parents):
         folder = corpus / parent
         if folder.exists() and not folder.is_dir():
             raise RagError(f"refused {name!r}: {parent.as_posix()} is a file, not a folder")
         if not folder.exists():
-            folder.mkdir(mode=mode, exist_ok=True)
+            folder.mkdir(mode=0o700, exist_ok=True)
 
 
 def delete_file(settings: Settings, name: str) -> Path:

@@ -428,5 +428,6 @@ def test_new_folders_of_a_nested_upload_are_no_more_open_than_the_corpus(make_kb
     kb = make_kb(corpus)
     saved = kb.add_file("team/notes/2026/plan.md", b"# Plan\n")
     for folder in (corpus / "team", corpus / "team" / "notes", corpus / "team" / "notes" / "2026"):
-        assert folder.stat().st_mode & 0o777 & ~0o710 == 0, oct(folder.stat().st_mode)
+        # private like the files (the first two had been 0755, more open than the corpus)
+        assert folder.stat().st_mode & 0o777 == 0o700, oct(folder.stat().st_mode)
     assert saved.read_bytes() == b"# Plan\n"
