@@ -12,6 +12,7 @@ from typing import Any
 
 from rag.answer import Answerer, Draft, Turn
 from rag.errors import ConfigError, RagError
+from rag.follow import Follower
 from rag.settings import AUTO, Settings
 from rag.types import Answer, DocumentInfo, Hit, SyncReport
 
@@ -34,6 +35,8 @@ class KnowledgeBase:
         self._auto: str | None = None  # what `auto` resolved to, decided once
         self._store_lock = threading.Lock()
         self._store_version = ""
+        # with a Chroma server: other front ends' syncs reach this one's BM25 (rag.follow)
+        self.follower = Follower(self.settings, lambda: self.store)
 
     # -- components, loaded on first use ---------------------------------------------------
     @property
@@ -132,6 +135,7 @@ class KnowledgeBase:
         """Load the model and the index now, and embed the sentences of a small corpus ahead
         of the first question (what `rag serve` and `rag ask --batch` do at start-up)."""
         self.embedder.embed_query("warm up")
+        self.follower.follow()
         self.retriever  # noqa: B018 - opens the store and BM25
         answerer = self.answerer()
         self.lexical.refresh()
@@ -156,9 +160,21 @@ class KnowledgeBase:
                       on_progress=on_progress)
         if rebuild:
             self._store = self._retriever = None  # the collection was recreated
+        if not dry_run and self.settings.chroma_url:
+            self.follower.stamp(bool(report.chunks_embedded or report.chunks_deleted or rebuild))
         return report
 
     def documents(self) -> list[DocumentInfo]:
+        """The indexed documents and their chunk counts: from this index folder's manifest, or
+        with a Chroma server, from the collection as BM25 mirrors it (another front end may
+        have synced since this one did)."""
+        if self.settings.chroma_url:
+            from collections import Counter
+
+            self.follower.follow()
+            self.lexical.refresh()
+            counts = Counter(c.source for c in self.lexical.chunks)
+            return [DocumentInfo(src, n) for src, n in sorted(counts.items())]
         from rag.index_folder import Manifest
 
         manifest = Manifest.read(self.settings.index_dir)
@@ -199,6 +215,7 @@ class KnowledgeBase:
 
         for retry in (False, True):  # a store failure: the index is reopened once, then reported
             try:
+                self.follower.follow()
                 return self.retriever.hits(question, k or self.settings.k, mode=mode, lexical_extra=lexical_extra)
             except Exception as exc:
                 if not is_store_failure(exc):

@@ -47,6 +47,8 @@ _ENV = {
     "RAG_LLM_THREADS": "llm_threads",
 }
 
+_LOGIN_VARS = ("RAG_AUTH", "RAG_AUTH_FILE")
+
 
 # The extractive answerer abstains below this confidence (the mean of its best sentence's and its
 # best passage's closeness to the question; ExtractiveAnswerer.confidence), and the llm answerer
@@ -135,6 +137,8 @@ class Settings:
             raise ConfigError("the upload limit must be positive")
         if not 3 <= len(self.collection) <= 512:
             raise ConfigError("the collection name needs 3 to 512 characters")
+        if self.auth_file is not None and not self.auth_file.strip():
+            raise ConfigError("the login file name is empty: give the file that holds USER:PASSWORD")
         if self.auth is not None:
             user, _, password = self.auth.partition(":")
             if not user.strip() or not password:
@@ -159,6 +163,8 @@ class Settings:
         values: dict[str, Any] = {}
         for var, name in _ENV.items():
             raw = env.get(var)
+            if raw == "" and var in _LOGIN_VARS:  # an empty login must not mean no login
+                raise ConfigError(f"{var} is set but empty: give it USER:PASSWORD (or a file), or unset it")
             if raw is None or raw == "":
                 continue
             values[name] = _convert(var, raw, str(types[name]))

@@ -167,6 +167,24 @@ def dense_search(store: Chroma, vector: list[float], k: int) -> list[tuple[Chunk
     return [(Chunk.from_metadata(doc.page_content, doc.metadata), 1.0 - float(dist)) for doc, dist in found]
 
 
+# -- the collection's version: front ends on one Chroma server follow each other's syncs ------
+VERSION_KEY = "rag:version"  # in the collection's metadata, set by a sync that changed the collection
+
+
+def collection_version(store: Chroma) -> str:
+    """The version the last sync that changed the collection stored with it ("" when none),
+    read from the server now (a Collection object keeps the metadata it was fetched with)."""
+    fresh = store._client.get_collection(store._collection.name, embedding_function=None)
+    return str((fresh.metadata or {}).get(VERSION_KEY, ""))
+
+
+def set_collection_version(store: Chroma, version: str) -> None:
+    fresh = store._client.get_collection(store._collection.name, embedding_function=None)
+    # the distance function (hnsw:*) cannot be given again, even unchanged
+    kept = {k: v for k, v in (fresh.metadata or {}).items() if not k.startswith("hnsw:")}
+    fresh.modify(metadata={**kept, VERSION_KEY: version})
+
+
 def count(store: Chroma) -> int:
     # langchain_chroma has no public count; getting every id would cost far more
     return int(store._collection.count())

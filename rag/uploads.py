@@ -34,8 +34,11 @@ def corpus_path(settings: Settings, name: str) -> Path:
         raise RagError(f"refused {name!r}: hidden names (starting with '.') are not indexed")
     if not is_indexable(rel):
         raise RagError(f"refused {name!r}: only {', '.join(SUFFIXES)} files can be indexed")
-    corpus = settings.corpus_dir.resolve()
-    target = (corpus / Path(*rel.parts)).resolve()
+    try:
+        corpus = settings.corpus_dir.resolve()
+        target = (corpus / Path(*rel.parts)).resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop: its message holds the absolute path
+        raise RagError(f"refused {name!r}: the name leads into a loop of symbolic links") from None
     if corpus not in target.parents:
         raise RagError(f"refused {name!r}: a file name must stay inside the corpus folder")
     return target
@@ -60,11 +63,7 @@ def add_file(settings: Settings, name: str, data: bytes, *, replace: bool = Fals
         raise RagError(f"refused {name!r}: a document with that name exists; choose replace to overwrite it")
     tmp = target.with_name(f".{target.name}.upload")
     try:
-        for parent in reversed(target.relative_to(settings.corpus_dir.resolve()).parents):
-            folder = settings.corpus_dir.resolve() / parent
-            if folder.exists() and not folder.is_dir():
-                raise RagError(f"refused {name!r}: {parent.as_posix()} is a file, not a folder")
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _make_folders(settings, name, target)
         if target.is_dir():
             raise RagError(f"refused {name!r}: that name is a folder")
         # readable by the server's user only (the umask may narrow it further, never widen it)
@@ -76,6 +75,19 @@ def add_file(settings: Settings, name: str, data: bytes, *, replace: bool = Fals
         tmp.unlink(missing_ok=True)
         raise RagError(f"could not save {name!r} in the corpus folder ({exc.strerror or exc})") from None
     return target
+
+
+def _make_folders(settings: Settings, name: str, target: Path) -> None:
+    """The missing folders of a nested name, every one of them (not only the last) private
+    like the files: the server's user only, never more open than any corpus folder (the umask
+    may narrow it further)."""
+    corpus = settings.corpus_dir.resolve()
+    for parent in reversed(target.relative_to(corpus).parents):
+        folder = corpus / parent
+        if folder.exists() and not folder.is_dir():
+            raise RagError(f"refused {name!r}: {parent.as_posix()} is a file, not a folder")
+        if not folder.exists():
+            folder.mkdir(mode=0o700, exist_ok=True)
 
 
 def delete_file(settings: Settings, name: str) -> Path:

@@ -154,3 +154,49 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 3 and "Traceback" not in done.stderr
     assert "rag: error:" in done.stderr and url in done.stderr
+
+
+def sources_found(kb: KnowledgeBase, question: str) -> dict[str, set[str]]:
+    return {mode: {h.chunk.source for h in kb.search(question, k=3, mode=mode)} for mode in ("bm25", "dense", "hybrid")}
+
+
+def within(seconds: float, check: Callable[[], bool]) -> float:
+    """Seconds until `check()` holds, polling; fails after `seconds`."""
+    began = time.monotonic()
+    while not check():
+        assert time.monotonic() - began < seconds, f"not within {seconds} s"
+        time.sleep(0.1)
+    return time.monotonic() - began
+
+
+def test_two_front_ends_on_one_server_see_each_others_changes(
+    chroma_url: str, articles_corpus: Path, make_kb: Callable[..., KnowledgeBase], tmp_path: Path
+) -> None:
+    """Front ends A and B: their own index folders, one corpus folder, one Chroma server. What is
+    uploaded through A is found by B in every mode within 5 s, without a sync of B's; a delete
+    likewise. (B's BM25 side had stayed as it was until B synced.)"""
+    a = make_kb(articles_corpus, chroma_url=chroma_url, collection="two-front-ends", index_dir=tmp_path / "a")
+    b = make_kb(articles_corpus, chroma_url=chroma_url, collection="two-front-ends", index_dir=tmp_path / "b")
+    a.sync(progress=False)
+    b.sync(progress=False)  # what `rag serve` does at start with an empty index folder
+    # and a read-only front end (`rag serve --read-only`), which never syncs
+    c = make_kb(articles_corpus, chroma_url=chroma_url, collection="two-front-ends", index_dir=tmp_path / "c",
+                read_only=True)
+    question = "When did the last quagga die in the Amsterdam zoo?"
+    assert all("notes/quagga.md" not in found for found in sources_found(b, question).values())
+
+    a.add_file("notes/quagga.md", b"# Quaggas\n\nThe quagga was a subspecies of plains zebra. "
+               b"The last quagga died in the Amsterdam zoo in 1883.\n")
+    a.sync(progress=False)
+    seen = within(5.0, lambda: all("notes/quagga.md" in found for found in sources_found(b, question).values()))
+    assert sorted(bm25_ids(b)) == server_ids(chroma_url, "two-front-ends")  # no duplicates, nothing missing
+    assert [d.source for d in b.documents()] == [d.source for d in a.documents()]  # B lists it too
+    assert "notes/quagga.md" in [d.source for d in b.documents()]
+    assert sources_found(c, question) == sources_found(b, question) and len(c.documents()) == 3
+
+    a.delete_file("notes/quagga.md")
+    a.sync(progress=False)
+    gone = within(5.0, lambda: all("notes/quagga.md" not in found for found in sources_found(b, question).values()))
+    assert sorted(bm25_ids(b)) == server_ids(chroma_url, "two-front-ends")
+    assert "notes/quagga.md" not in [d.source for d in b.documents()]
+    print(f"B saw the upload after {seen:.1f} s and the delete after {gone:.1f} s")

@@ -224,3 +224,29 @@ def test_auto_answers_extractively_without_a_model_or_a_server(
     # llm asked for by name, with no model: today's message, which says how to get one
     assert main(["ask", question, *paths, "--answerer", "llm"]) != 0
     assert "rag models install" in capsys.readouterr().err
+
+
+def test_a_skipped_file_name_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """A name that clears the screen, retitles the terminal, breaks the line or hides in
+    zero-width and bidi marks is shown escaped, on standard output and in the log on standard error."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    name = "a\x1b[2J\x1b]0;pwned\x07b\nc\u200bd\u200ee\u202ef.md"
+    (corpus / name).write_bytes(b"")  # empty: skipped, and its name reported
+    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "i")}
+    proc = subprocess.run(RAG + ["index", "--corpus", str(corpus)], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for stream in (proc.stdout, proc.stderr):
+        assert not set("\x1b\x07\u200b\u200e\u202e") & set(stream), stream
+    shown = "a\\x1b[2J\\x1b]0;pwned\\x07b\\nc\\u200bd\\u200ee\\u202ef.md"
+    assert f"skipped {shown}: file is empty" in proc.stdout.splitlines()
+    assert any(shown in line for line in proc.stderr.splitlines())
+
+
+def test_an_empty_login_refuses_to_serve(tmp_path: Path) -> None:
+    env = {**os.environ, "RAG_AUTH": "", "RAG_INDEX_DIR": str(tmp_path / "i")}
+    proc = subprocess.run(RAG + ["serve", "--corpus", str(tmp_path)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode != 0 and "RAG_AUTH is set but empty" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "i").exists()

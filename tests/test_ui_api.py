@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,6 +226,17 @@ def test_read_only_login_server(tmp_path: Path, embedder: Embedder) -> None:
         upload = httpx.post(f"{url}gradio_api/upload", cookies=login.cookies,
                             files={"files": ("notes.md", b"# Notes\n\nA note.\n")})
         assert upload.status_code == 413, upload.text
+        anonymous = httpx.post(f"{url}gradio_api/upload", files={"files": ("notes.md", b"# Notes\n")})
+        assert anonymous.status_code == 401
+
+        # an attacker's failures from one address (each waits longer: 0, 0.5, 1, 2 s) do not hold
+        # up the real user, who logs in from another address (the old throttle made it wait 4 s)
+        for _ in range(4):
+            assert httpx.post(f"{url}login", data={"username": "ada", "password": "guess"}).status_code == 400
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+            began = time.perf_counter()
+            real = other.post(f"{url}login", data={"username": "ada", "password": "s3cret"})
+            assert real.status_code == 200 and time.perf_counter() - began < 2.0
     finally:
         app.close()  # type: ignore[attr-defined]
 
@@ -335,7 +348,7 @@ def test_user_errors_are_logged_in_one_line_without_a_traceback(
     assert all(r.exc_info is None and "\n" not in r.getMessage() for r in logged)
 
 
-@pytest.mark.parametrize("k", ["abc", "NaN", 0, -1, 21, 2.5])
+@pytest.mark.parametrize("k", ["abc", "NaN", "Infinity", [1], 0, -1, 21, 2.5])
 def test_a_bad_k_is_refused_in_one_line_without_a_traceback(
     client: Client, capfd: pytest.CaptureFixture[str], k: object
 ) -> None:
@@ -346,3 +359,75 @@ def test_a_bad_k_is_refused_in_one_line_without_a_traceback(
     answer, _ = client.predict("What is open source AI?", "extractive", k, False, {}, api_name="/chat")
     assert "k must be a whole number of passages from 1 to 20" in answer
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_body_over_the_limit_is_refused_unread(server: tuple[KnowledgeBase, str], client: Client) -> None:
+    """Four 300 MB JSON bodies to /gradio_api/call/ask had taken the server to 5.4 GB."""
+    url = server[1]
+    body = json.dumps({"data": ["x" * 2**21, None, 3, "extractive"]}).encode()  # 2 MiB: twice the limit
+    declared = httpx.post(f"{url}gradio_api/call/ask", content=body, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and "upload" in declared.text
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
+        for i in range(0, len(body), 65536):
+            yield body[i : i + 65536]
+
+    streamed = httpx.post(f"{url}gradio_api/queue/join", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413, streamed.text
+    # a question of the longest allowed length passes, and is answered
+    long = ("What is open source AI? " * 200)[:2000]
+    assert client.predict(long, None, 2, "extractive", api_name="/ask")["question"] == long
+
+
+def test_a_symlink_loop_is_refused_without_the_servers_path(server: tuple[KnowledgeBase, str], client: Client) -> None:
+    kb = server[0]
+    corpus = kb.settings.corpus_dir
+    (corpus / "loop.md").symlink_to("loop.md")
+    (corpus / "ring").symlink_to("ring")
+    try:
+        for name in ("loop.md", "ring/inside.md"):
+            with pytest.raises(RagError, match="loop of symbolic links") as refused:
+                kb.add_file(name, b"# Loop\n")
+            assert str(corpus.resolve()) not in str(refused.value)
+        with pytest.raises(Exception, match="loop of symbolic links") as api:
+            client.predict("loop.md", api_name="/delete")
+        assert str(corpus.resolve()) not in str(api.value) and "/" not in str(api.value).replace("'", "")
+    finally:
+        (corpus / "loop.md").unlink()
+        (corpus / "ring").unlink()
+
+
+def test_a_failed_sync_reaches_the_page_as_one_filtered_line(
+    server: tuple[KnowledgeBase, str], client: Client, tmp_path: Path
+) -> None:
+    kb = server[0]
+    lexical = kb.settings.index_dir / "lexical"
+    aside = kb.settings.index_dir / "lexical-aside"
+    doc = tmp_path / "okapi.md"
+    doc.write_text("# Okapis\n\nThe okapi is a forest giraffe of the Congo.\n")
+    lexical.rename(aside)
+    lexical.write_text("not a folder: the BM25 build fails")
+    try:
+        report, table, _, _ = client.predict([handle_file(str(doc))], "okapi.md", False, api_name="/upload")
+        assert report.startswith("Saved okapi\\.md.") and "**Sync failed:**" in report, report
+        assert str(kb.settings.index_dir.resolve()) not in report and "the index folder" in report
+        assert len(table["data"]) >= 2
+        report, _, _, _ = client.predict(api_name="/sync")
+        assert report.startswith("**Sync failed:**") and str(kb.settings.index_dir.resolve()) not in report
+    finally:
+        lexical.unlink()
+        aside.rename(lexical)
+        (kb.settings.corpus_dir / "okapi.md").unlink(missing_ok=True)
+        kb.sync(progress=False)
+
+
+def test_new_folders_of_a_nested_upload_are_no_more_open_than_the_corpus(make_kb, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    corpus.chmod(0o710)
+    kb = make_kb(corpus)
+    saved = kb.add_file("team/notes/2026/plan.md", b"# Plan\n")
+    for folder in (corpus / "team", corpus / "team" / "notes", corpus / "team" / "notes" / "2026"):
+        # private like the files (the first two had been 0755, more open than the corpus)
+        assert folder.stat().st_mode & 0o777 == 0o700, oct(folder.stat().st_mode)
+    assert saved.read_bytes() == b"# Plan\n"

@@ -207,6 +207,7 @@ def launch(app: gr.Blocks, settings: Settings, host: str = "127.0.0.1", port: in
     import gradio as gr
 
     from ui.auth import login
+    from ui.guard import middleware
 
     app.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=MAX_QUEUE)
     # system fonts: the default theme would fetch Google Fonts, and this runs offline
@@ -218,6 +219,8 @@ def launch(app: gr.Blocks, settings: Settings, host: str = "127.0.0.1", port: in
         max_file_size=0 if settings.read_only else settings.max_upload_bytes,
         prevent_thread_lock=not block, show_error=True, quiet=not block, ssr_mode=False,
         theme=theme, css=CSS, footer_links=["api", "settings"],
+        # request bodies over a limit refused unread; the login learns the client's address
+        app_kwargs={"middleware": [middleware()]},
     )
     return str(url)
 

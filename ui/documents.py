@@ -33,9 +33,14 @@ def status_and_rows(kb: KnowledgeBase) -> Callable[[], Refreshed]:
     return documents
 
 
-def report_text(report: SyncReport, saved: Sequence[str] = (), deleted: Sequence[str] = ()) -> str:
+def _done(saved: Sequence[str], deleted: Sequence[str]) -> list[str]:
     lines = [f"Saved {render.escape_markdown(', '.join(saved))}." if saved else ""]
     lines.append(f"Deleted {render.escape_markdown(', '.join(deleted))}." if deleted else "")
+    return lines
+
+
+def report_text(report: SyncReport, saved: Sequence[str] = (), deleted: Sequence[str] = ()) -> str:
+    lines = _done(saved, deleted)
     summary = report.summary()
     lines.append(render.escape_markdown(summary[0].upper() + summary[1:] + "."))
     lines += [f"Skipped {render.escape_markdown(s.path)}: {render.escape_markdown(s.reason)}" for s in report.skipped]
@@ -46,6 +51,21 @@ def refused(exc: RagError, settings: Settings) -> str:
     log.warning("refused: %s", exc)
     message = render.public_message(exc, [settings.index_dir, settings.corpus_dir])
     return f"**Refused:** {render.escape_markdown(message)}"
+
+
+def synced(kb: KnowledgeBase, saved: Sequence[str] = (), deleted: Sequence[str] = (),
+           on_progress: Callable[[int, int], None] | None = None) -> str:
+    """Sync, and say what changed; a failed sync is said in one line for the page (the
+    server's folders named by their role, an internal error not shown), the rest is logged."""
+    try:
+        return report_text(kb.sync(progress=False, on_progress=on_progress), saved, deleted)
+    except RagError as exc:
+        log.warning("sync failed: %s", exc)
+        message = render.public_message(exc, [kb.settings.index_dir, kb.settings.corpus_dir])
+    except Exception as exc:
+        log.exception("sync failed")
+        message = f"an internal error ({type(exc).__name__}); the server log has the details"
+    return "\n\n".join(x for x in (*_done(saved, deleted), f"**Sync failed:** {render.escape_markdown(message)}") if x)
 
 
 def _reporter(progress: gr.Progress) -> Callable[[int, int], None]:
@@ -122,20 +142,17 @@ def _controls(kb: KnowledgeBase, table: gr.Dataframe, header: gr.Markdown, app: 
             message = refused(exc, kb.settings)
             if not saved:
                 return refreshed(message)
-            return refreshed(message + "\n\n" + report_text(kb.sync(progress=False), saved))
-        return refreshed(report_text(kb.sync(progress=False, on_progress=_reporter(progress)), saved))
+            return refreshed(message + "\n\n" + synced(kb, saved))
+        return refreshed(synced(kb, saved, on_progress=_reporter(progress)))
 
     def sync_now(progress: gr.Progress = gr.Progress()) -> tuple[str, list[list[Any]], str, Any]:  # noqa: B008
-        try:
-            return refreshed(report_text(kb.sync(progress=False, on_progress=_reporter(progress))))
-        except RagError as exc:
-            return refreshed(refused(exc, kb.settings))
+        return refreshed(synced(kb, on_progress=_reporter(progress)))
 
     def delete(name: str) -> str:
         """Delete a document: removed from the corpus folder, then from the index by a sync.
         Returns the sync report; a name that is no document is an error."""
         kb.delete_file(name)
-        return report_text(kb.sync(progress=False), deleted=[name])
+        return synced(kb, deleted=[name])
 
     def ask_to_confirm(name: str | None) -> tuple[Any, str]:
         if not name:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from rag.cli.commands import cmd_ask, cmd_index, cmd_models, cmd_search, cmd_serve
-from rag.cli.output import emit, safe, say, settings_from
+from rag.cli.output import SafeFormatter, emit, safe, say, settings_from
 from rag.cli.reports import cmd_bench, cmd_eval
 from rag.errors import RagError
 
@@ -103,10 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     if getattr(args, "verify", False) and (args.dry_run or args.watch):
         parser.error("--verify cannot be combined with --dry-run or --watch")
     if getattr(args, "k", None) is not None and args.command != "bench" and args.k < 1:

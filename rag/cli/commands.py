@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import Any
 
-from rag.cli.output import emit, safe, say, settings_from
+from rag.cli.output import emit, safe, safe_line, say, settings_from
 from rag.errors import RagError
 from rag.settings import Settings
 
@@ -41,7 +41,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             say(f"verified: {report.chunks_verified} chunks found by search, "
                 f"{report.chunks_repaired} of them written again to be found")
         for s in report.skipped:
-            say(f"skipped {s.path}: {s.reason}")
+            say(f"skipped {safe_line(s.path)}: {safe_line(s.reason)}")
     return 0
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
+import unicodedata
 from typing import Any
 
 from rag.settings import Settings
@@ -43,5 +45,25 @@ def safe(text: object) -> str:
     return _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), str(text))
 
 
+def safe_line(text: object) -> str:
+    """Text for one terminal line (a file name, a log message): control characters, newlines,
+    format characters such as bidi and zero-width marks, and line separators shown as escapes."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _HIDDEN else ch
+        for ch in str(text)
+    )
+
+
+_HIDDEN = frozenset(["Cc", "Cf", "Cs", "Zl", "Zp"])  # as rag.uploads refuses in names
+
+
 def say(text: object = "") -> None:
     print(safe(text))
+
+
+class SafeFormatter(logging.Formatter):
+    """Log records on one line each, escaped (a skipped file's name is in the message); a
+    traceback still follows on its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return safe_line(super().formatMessage(record))
