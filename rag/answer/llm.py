@@ -28,7 +28,7 @@ from rag.answer import Draft, Turn, abstention, final
 from rag.answer.followup import carry_over
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
-from rag.settings import ABSTAIN_THRESHOLD, Settings
+from rag.settings import ABSTAIN_THRESHOLD, LLM_CONTEXTS, Settings
 from rag.text import MARKER
 from rag.types import Hit
 
@@ -46,8 +46,6 @@ SYSTEM_PROMPT = (
     f"If the passages do not contain the answer, reply with exactly {SENTINEL} and nothing else.\n"
     "Answer in one to four short sentences."
 )
-
-CONTEXTS = ("evidence", "passages")
 
 # The model is asked only when the extractive answerer's confidence reaches its threshold less
 # this margin (LLMAnswerer.too_weak), so that the model's own refusals can add to the gate's
@@ -133,7 +131,7 @@ class LLMAnswerer:
         from rag.answer.evidence import NoIndex
         from rag.answer.extractive import ExtractiveAnswerer
 
-        if context not in CONTEXTS:
+        if context not in LLM_CONTEXTS:
             raise ConfigError(f"unknown llm context {context!r}: choose evidence or passages (RAG_LLM_CONTEXT)")
         self.llm = llm
         self.embedder = embedder
@@ -150,8 +148,6 @@ class LLMAnswerer:
         """The answerer the settings describe; `lexical`: the knowledge base's BM25 index (by
         default the one in the index folder is opened)."""
         _chat_openai()  # fail early, before starting a local server, without langchain-openai
-        if settings.llm_context not in CONTEXTS:
-            raise ConfigError(f"RAG_LLM_CONTEXT={settings.llm_context!r}: choose evidence or passages")
         if lexical is None:
             from rag.lexical import Bm25Index
 
