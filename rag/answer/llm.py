@@ -29,7 +29,7 @@ from rag.answer.followup import carry_over
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
 from rag.settings import ABSTAIN_THRESHOLD, LLM_CONTEXTS, Settings
-from rag.text import MARKER
+from rag.text import MARKER, defuse_markers
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,6 @@ CONDENSE_PROMPT = (
 )
 
 _FENCE = re.compile(r"</?\s*passages?\b", re.I)
-_NUMBER_MARK = re.compile(r"\[(\d{1,3})\]")
 
 
 def _chat_openai() -> Any:
@@ -106,8 +105,7 @@ def _one_line(value: str) -> str:
 def _defuse(text: str) -> str:
     """Passage text cannot close the fence around it, nor start a numbered passage of its own:
     a document's own "[2]" becomes "(2)"."""
-    text = _FENCE.sub(lambda m: m.group(0).replace("<", "&lt;"), text)
-    return _NUMBER_MARK.sub(r"(\1)", text)
+    return defuse_markers(_FENCE.sub(lambda m: m.group(0).replace("<", "&lt;"), text))
 
 
 def is_sentinel(text: str) -> bool:
