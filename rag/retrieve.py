@@ -111,9 +111,11 @@ class HybridRetriever(BaseRetriever):
         return out
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[LCDocument]:
-        return [hit_to_document(h) for h in self.hits(query)]
+        """The k best passages (`invoke(query, k=3)`; by default the retriever's own k). LangChain
+        passes `invoke`'s keyword arguments on only to a method that names them."""
+        return [hit_to_document(h) for h in self.hits(query, k)]
 
 
 def hit_to_document(hit: Hit) -> LCDocument:
