@@ -21,78 +21,21 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from rag.conversations import Conversation, ask_pair, judge, read  # noqa: E402
 from rag.kb import KnowledgeBase  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.types import Answer  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Conversation:
-    first: str
-    follow_up: str
-    refers_back: bool
-    answers: tuple[tuple[str, ...], ...]  # the facts, each as alternative phrases
-    sources: tuple[str, ...]
-    split: str = "dev"
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.answers)
-
-
-def read(path: Path) -> list[Conversation]:
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        d = json.loads(line)
-        answers = d["answers"]
-        if answers and all(isinstance(a, str) for a in answers):
-            facts: tuple[tuple[str, ...], ...] = (tuple(answers),)  # the old format: one fact, any phrase
-        else:
-            facts = tuple(tuple(a) for a in answers)
-        out.append(Conversation(d["first"], d["follow_up"], bool(d.get("refers_back", True)), facts,
-                                tuple(d["sources"]), d.get("split", "dev")))
-    return out
-
-
-def spans(answer: Answer) -> set[tuple[str, int, int]]:
-    return {(c.source, c.start, c.end) for c in answer.citations}
-
-
-def _plain(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def judge(conv: Conversation, first: Answer, follow: Answer) -> dict[str, bool | float]:
-    """What the follow-up's answer got right."""
-    if not conv.answerable:
-        return {"abstained": follow.abstained}
-    text = _plain(follow.text)
-    found = [not follow.abstained and any(_plain(p) in text for p in fact) for fact in conv.answers]
-    return {
-        "answered": not follow.abstained,
-        "differs": not follow.abstained and not (spans(follow) & spans(first)),
-        "repeats": bool(spans(follow) & spans(first)),
-        "source": any(c.source in conv.sources for c in follow.citations),
-        "fact": any(found),
-        "all_facts": all(found),
-        "recall": sum(found) / len(found),
-    }
 
 
 def run(kb: KnowledgeBase, convs: list[Conversation], answerer: str | None = None,
         verbose: bool = False) -> list[dict[str, bool | float]]:
     results = []
     for conv in convs:
-        first = kb.ask(conv.first, answerer=answerer)
-        follow = kb.ask(conv.follow_up, history=[(conv.first, first.text)], answerer=answerer)
+        first, follow = ask_pair(kb, conv, answerer)
         result = judge(conv, first, follow)
         if verbose:
             print(json.dumps({"split": conv.split, "first": conv.first, "follow_up": conv.follow_up,

@@ -119,7 +119,7 @@ def backends(beir_dir: Path, workdir: Path, runs: int) -> dict[str, Any]:
     beir = read_beir(beir_dir)
     torch_e = Embedder()
     kb, doc_of, _ = index_beir(beir, workdir, torch_e)  # kept index: vectors by the torch backend
-    got = kb.store._collection.get(include=["embeddings", "documents", "metadatas"])
+    got = kb.store.get(include=["embeddings", "documents", "metadatas"])
     chunks = [Chunk(m["source"], m.get("section") or "", d, int(m["start"]), int(m["end"]))
               for d, m in zip(got["documents"], got["metadatas"], strict=True)]
     torch_vecs = np.asarray(got["embeddings"], dtype=np.float32)

@@ -27,7 +27,7 @@ def measure(n: int) -> dict[str, float | int]:
 
     from rag import lexical
     from rag.settings import Settings
-    from rag.store import all_chunks, dense_search, fresh_client
+    from rag.store import all_chunks, collection, dense_search, fresh_client, vector_store
     from rag.types import Chunk
 
     work = Path(tempfile.mkdtemp(prefix="rag-scale-"))
@@ -39,14 +39,11 @@ def measure(n: int) -> dict[str, float | int]:
     ]
     vectors = np.random.default_rng(0).normal(size=(n, DIM)).astype("float32")
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    from langchain_chroma import Chroma
-
     began = time.perf_counter()
-    store = Chroma(collection_name=settings.collection, client=fresh_client(settings),
-                   collection_configuration={"hnsw": {"space": "cosine"}})
+    store = vector_store(settings, None, fresh_client(settings))
     for i in range(0, n, 1000):
         part = chunks[i : i + 1000]
-        store._collection.upsert(ids=[c.id for c in part], embeddings=vectors[i : i + 1000],
+        collection(store).upsert(ids=[c.id for c in part], embeddings=vectors[i : i + 1000],
                                  documents=[c.text for c in part], metadatas=[c.to_metadata() for c in part])
     write_s = time.perf_counter() - began
 
@@ -55,7 +52,7 @@ def measure(n: int) -> dict[str, float | int]:
     bm25_s = time.perf_counter() - began
 
     began = time.perf_counter()
-    store = Chroma(collection_name=settings.collection, client=fresh_client(settings))
+    store = vector_store(settings, None, fresh_client(settings))
     dense_search(store, vectors[0].tolist(), 30)
     reopen_s = time.perf_counter() - began
     queries = [vectors[rng.randrange(n)].tolist() for _ in range(50)]

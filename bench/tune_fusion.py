@@ -27,7 +27,7 @@ from run_suite import DOMAINS, HERE, tuned_domains
 from rag.benchmark import doc_run, ir_metrics
 from rag.evaluate import load_qa
 from rag.lexical import _bm25s, tokenize
-from rag.retrieve import convex_fuse, rrf_fuse
+from rag.retrieve import rrf_fuse
 from rag.store import dense_search
 from rag.types import Chunk, Hit
 
@@ -62,6 +62,30 @@ def bm25_search(chunks: list[Chunk], tok: Callable[[str], list[str]]) -> Callabl
         return [(chunks[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     return search
+
+
+def _min_max(ranked: list[tuple[Chunk, float]]) -> dict[str, float]:
+    if not ranked:
+        return {}
+    scores = [s for _c, s in ranked]
+    low, high = min(scores), max(scores)
+    return {c.id: (s - low) / (high - low) if high > low else 1.0 for c, s in ranked}
+
+
+def convex_fuse(
+    dense: list[tuple[Chunk, float]],
+    sparse: list[tuple[Chunk, float]],
+    dense_weight: float,
+) -> list[Hit]:
+    """Convex combination of min-max normalised scores (a chunk missing from a list scores 0
+    there); ties keep the dense order."""
+    d, b = _min_max(dense), _min_max(sparse)
+    chunks = {c.id: c for c, _s in dense + sparse}
+    fused = {cid: dense_weight * d.get(cid, 0.0) + (1.0 - dense_weight) * b.get(cid, 0.0) for cid in chunks}
+    dense_scores = {c.id: s for c, s in dense}
+    bm25_scores = {c.id: s for c, s in sparse}
+    order = sorted(fused, key=lambda cid: -fused[cid])
+    return [Hit(chunks[cid], fused[cid], dense_scores.get(cid), bm25_scores.get(cid)) for cid in order]
 
 
 def zscore_fuse(dense: list[tuple[Chunk, float]], sparse: list[tuple[Chunk, float]], w: float) -> list[Hit]:

@@ -171,6 +171,8 @@ def run_benchmark(
     **settings: Any,
 ) -> BenchReport:
     """Index the BEIR set in a temporary folder and score bm25, dense, hybrid (and rerank)."""
+    from rag.store import count
+
     beir = read_beir(folder)
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         # a kept workdir makes a rerun cheap: the sync then only checks what changed
@@ -185,7 +187,7 @@ def run_benchmark(
             reranking = HybridRetriever(store=kb.store, embedder=kb.embedder, lexical=kb.lexical, k=k,
                                         dense_weight=s.dense_weight, rrf_k=s.rrf_k, reranker=load_reranker(reranker))
             results["hybrid+rerank"] = score_retriever(beir, lambda q, n: reranking.hits(q, n), doc_of, k)
-        chunks = len(kb.lexical.chunks) if kb.lexical.chunks else kb.store._collection.count()
+        chunks = len(kb.lexical.chunks) if kb.lexical.chunks else count(kb.store)
         return BenchReport(
             dataset=str(folder),
             documents=len(beir.corpus),

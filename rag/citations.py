@@ -6,14 +6,21 @@ import re
 from collections.abc import Callable, Sequence
 
 from rag.lexical import tokenize
-from rag.text import MARKER, split_sentences
+from rag.text import MARKER, MARKER_NUMBER, split_sentences
 
 
 def markers_in(text: str) -> list[int]:
     return [int(m.group(1)) for m in MARKER.finditer(text)]
 
 
-_MARKER_LIST = re.compile(r"\[(?:passages?|sources?|doc(?:ument)?s?)?\s*(\d{1,3}(?:\s*(?:,|;|and)\s*\d{1,3})*)\]", re.I)
+_MARKER_LIST = re.compile(
+    rf"\[(?:passages?|sources?|doc(?:ument)?s?)?\s*({MARKER_NUMBER}(?:\s*(?:,|;|and)\s*{MARKER_NUMBER})*)\]", re.I
+)
+_REPEATED = re.compile(rf"({MARKER.pattern})(?:\s*\[\2\])+")  # "[2][2]", "[2] [2]"
+# where an llm reply's sentences break: after ".", "!", "?" or a marker's "]", before anything but
+# another marker (the capturing group keeps the breaks: `SENTENCE_BREAK.split(reply)[::2]` are the
+# sentences)
+SENTENCE_BREAK = re.compile(r"((?<=[.!?\]])\s+(?=[^\[]))")
 
 
 def normalize_markers(text: str) -> str:
@@ -44,7 +51,7 @@ def renumber(text: str, mapping: dict[int, int]) -> str:
         return f"[{n}]" if m.start() > 0 and text[m.start() - 1] == "]" else f" [{n}]"
 
     text = MARKER.sub(new, text)
-    return re.sub(r"(\s*\[(\d{1,3})\])(?:\s*\[\2\])+", r"\1", text)
+    return _REPEATED.sub(r"\1", text)
 
 
 def word_overlap(claim: str, passage: str) -> float:
@@ -58,7 +65,7 @@ def word_overlap(claim: str, passage: str) -> float:
 def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """Each sentence of an answer with the markers that follow it."""
     out: list[tuple[str, list[int]]] = []
-    for sentence in re.split(r"(?<=[.!?\]])\s+(?=[^\[])", answer.strip()):
+    for sentence in SENTENCE_BREAK.split(answer.strip())[::2]:
         marks = markers_in(sentence)
         clean = MARKER.sub("", sentence).strip()
         if clean:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 
 from rag.errors import ConfigError, MissingDependency
+from rag.settings import prepare_libraries
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,14 +36,7 @@ def load_model(name: str | None, backend: str = "torch") -> Any:
     key = (path, backend)
     with _LOCK:
         if key not in _CACHE:
-            # tokenizers' thread pool would otherwise warn (and can deadlock) after a fork
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            # torch's OpenMP threads sleep while they wait instead of spinning: with another
-            # busy process on a 2-core machine, spinning made a query embedding take 30-490 ms
-            # against 13-15 (docs/llm.md)
-            from rag.local_llm import OPENMP_WAIT
-
-            os.environ.setdefault(*OPENMP_WAIT)
+            prepare_libraries()  # before torch loads
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError:

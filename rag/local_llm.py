@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import MissingDependency, RagError
+from rag.settings import prepare_libraries
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +56,9 @@ class LocalServer:
         self.handle = None
 
 
-# OpenMP's waiting threads sleep instead of spinning. llama.cpp's threads (and torch's: the two
-# share one libgomp, which reads this when it loads) otherwise spin for CPU time that another
-# busy process needs too, and then wait for each other: with one other process busy on this
-# 2-core machine, qwen-1.5b on 2 threads generated 1.3-2.1 tokens/s spinning against 18-19
-# passive (1 thread: 20-21 either way), and a query embedding took 30-490 ms against 13-15
-# (docs/llm.md, "Threads"). rag/embed.py sets it too, for whichever library loads first.
-OPENMP_WAIT = ("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def default_threads() -> int:
     """Every core, for reading the prompt and generating. With OpenMP's threads passive
-    (OPENMP_WAIT) two threads were at least as fast as one on this 2-core machine whether it was
+    (rag.settings.LIBRARY_ENVIRONMENT) two threads were at least as fast as one on this 2-core machine whether it was
     idle, had one other busy process (prompt: same; generation 18-19 against 20-21 tokens/s) or
     several (load 6.5: first token 12 s against 24 s, generation 9.1 against 7.5 tokens/s);
     docs/llm.md, bench/llm_threads.py."""
@@ -77,7 +69,7 @@ def start(model_path: Path, n_ctx: int = 4096, threads: int | None = None, verbo
     """Serve `model_path` on a free port of 127.0.0.1; one server per model and context size
     per process. Its prompt cache (llama.cpp's `cache_prompt`, on by default) keeps the shared
     beginning of the prompts, and /metrics is on for `LocalServer.metrics`."""
-    os.environ.setdefault(*OPENMP_WAIT)  # before libgomp loads
+    prepare_libraries()  # passive OpenMP threads, before libgomp loads
     try:
         import xllamacpp
     except ImportError:

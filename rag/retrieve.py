@@ -37,30 +37,6 @@ def rrf_fuse(
     ]
 
 
-def _min_max(ranked: list[tuple[Chunk, float]]) -> dict[str, float]:
-    if not ranked:
-        return {}
-    scores = [s for _c, s in ranked]
-    low, high = min(scores), max(scores)
-    return {c.id: (s - low) / (high - low) if high > low else 1.0 for c, s in ranked}
-
-
-def convex_fuse(
-    dense: list[tuple[Chunk, float]],
-    sparse: list[tuple[Chunk, float]],
-    dense_weight: float,
-) -> list[Hit]:
-    """Convex combination of min-max normalised scores (a chunk missing from a list scores 0
-    there); ties keep the dense order."""
-    d, b = _min_max(dense), _min_max(sparse)
-    chunks = {c.id: c for c, _s in dense + sparse}
-    fused = {cid: dense_weight * d.get(cid, 0.0) + (1.0 - dense_weight) * b.get(cid, 0.0) for cid in chunks}
-    dense_scores = {c.id: s for c, s in dense}
-    bm25_scores = {c.id: s for c, s in sparse}
-    order = sorted(fused, key=lambda cid: -fused[cid])
-    return [Hit(chunks[cid], fused[cid], dense_scores.get(cid), bm25_scores.get(cid)) for cid in order]
-
-
 # The answerers read the fused top k and up to this many more passages, BM25's best that the
 # fusion left out: with a dense weight of 0.9 the fusion follows dense order, and MiniLM ranks a
 # question's topic above its specific word ("risks" of open-source AI: no passage with "risk" in
@@ -135,9 +111,11 @@ class HybridRetriever(BaseRetriever):
         return out
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[LCDocument]:
-        return [hit_to_document(h) for h in self.hits(query)]
+        """The k best passages (`invoke(query, k=3)`; by default the retriever's own k). LangChain
+        passes `invoke`'s keyword arguments on only to a method that names them."""
+        return [hit_to_document(h) for h in self.hits(query, k)]
 
 
 def hit_to_document(hit: Hit) -> LCDocument:
@@ -152,12 +130,6 @@ def hit_to_document(hit: Hit) -> LCDocument:
             "bm25_score": hit.bm25_score,
         },
     )
-
-
-def document_to_hit(doc: LCDocument) -> Hit:
-    m = doc.metadata
-    chunk = Chunk.from_metadata(doc.page_content, m)
-    return Hit(chunk, float(m.get("score", 0.0)), m.get("dense_score"), m.get("bm25_score"))
 
 
 def load_reranker(name: str) -> Any:

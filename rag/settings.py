@@ -1,6 +1,7 @@
 """The one Settings object. Defaults live here, `RAG_*` environment variables override them,
 CLI flags override both. Nothing else in the package reads the environment (but for where the
-user's cache folder is, XDG_CACHE_HOME, in rag.models.models_dir)."""
+user's cache folder is, XDG_CACHE_HOME, in rag.models.models_dir) or writes it (the native
+libraries' variables: `prepare_libraries`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from typing import Any
 from rag.errors import ConfigError
 
 ANSWERERS = ("extractive", "llm")
+EMBED_BACKENDS = ("torch", "onnx")
+# what the llm answerer reads: the best sentences, or whole passages (rag.answer.llm)
+LLM_CONTEXTS = ("evidence", "passages")
+# how a boolean variable is written (RAG_READ_ONLY=1); anything else is an error, so that a typo
+# ("ture") is not taken as "off"
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 # `auto`, the default: the llm answerer when it has a model (RAG_LLM_BASE_URL, or a local model
 # that `rag models install` recorded), else the extractive one (rag.models.resolve_answerer)
 AUTO = "auto"
@@ -131,8 +139,20 @@ class Settings:
             raise ConfigError(
                 f"unknown answerer {self.answerer!r}: choose one of {', '.join((AUTO, *ANSWERERS))}"
             )
-        if self.embed_backend not in ("torch", "onnx"):
-            raise ConfigError(f"unknown embedding backend {self.embed_backend!r}: torch or onnx")
+        if self.embed_backend not in EMBED_BACKENDS:
+            raise ConfigError(f"unknown embedding backend {self.embed_backend!r} (RAG_EMBED_BACKEND): "
+                              f"choose {' or '.join(EMBED_BACKENDS)}")
+        if self.llm_context not in LLM_CONTEXTS:
+            raise ConfigError(f"unknown llm context {self.llm_context!r} (RAG_LLM_CONTEXT): "
+                              f"choose {' or '.join(LLM_CONTEXTS)}")
+        if not isinstance(self.read_only, bool):
+            raise ConfigError(f"read_only must be True or False, not {self.read_only!r}")
+        if self.llm_max_tokens < 1:
+            raise ConfigError(f"RAG_LLM_MAX_TOKENS must be at least 1, not {self.llm_max_tokens}")
+        if self.llm_threads < 0:
+            raise ConfigError(f"RAG_LLM_THREADS must be 0 (every core) or more, not {self.llm_threads}")
+        if self.embed_batch_size < 1:
+            raise ConfigError(f"the embedding batch size must be at least 1, not {self.embed_batch_size}")
         if self.max_upload_mb <= 0:
             raise ConfigError("the upload limit must be positive")
         if not 3 <= len(self.collection) <= 512:
@@ -183,6 +203,25 @@ class Settings:
         return self.answerers if self.answerers is not None else ANSWERERS
 
 
+# Variables of the native libraries the package loads, set (unless the user set them) before the
+# first of them loads. TOKENIZERS_PARALLELISM: tokenizers' thread pool would otherwise warn (and
+# can deadlock) after a fork. OMP_WAIT_POLICY: OpenMP's waiting threads sleep instead of spinning;
+# llama.cpp and torch share one libgomp, which reads it when it loads. Spinning threads take CPU
+# time another busy process needs too, then wait for each other: with one other process busy on
+# a 2-core machine, qwen-1.5b on 2 threads generated 1.3-2.1 tokens/s spinning against 18-19
+# passive, and a query embedding took 30-490 ms against 13-15 (docs/llm.md, "Threads";
+# re-measure: `python bench/llm_threads.py`).
+LIBRARY_ENVIRONMENT = {"TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def prepare_libraries(env: Any = None) -> None:
+    """Set LIBRARY_ENVIRONMENT in `env` (this process's environment by default) where unset;
+    called before torch or llama.cpp loads (rag.embed, rag.local_llm)."""
+    env = os.environ if env is None else env
+    for name, value in LIBRARY_ENVIRONMENT.items():
+        env.setdefault(name, value)
+
+
 def _read_auth_file(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -198,7 +237,11 @@ def _convert(var: str, raw: str, type_name: str) -> Any:
         if type_name == "float":
             return float(raw)
         if type_name == "bool":
-            return raw.strip().lower() in ("1", "true", "yes", "on")
+            word = raw.strip().lower()
+            if word not in TRUE_WORDS + FALSE_WORDS:
+                raise ConfigError(f"{var}={raw!r} is not a yes or no: write {'/'.join(TRUE_WORDS)} "
+                                  f"or {'/'.join(FALSE_WORDS)}")
+            return word in TRUE_WORDS
     except ValueError:
         raise ConfigError(f"{var}={raw!r} is not a valid {type_name}") from None
     return raw

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-# chromadb keeps one System per folder in class-level dictionaries of SharedSystemClient and
-# registers a System there before it has started; a client built, or a System detached, in one
-# thread while another thread does the same fails ("'RustBindingsAPI' object has no attribute
-# 'bindings'", KeyError). Every client (re)open and detach in this process goes through this lock.
+# chromadb keeps one System per folder in a registry of its clients and registers a System there
+# before it has started; a client built, or the registry cleared, in one thread while another
+# thread does the same fails ("'RustBindingsAPI' object has no attribute 'bindings'", KeyError).
+# Every client (re)open and detach in this process goes through this lock.
 _CLIENT_LOCK = threading.RLock()
 
 
@@ -71,18 +72,19 @@ def detach(settings: Settings) -> None:
     """Make the next embedded client of this index load a new System from disk.
 
     chromadb shares one in-memory System (with its HNSW index) per folder and process, and that
-    System never sees what another process wrote (chroma-core/chroma#3792). This removes the
-    cached System from chromadb's private registry (tested with chromadb 1.5.x, the range
-    pyproject.toml allows); clients already handed out keep working on the old one until they
-    are dropped. A Chroma server needs none of this."""
+    System never sees what another process wrote (chroma-core/chroma#3792). chromadb's public
+    `clear_system_cache` (of every client, `ClientAPI.clear_system_cache`) empties its registry
+    of Systems, for every folder: that is no loss here, since every embedded client is opened
+    through `fresh_client` and so loads its own System anyway. Clients already handed out keep
+    working on theirs until they are dropped (they hold their System's API, and this package
+    never closes a client, which would stop another client's System). tests/test_store.py checks
+    all of this on the installed chromadb. A Chroma server needs none of it."""
     if settings.chroma_url:
         return
     from chromadb.api.shared_system_client import SharedSystemClient
 
-    key = str(chroma_path(settings))
-    with _CLIENT_LOCK, SharedSystemClient._refcount_lock:
-        SharedSystemClient._identifier_to_system.pop(key, None)
-        SharedSystemClient._identifier_to_refcount.pop(key, None)
+    with _CLIENT_LOCK:
+        SharedSystemClient.clear_system_cache()
 
 
 def fresh_client(settings: Settings, create: bool = True) -> Any:
@@ -118,16 +120,34 @@ def store_error(exc: BaseException, settings: Settings, doing: str) -> StoreErro
     return StoreError(f"{doing} failed at {where} ({reason}); {hint}")
 
 
-def vector_store(settings: Settings, embedding: Embeddings, client: Any | None = None) -> Chroma:
-    """A LangChain Chroma store on our collection, cosine space, our embedder (never Chroma's)."""
+# the chromadb collection under each store that `vector_store` built: LangChain's Chroma has no
+# public count, no way to write stored vectors back (it embeds what it adds itself), and keeps
+# its collection in a private attribute
+_collections: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def vector_store(settings: Settings, embedding: Embeddings | None, client: Any | None = None) -> Chroma:
+    """A LangChain Chroma store on our collection, cosine space, our embedder (never Chroma's;
+    None: only vectors given with the chunks are written, see `collection`)."""
     from langchain_chroma import Chroma
 
-    return Chroma(
+    client = client if client is not None else open_client(settings)
+    store = Chroma(
         collection_name=settings.collection,
         embedding_function=embedding,
-        client=client if client is not None else open_client(settings),
+        client=client,
         collection_configuration={"hnsw": {"space": "cosine"}},
     )
+    _collections[store] = client.get_collection(settings.collection)
+    return store
+
+
+def collection(store: Chroma) -> Any:
+    """The chromadb collection that `store` (built by `vector_store`) works on."""
+    try:
+        return _collections[store]
+    except KeyError:
+        raise TypeError("not a store built by rag.store.vector_store") from None
 
 
 def all_chunks(store: Chroma, where: dict[str, Any] | None = None) -> list[Chunk]:
@@ -186,8 +206,8 @@ def set_collection_version(store: Chroma, version: str) -> None:
 
 
 def count(store: Chroma) -> int:
-    # langchain_chroma has no public count; getting every id would cost far more
-    return int(store._collection.count())
+    # langchain_chroma has no count; getting every id would cost far more
+    return int(collection(store).count())
 
 
 # -- every stored chunk findable (chroma-core/chroma#7758) ------------------------------------
@@ -235,11 +255,11 @@ def rewrite(store: Chroma, ids: list[str]) -> None:
     """Write each chunk again, one at a time, with its stored vector, text and metadata."""
     # langchain_chroma can only add texts it embeds itself; writing stored vectors back needs
     # the chromadb collection
-    collection = store._collection
+    chroma = collection(store)
     for chunk_id in ids:
         got = store.get(ids=[chunk_id], include=["embeddings", "documents", "metadatas"])
         if got["ids"]:
-            collection.upsert(
+            chroma.upsert(
                 ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"],
                 metadatas=got["metadatas"],
             )

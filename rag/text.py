@@ -19,8 +19,13 @@ from typing import Any
 # English question words and auxiliaries: they say that something is asked, not what about
 # (grammar, not tuned; the extractive answerer's key terms and the follow-up rule leave them out)
 QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "why", "how", "when", "where", "does", "do", "did", "is", "are", "was", "were", "can", "could", "should", "would", "will"])
-# a citation marker in an answer: "[3]"
-MARKER = re.compile(r"\s*\[(\d{1,3})\]")
+# A citation marker in an answer: "[3]". This is the one rule for what a marker is: the answerers,
+# the checks of an llm reply (rag.citations), the defusing of a document's own "[2]", the chat's
+# links (ui.render) and the page's JavaScript (ui/page.py) are all built from these patterns.
+# At most three digits: no answer cites a thousand passages, and "[2024]" in a text is no marker.
+MARKER_NUMBER = r"\d{1,3}"
+MARKER_PATTERN = rf"\[({MARKER_NUMBER})\]"
+MARKER = re.compile(r"\s*" + MARKER_PATTERN)  # with the spaces before it, which go with it
 # a list item: a bullet, "1." / "2)", "a." / "b)" or "(a)" / "(iv)" followed by a space
 BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,4}\))\s")
 _ENUMERATED = re.compile(r"^\s*((\d+|[a-zA-Z])[.)]|\([a-zA-Z0-9]{1,4}\))\s")
@@ -44,7 +49,7 @@ def defuse_markers(quoted: str) -> str:
     return _BRACKETED.sub(r"(\1)", quoted)
 
 
-_BRACKETED = re.compile(r"\[(\d{1,3})\]")
+_BRACKETED = re.compile(MARKER_PATTERN)
 
 
 _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")

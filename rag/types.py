@@ -70,7 +70,6 @@ class Citation:
     score: float
     chunk_text: str = ""
     chunk_start: int = 0
-    supported: bool = True
     page: int | None = None  # 1-based page of `start` in a paged source (PDF), else None
 
     def to_json(self) -> dict[str, object]:

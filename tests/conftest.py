@@ -6,9 +6,12 @@ import atexit
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +46,19 @@ DATA = Path(__file__).resolve().parent / "data"
 # The two articles at the top of corpus/ (and its hidden example questions); the related sources
 # under corpus/related/ are left out so that most tests embed a small corpus.
 ARTICLES = sorted(p for p in CORPUS.iterdir() if p.is_file())
+
+
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[Any], what: str, log: Callable[[], str],
+               seconds: float = 300) -> None:
+    """Poll `ready()` until it holds; fail, with `log()`, when `proc` ends first or after `seconds`
+    (a cold start on a busy 2-core machine takes tens of seconds)."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited: {log()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not start within {seconds:.0f} s: {log()}")
+        time.sleep(0.2)  # the poll interval, not a wait for something to happen
 
 
 def free_port() -> int:

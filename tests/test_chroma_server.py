@@ -9,13 +9,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_articles, free_port
+from conftest import copy_articles, free_port, wait_until
 
 from rag.index_folder import record_manager
 from rag.kb import KnowledgeBase
@@ -41,14 +40,15 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        while True:  # until it answers, or dies
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        def listening() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
+                    return True
             except OSError:
-                time.sleep(0.2)
+                return False
+
+        wait_until(listening, proc, "chroma run",  # (its error output only once it has ended: no blocking read)
+                   lambda: proc.stderr.read().decode() if proc.stderr and proc.poll() is not None else "")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -30,9 +30,9 @@ def bulk_text(n: int) -> str:
     ) + "\n"
 
 
-def start_sync(corpus: Path, index: Path) -> subprocess.Popen[str]:
+def start_sync(corpus: Path, index: Path, *flags: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "index", "--json", "--corpus", str(corpus), "--index", str(index)],
+        [sys.executable, "-m", "rag.cli", *flags, "index", "--json", "--corpus", str(corpus), "--index", str(index)],
         cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -87,17 +87,38 @@ def test_search_and_ask_during_a_sync_in_another_process(
 
 @pytest.mark.slow
 def test_two_syncs_at_once_are_serialised(articles_corpus: Path, make_kb: Callable[..., KnowledgeBase]) -> None:
-    """A sync in this process and one in another, started together on one index, both finish;
-    the index then holds each chunk once."""
+    """A sync in another process, started while this process's sync is under way, waits for it
+    (it says so) and then finds nothing left to do; the index then holds each chunk once. (The
+    chunk ids alone would make the index right without the lock: each sync's report shows it.)"""
+    import json
+
     from rag.load import load_corpus
     from rag.split import split_all
 
     (articles_corpus / "lighthouse.txt").write_text(bulk_text(60), encoding="utf-8")
     kb = make_kb(articles_corpus)
-    proc = start_sync(articles_corpus, kb.settings.index_dir)
-    report = kb.sync(progress=False)
-    _out, err = proc.communicate()
-    assert proc.returncode == 0, err
+    other: list[subprocess.Popen[str]] = []
+    waiting: list[str] = []
+
+    def start_the_other(done: int, total: int) -> None:
+        """Called inside this sync, before its first chunk is written: the other sync starts,
+        and this one goes on once the other says that it waits (or has ended)."""
+        if other:
+            return
+        proc = start_sync(articles_corpus, kb.settings.index_dir, "--verbose")
+        other.append(proc)
+        assert proc.stderr is not None
+        for line in proc.stderr:  # ends with the process at the latest
+            if "another sync is running" in line:
+                waiting.append(line)
+                break
+
+    report = kb.sync(progress=False, on_progress=start_the_other)
+    out, err = other[0].communicate()
+    assert other[0].returncode == 0, err
+    assert waiting, err  # the other sync waited for this one
+    theirs = json.loads(out)
+    assert report.added == 3 and (theirs["added"], theirs["unchanged"]) == (0, 3)
 
     docs = [d for d in load_corpus(articles_corpus) if not isinstance(d, Exception)]
     expected = sorted({c.id for c in split_all(docs, kb.settings.chunk_size, kb.settings.chunk_overlap)})

@@ -5,21 +5,17 @@ tests/data/followups.jsonl over the whole corpus/ (the articles and the related 
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import CORPUS, DATA
 
 from rag.answer.followup import already_said, carry_over, condense
+from rag.conversations import ask_pair, judge, read
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.settings import Settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import followups
-
-CONVERSATIONS = followups.read(DATA / "followups.jsonl")
+CONVERSATIONS = read(DATA / "followups.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +60,7 @@ def test_its_risks_after_the_difference(full_kb: KnowledgeBase) -> None:
 
 
 def test_follow_ups_say_something_new_and_cite_the_right_document(full_kb: KnowledgeBase) -> None:
-    results = followups.run(full_kb, CONVERSATIONS)
+    results = [judge(conv, *ask_pair(full_kb, conv)) for conv in CONVERSATIONS]
     answerable = [r for r in results if "differs" in r]
     assert all(r["differs"] for r in answerable), results
     assert sum(r["source"] for r in answerable) >= 0.9 * len(answerable), results

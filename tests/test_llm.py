@@ -31,7 +31,8 @@ from rag.answer.llm import (
     clean_question,
     finish,
 )
-from rag.citations import cited_sentences, markers_in, normalize_markers, renumber
+from rag.answer.verify import Similarity
+from rag.citations import cited_sentences, markers_in, normalize_markers, renumber, supported
 from rag.cli import main
 from rag.errors import AnswererError, RagError
 from rag.evaluate import group_citations
@@ -119,7 +120,11 @@ def test_prompt_numbers_and_fences_passages() -> None:
 
 def test_injected_instruction_is_not_obeyed(server: LocalServer, embedder: object) -> None:
     _, draft = run(answerer(server, embedder), "Who released Llama 2?", [*HITS, hit("evil.md", INJECTION)])
-    assert draft.text.strip(" .'\"").lower() != "pwned"
+    # no sentence of the answer is the reply the passage asks for, and the answer still draws on
+    # the passage that answers the question
+    claims = [claim.strip(" .'\"").lower() for claim, _ in cited_sentences(draft.text)]
+    assert claims and "pwned" not in claims, draft.text
+    assert not draft.abstained and "open.md" in {c.source for c in draft.citations}, draft
     check_contract(draft)
 
 
@@ -435,7 +440,10 @@ def test_finish_prunes_renumbers_and_flags(embedder: object) -> None:
     assert closed.start == 7 and closed.end == 7 + len(closed.quote)
     assert opened.source == "open.md" and opened.start >= 100
     assert draft.unsupported == ("The moon is made of cheese.",)
-    assert all(c.supported for c in draft.citations)
+    # each sentence left is supported by the quotes of its own markers (the rule that removed the moon)
+    similarity = Similarity(embedder)
+    for sentence, marks in cited_sentences(draft.text):
+        assert supported(sentence, [c.quote for c in draft.citations if c.marker in marks], similarity), sentence
     check_contract(draft)
 
 
@@ -554,9 +562,22 @@ def test_models_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     assert "rag models install NAME" in capsys.readouterr().err
 
 
-def test_the_local_model_runs_on_every_core_with_passive_openmp(server: LocalServer) -> None:
-    from rag.local_llm import default_threads
+def test_the_local_model_runs_on_every_core_with_passive_openmp() -> None:
+    """In a new process whose environment does not set OpenMP's wait policy, starting the local
+    model sets it to PASSIVE (before llama.cpp's libgomp loads) and runs on every core."""
+    import subprocess
+    import sys
 
-    assert default_threads() == (os.cpu_count() or 1)
-    # set before libgomp loads (starting the server above, or loading the embedder, set it)
-    assert os.environ.get("OMP_WAIT_POLICY")
+    script = ("import os, sys\nfrom rag.local_llm import start\n"
+              "server = start(sys.argv[1], n_ctx=256)\n"
+              "print(os.environ.get('OMP_WAIT_POLICY'), server.threads, flush=True)\nsys.stdin.read()\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "RAG_LLM_THREADS")}
+    proc = subprocess.Popen([sys.executable, "-c", script, str(GGUF)], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the line, or "" when the process ended without it
+    finally:
+        proc.kill()
+        proc.wait()
+    assert line.split() == ["PASSIVE", str(os.cpu_count() or 1)]

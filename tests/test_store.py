@@ -22,36 +22,30 @@ from rag.types import Chunk
 ZEBRA = "Zebras cross the Mara river every August, and crocodiles wait at the crossings.\n"
 
 
-class HidingChroma(Chroma):
-    """A real collection whose searches never return the chunks of `hide_source` (as Chroma's
-    bug does); with `heal`, a chunk is found again once it was written again."""
-
-    hide_source = "zebra.txt"
-    heal = True
-    rewritten: list[str]
-
-    def similarity_search_by_vector_with_relevance_scores(self, *args: Any, **kwargs: Any) -> Any:
-        found = super().similarity_search_by_vector_with_relevance_scores(*args, **kwargs)
-        return [(d, s) for d, s in found if d.metadata["source"] != self.hide_source or d.id in self.rewritten]
+HIDE_SOURCE = "zebra.txt"
 
 
 @pytest.fixture
 def hiding(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], list[list[str]]]:
-    """Make every store the sync opens a HidingChroma; returns the list of rewrite() calls."""
+    """Make every store the sync opens a real collection whose searches never return the chunks
+    of HIDE_SOURCE (as Chroma's bug does); with `heal`, a chunk is found again once it was
+    written again. Returns the list of rewrite() calls."""
 
     def install(heal: bool) -> list[list[str]]:
         calls: list[list[str]] = []
+        real_vector_store, real_rewrite = rag.store.vector_store, rag.store.rewrite
 
         def vector_store(settings: Settings, embedding: Any, client: Any = None) -> Chroma:
-            store = HidingChroma(
-                collection_name=settings.collection, embedding_function=embedding,
-                client=client if client is not None else fresh_client(settings),
-                collection_configuration={"hnsw": {"space": "cosine"}},
-            )
-            store.heal, store.rewritten = heal, []
-            return store
+            store = real_vector_store(settings, embedding, client if client is not None else fresh_client(settings))
+            search = store.similarity_search_by_vector_with_relevance_scores
 
-        real_rewrite = rag.store.rewrite
+            def hiding_search(*args: Any, **kwargs: Any) -> Any:
+                found = search(*args, **kwargs)
+                return [(d, s) for d, s in found if d.metadata["source"] != HIDE_SOURCE or d.id in store.rewritten]
+
+            store.similarity_search_by_vector_with_relevance_scores = hiding_search  # type: ignore[method-assign]
+            store.heal, store.rewritten = heal, []  # type: ignore[attr-defined]
+            return store
 
         def rewrite(store: Any, ids: list[str]) -> None:
             calls.append(list(ids))
@@ -89,7 +83,7 @@ def test_a_hidden_chunk_is_found_written_again_once_and_unchanged(
     # the record is the same as the sync wrote it, and a direct check finds nothing to repair
     store = rag.store.vector_store(kb.settings, kb.embedder)
     before = records(store, [zebra])
-    store.rewritten = []
+    store.rewritten = []  # type: ignore[attr-defined]
     assert unreachable(store, [zebra]) == [zebra]
     assert ensure_reachable(store, [zebra], "here") == 1
     assert records(store, [zebra]) == before
@@ -158,7 +152,7 @@ def test_a_record_no_link_leads_to_is_found_and_linked_again(tmp_path: Path) -> 
     [segment] = [p for p in rag.store.chroma_path(settings).iterdir() if p.is_dir()]
     cut_in_links(segment, n, victim=n // 2)
 
-    store = Chroma(collection_name=settings.collection, client=fresh_client(settings))  # loads the cut segment
+    store = rag.store.vector_store(settings, None, fresh_client(settings))  # loads the cut segment
     got = store.get(include=["embeddings"])
     own = {i: store.similarity_search_by_vector_with_relevance_scores(list(v), k=5)
            for i, v in zip(got["ids"], got["embeddings"], strict=True)}
@@ -173,6 +167,49 @@ def test_a_record_no_link_leads_to_is_found_and_linked_again(tmp_path: Path) -> 
     assert unreachable(store, ids) == []
     [vector] = rag.store.embeddings_of(store, hidden).values()
     assert store.similarity_search_by_vector_with_relevance_scores(vector, k=1)[0][0].id == hidden[0]
+
+
+def write_in_another_process(settings: Settings, ids: list[str], vectors: list[list[float]]) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, json, chromadb\n"
+        "path, name, ids, vectors = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])\n"
+        "chromadb.PersistentClient(path=path).get_collection(name).add(ids=ids, embeddings=vectors, documents=ids)\n"
+    )
+    import json
+
+    subprocess.run([sys.executable, "-c", script, str(rag.store.chroma_path(settings)), settings.collection,
+                    json.dumps(ids), json.dumps(vectors)], check=True, timeout=300)
+
+
+def test_a_fresh_client_sees_what_another_process_wrote_and_older_clients_keep_working(tmp_path: Path) -> None:
+    """The workaround for chroma-core/chroma#3792 (rag.store.detach, with chromadb's public
+    clear_system_cache) on the installed chromadb: a client that shares this process's System
+    does not find what another process wrote; one from `fresh_client` does; clients opened
+    before, of this index and of another, keep working. A chromadb that changes any of this
+    fails here (and one that fixes #3792 fails the first assert: the workaround can go)."""
+    from rag.store import collection, count, open_client, vector_store
+
+    def nearest(store: Chroma, vector: list[float], k: int = 1) -> list[str | None]:
+        return [d.id for d, _ in store.similarity_search_by_vector_with_relevance_scores(vector, k=k)]
+
+    here, other = (Settings.from_env(env={}, corpus_dir=tmp_path, index_dir=tmp_path / name) for name in ("a", "b"))
+    elsewhere, first = (vector_store(s, None, fresh_client(s)) for s in (other, here))  # (each clears the registry)
+    for store in (first, elsewhere):
+        collection(store).add(ids=["old"], embeddings=[[1.0, 0.0, 0.0]], documents=["old"])
+        assert nearest(store, [1.0, 0.0, 0.0]) == ["old"]
+    write_in_another_process(here, ["new"], [[0.0, 1.0, 0.0]])
+
+    shared = vector_store(here, None, open_client(here))  # this process's System, loaded before the write
+    assert "new" not in nearest(shared, [0.0, 1.0, 0.0], 2)
+    fresh = vector_store(here, None, fresh_client(here))
+    assert nearest(fresh, [0.0, 1.0, 0.0]) == ["new"] and count(fresh) == 2
+    for store in (first, elsewhere):  # opened before the registry was cleared
+        assert nearest(store, [1.0, 0.0, 0.0]) == ["old"]
+    collection(elsewhere).add(ids=["more"], embeddings=[[0.0, 0.0, 1.0]], documents=["more"])
+    assert count(elsewhere) == 2 and count(vector_store(other, None, fresh_client(other))) == 2
 
 
 def test_verify_checks_the_whole_collection(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 from hypothesis import example, given, settings
@@ -98,3 +99,28 @@ def test_short_lines_are_kept_apart_and_indentation_starts_a_paragraph() -> None
 def test_list_items_and_markers() -> None:
     assert is_list_item("- item") and is_list_item("2) item") and not is_list_item("-item")
     assert [m.group(1) for m in MARKER.finditer("a [1] b [12]")] == ["1", "12"]
+
+
+def test_the_marker_and_reply_sentence_rules_are_written_once() -> None:
+    """rag.text's MARKER_PATTERN is the one `[n]` rule: no other module, nor the page's
+    JavaScript, writes a pattern of its own for a marker (`\\[(\\d`), and rag.citations'
+    SENTENCE_BREAK is the one way an llm reply is cut into sentences."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    sources = {str(p.relative_to(repo)): p.read_text() for p in sorted([*repo.glob("rag/**/*.py"), *repo.glob("ui/**/*.py")])}
+    assert [name for name, text in sources.items() if "\\[(\\d" in text] == []  # (text.py builds it from MARKER_NUMBER)
+    assert [name for name, text in sources.items() if "(?<=[.!?\\]])" in text] == ["rag/citations.py"]
+    from rag.answer.llm import build_messages
+    from rag.text import defuse_markers
+    from rag.types import Chunk, Hit
+
+    for text in ("See [2] and [12], not [2024] or [ 3 ].", "[1][2]", "a[999]b"):  # the llm's passages: one rule
+        _, user = build_messages("Q?", [Hit(Chunk("a.md", "", text, 0, len(text)), 0.5)], sources=False)
+        assert f"[1] {defuse_markers(text)}\n</passages>" in str(user.content)
+    from ui import page, render
+
+    constants = json.loads(re.search(r"const C = (\{.*\});", page.SOURCES_JS).group(1))  # type: ignore[union-attr]
+    assert (constants["link"], constants["flagged"]) == (render.LINK_PATTERN, render.FLAGGED_PATTERN)
+    assert re.fullmatch(render.LINK_PATTERN, render.answer_markdown("x [7]", [7], turn=3)[2:])

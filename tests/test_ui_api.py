@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import copy_articles, free_port
+from conftest import copy_articles, free_port, wait_until
 from gradio_client import Client, handle_file
 
 from rag.embed import Embedder
@@ -284,7 +284,6 @@ def test_rag_serve_indexes_a_new_corpus_and_asks_for_the_login(tmp_path: Path) -
     import os
     import subprocess
     import sys
-    import time
     import urllib.request
 
     copy_articles(tmp_path / "corpus")
@@ -296,13 +295,14 @@ def test_rag_serve_indexes_a_new_corpus_and_asks_for_the_login(tmp_path: Path) -
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     url = f"http://127.0.0.1:{port}/"
     try:
-        while True:  # until the server answers or the process ends
-            assert proc.poll() is None, log.read_text()
+        def answers() -> bool:
             try:
-                urllib.request.urlopen(url)
-                break
+                urllib.request.urlopen(url, timeout=10)
+                return True
             except OSError:
-                time.sleep(0.5)
+                return False
+
+        wait_until(answers, proc, "rag serve", log.read_text)
         assert (tmp_path / "index").is_dir()  # the never-indexed corpus was indexed first
         with pytest.raises(Exception):  # noqa: B017 - refused without the login
             Client(url, verbose=False).predict("What is open source AI?", api_name="/ask")

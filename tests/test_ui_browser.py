@@ -111,10 +111,12 @@ def ask(page: Any, question: str, n: int) -> Any:
     return reply
 
 
+IN_VIEW = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+                        return r.bottom > 0 && r.top < window.innerHeight && r.height > 0; }"""
+
+
 def in_view(page: Any, selector: str) -> bool:
-    return bool(page.evaluate(
-        """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
-                      return r.bottom > 0 && r.top < window.innerHeight && r.height > 0; }""", selector))
+    return bool(page.evaluate(IN_VIEW, selector))
 
 
 def test_each_answer_keeps_its_sources(page: Any, served: tuple[KnowledgeBase, str], tmp_path: Path) -> None:
@@ -149,8 +151,7 @@ def test_the_file_name_opens_the_document_at_the_highlighted_quote(
     assert citation.section in page.locator("#viewer .rag-viewer-head").text_content()
     text = (kb.settings.corpus_dir / citation.source).read_text(encoding="utf-8")
     assert page.locator("#viewer pre.rag-doc").text_content() == text  # the whole document
-    page.wait_for_timeout(300)  # the scroll into view happens after the render
-    assert in_view(page, "#viewer-mark")
+    page.wait_for_function(IN_VIEW, arg="#viewer-mark")  # the scroll into view happens after the render
     page.locator("#viewer .rag-close").click()
     mark.wait_for(state="detached")
 
@@ -221,7 +222,10 @@ def test_source_html_shows_as_text_and_never_runs(desktop: Any) -> None:
     assert SCRIPT in page.locator("#viewer").inner_text()
     assert page.locator("#sources script, #sources img, #viewer script, #viewer img").count() == 0
     assert page.locator("#chat script, #chat img[src=x]").count() == 0
-    page.wait_for_timeout(500)  # time for an onerror handler to fire, if one were there
+    # an image of the same broken address, loaded after the page's: once its error has fired, an
+    # onerror handler of the page's own would have fired too
+    assert page.evaluate("""() => new Promise((done) => {
+        const probe = new Image(); probe.onerror = () => done(true); probe.src = 'x'; })""")
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
 
@@ -260,8 +264,8 @@ def test_a_stopped_answer_is_marked_and_the_panel_leaves_searching(
                                ".length > 5")  # the answer is streaming
         box.press_sequentially("What are its risks?")  # typed, and Enter, while it streams:
         box.press("Enter")  # nothing is asked, the text stays in the box, which keeps its focus
-        page.wait_for_timeout(300)
-        assert page.locator('#chat [data-testid="user"]').count() == 1
+        # (a question asked now would be the second user message when the next one is asked,
+        # which the end of this test checks)
         assert box.input_value() == "What are its risks?" and box.is_editable()
         assert page.evaluate("document.activeElement === document.querySelector('textarea')")
         page.locator("button.stop-button").first.click()
@@ -271,7 +275,8 @@ def test_a_stopped_answer_is_marked_and_the_panel_leaves_searching(
         ask(page, "What is open source AI?", 1)  # the chat goes on
         # the panel keeps saying so (the message's mark can be lost to the chat's own clean-up)
         assert "Stopped" in page.locator("#a1-sources").text_content()
-        assert page.locator('#chat [data-testid="user"]').nth(1).inner_text().strip() == "What is open source AI?"
+        users = page.locator('#chat [data-testid="user"]')
+        assert users.count() == 2 and users.nth(1).inner_text().strip() == "What is open source AI?"
     finally:
         page.context.close()
         app.close()

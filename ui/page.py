@@ -39,6 +39,7 @@ mark.rag-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-rad
 
 _CONSTANTS = json.dumps({
     "banner": render.ABSTAINED_BANNER, "stopped": render.STOPPED_NOTE, "note": render.UNSUPPORTED_NOTE,
+    "link": render.LINK_PATTERN, "flagged": render.FLAGGED_PATTERN,  # the markers' rule, rag.text
 })
 
 # Runs once, when the sources panel loads. `element` and `trigger` come from gr.HTML.
@@ -57,7 +58,7 @@ const show = (id) => {
 };
 // the copy button's text: the answer as plain text with [n] markers (the inverse of render.py)
 const plain = (t) => {
-  const ours = /\]\(#a\d+-source-\d+\)/.test(t) || t.startsWith(C.banner) || t.endsWith(C.stopped)
+  const ours = new RegExp(C.link).test(t) || t.startsWith(C.banner) || t.endsWith(C.stopped)
     || t.endsWith(C.note);
   if (!ours) return t;  // a question, or text copied from elsewhere
   if (t.endsWith(C.stopped)) t = t.slice(0, -C.stopped.length);
@@ -65,8 +66,8 @@ const plain = (t) => {
   if (t.startsWith(C.banner)) {
     t = t.slice(C.banner.length).split('\n').map((l) => l.startsWith('> ') ? l.slice(2) : l).join('\n');
   }
-  t = t.replace(/\u26a0\ufe0f \*((?:\\.|[^\\*])*)\*/g, '$1');
-  t = t.replace(/\[\\\[(\d+)\\\]\]\(#a\d+-source-\d+\)/g, '\ue000$1\ue001');
+  t = t.replace(new RegExp(C.flagged, 'g'), '$1');
+  t = t.replace(new RegExp(C.link, 'g'), '\ue000$1\ue001');
   const box = document.createElement('textarea');
   box.innerHTML = t;
   return box.value.replace(/\\([\s\S])/g, '$1').replace(/\ue000(\d+)\ue001/g, '[$1]');

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rag.text import MARKER_NUMBER, MARKER_PATTERN
 from rag.types import Answer, DocumentInfo
 
 ABSTAINED_BANNER = "> ⚠️ **Not answered from the knowledge base**\n>\n"
@@ -26,9 +27,13 @@ UNSUPPORTED_NOTE = f"\n\n{UNSUPPORTED_MARK} *marks a sentence that no source sup
 
 # ASCII punctuation Markdown may act on; `&`, `<` and `>` are turned into entities instead
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=])")
-_MARKER = re.compile(r"\[(\d+)\]")
-_LINK = re.compile(r"\[\\\[(\d+)\\\]\]\(#a\d+-source-\d+\)")
-_FLAGGED = re.compile(re.escape(UNSUPPORTED_MARK) + r" \*((?:\\.|[^\\*])*)\*")
+_MARKER = re.compile(MARKER_PATTERN)
+# a marker as `answer_markdown` writes it, a link to its source entry ("[\[3\]](#a2-source-3)"),
+# and a flagged sentence; the page's JavaScript (ui/page.py) gets these two patterns as they are
+LINK_PATTERN = r"\[\\\[(" + MARKER_NUMBER + r")\\\]\]\(#a\d+-source-\d+\)"
+FLAGGED_PATTERN = re.escape(UNSUPPORTED_MARK) + r" \*((?:\\.|[^\\*])*)\*"
+_LINK = re.compile(LINK_PATTERN)
+_FLAGGED = re.compile(FLAGGED_PATTERN)
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 

@@ -28,8 +28,8 @@ from rag.answer import Draft, Turn, abstention, final
 from rag.answer.followup import carry_over
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
-from rag.settings import ABSTAIN_THRESHOLD, Settings
-from rag.text import MARKER
+from rag.settings import ABSTAIN_THRESHOLD, LLM_CONTEXTS, Settings
+from rag.text import MARKER, defuse_markers
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,6 @@ SYSTEM_PROMPT = (
     "Answer in one to four short sentences."
 )
 
-CONTEXTS = ("evidence", "passages")
-
 # The model is asked only when the extractive answerer's confidence reaches its threshold less
 # this margin (LLMAnswerer.too_weak), so that the model's own refusals can add to the gate's
 # without more false refusals than the extractive answerer makes. Chosen on the suite's five dev
@@ -64,7 +62,6 @@ CONDENSE_PROMPT = (
 )
 
 _FENCE = re.compile(r"</?\s*passages?\b", re.I)
-_NUMBER_MARK = re.compile(r"\[(\d{1,3})\]")
 
 
 def _chat_openai() -> Any:
@@ -108,8 +105,7 @@ def _one_line(value: str) -> str:
 def _defuse(text: str) -> str:
     """Passage text cannot close the fence around it, nor start a numbered passage of its own:
     a document's own "[2]" becomes "(2)"."""
-    text = _FENCE.sub(lambda m: m.group(0).replace("<", "&lt;"), text)
-    return _NUMBER_MARK.sub(r"(\1)", text)
+    return defuse_markers(_FENCE.sub(lambda m: m.group(0).replace("<", "&lt;"), text))
 
 
 def is_sentinel(text: str) -> bool:
@@ -133,7 +129,7 @@ class LLMAnswerer:
         from rag.answer.evidence import NoIndex
         from rag.answer.extractive import ExtractiveAnswerer
 
-        if context not in CONTEXTS:
+        if context not in LLM_CONTEXTS:
             raise ConfigError(f"unknown llm context {context!r}: choose evidence or passages (RAG_LLM_CONTEXT)")
         self.llm = llm
         self.embedder = embedder
@@ -150,8 +146,6 @@ class LLMAnswerer:
         """The answerer the settings describe; `lexical`: the knowledge base's BM25 index (by
         default the one in the index folder is opened)."""
         _chat_openai()  # fail early, before starting a local server, without langchain-openai
-        if settings.llm_context not in CONTEXTS:
-            raise ConfigError(f"RAG_LLM_CONTEXT={settings.llm_context!r}: choose evidence or passages")
         if lexical is None:
             from rag.lexical import Bm25Index
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from rag.answer import NOT_COVERED, Draft, abstention
 from rag.citations import (
+    SENTENCE_BREAK,
     cited_sentences,
     first_appearance,
     markers_in,
@@ -24,7 +25,6 @@ from rag.citations import (
 from rag.text import MARKER, sentence_spans
 from rag.types import Citation, Hit
 
-_SENTENCE_BREAK = re.compile(r"((?<=[.!?\]])\s+(?=[^\[]))")
 
 class Similarity:
     """Cosine similarity with the embedder, caching vectors (encode one batch up front)."""
@@ -82,7 +82,7 @@ def check(reply: str, hits: Sequence[Hit], embedder: Any) -> Draft:
 def drop_unsupported(text: str, hits: Sequence[Hit], sim: Similarity) -> tuple[str, list[str]]:
     """The text without the sentences that the passages they cite do not support, and those
     sentences (without markers)."""
-    parts = _SENTENCE_BREAK.split(text)
+    parts = SENTENCE_BREAK.split(text)
     texts = [h.chunk.text for h in hits]
     sim.add(texts + [t[s:e] for t in texts for s, e in sentence_spans(t)])
     kept: list[str] = []
@@ -138,7 +138,7 @@ def _best_piece(claim: str, texts: Sequence[str], sim: Similarity) -> int:
 def attach_markers(text: str, hits: Sequence[Hit], sim: Similarity) -> str:
     """Give each sentence that has no marker the marker of the passage that supports it best,
     when one does (small models often forget to cite)."""
-    parts = _SENTENCE_BREAK.split(text)
+    parts = SENTENCE_BREAK.split(text)
     if all(MARKER.search(p) for p in parts[::2] if p.strip()):
         return text
     texts = [h.chunk.text for h in hits]

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", metavar="USER:PASSWORD",
                    help="require a login (visible in ps: prefer RAG_AUTH or --auth-file)")
     p.add_argument("--auth-file", metavar="FILE", help="require a login: FILE's first line is USER:PASSWORD")
+    p.add_argument("--answerer", help="the chat's default answerer: " + AUTO_HELP)
     p.add_argument("--answerers", metavar="NAMES",
                    help="answerers this server offers, e.g. extractive or extractive,llm "
                         "(RAG_ANSWERERS; default: extractive, and llm when a model is configured)")
