@@ -204,8 +204,13 @@ def test_documents_rows_and_status_line() -> None:
 def test_the_page_names_the_answerer_and_how_to_get_the_llm() -> None:
     assert render.sync_status("", [], "llm").endswith("never; answers by the **llm** answerer")
     assert render.sync_status("", []).endswith("never")
-    alone = render.answerer_info("extractive", ("extractive",), auto=True)
+    alone = render.answerer_info("extractive", ("extractive",), auto=True, no_model=True)
     assert "quoted" in alone and "rag models install qwen-1.5b" in alone and "RAG_LLM_BASE_URL" in alone
+    assert "no language model is set up" in alone
+    turned_off = render.answerer_info("extractive", ("extractive",), auto=True, no_model=False)
+    assert "operator" in turned_off and "rag models install" not in turned_off
+    offered = render.answerer_info("extractive", ("extractive", "llm"), auto=True, no_model=True)
+    assert "rag models install qwen-1.5b" in offered
     assert render.answerer_info("llm", ("llm", "extractive"), auto=True).startswith("llm (chosen: a language model")
     assert "rag models install" not in render.answerer_info("extractive", ("llm", "extractive"), auto=False)
     by_llm = Answer("q?", "x [1]", (citation(),), False, answerer="llm")
