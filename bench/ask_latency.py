@@ -2,6 +2,10 @@
 
     python bench/ask_latency.py [--questions 50] [--rounds 3] [--corpus corpus] [--json]
     python bench/ask_latency.py --answerer llm [--model qwen-1.5b] [--questions 12] [--json]
+    python bench/ask_latency.py --web [--answerer llm] [--model qwen-1.5b] [--questions 12] [--json]
+
+With `--web` the questions go through the web app's streaming chat endpoint (bench/web_latency.py):
+time to the first update, to the first visible words and to the full answer, as a page sees them.
 
 With `--answerer llm` (see the end of this docstring) it compares the llm answerer's two modes.
 
@@ -52,7 +56,13 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=REPO / "corpus")
     ap.add_argument("--qa", type=Path, default=REPO / "tests" / "data" / "qa.jsonl")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--web", action="store_true", help="ask through the web app's /chat (bench/web_latency.py)")
     args = ap.parse_args()
+    if args.web:
+        from web_latency import web_bench
+
+        web_bench(args)
+        return
     if args.answerer == "llm":
         llm_bench(args)
         return

@@ -1,13 +1,17 @@
 """Refresh the README's screenshots of the web chat (docs/*.png): an answer with its sources,
-the document viewer at a highlighted span, and the page at a phone's 390 px width.
+the document viewer at a highlighted span, and the page at a phone's 390 px width (a source,
+and the Documents tab).
 
-    PYTHONPATH=. HF_HUB_OFFLINE=1 python bench/screenshots.py [--out docs]
+    PYTHONPATH=. HF_HUB_OFFLINE=1 [RAG_MODELS_DIR=DIR] python bench/screenshots.py [--out docs]
 
-It serves a copy of corpus/ on a free loopback port and drives Debian's chromium."""
+It serves a copy of corpus/ on a free loopback port, as `rag serve` does (the answerer `auto`:
+the llm answerer when RAG_MODELS_DIR, or the user's cache, holds an installed model, or
+RAG_LLM_BASE_URL is set), and drives Debian's chromium."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import tempfile
@@ -47,9 +51,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copytree(REPO / "corpus", Path(tmp) / "corpus")
-        settings = Settings.from_env(env={}, corpus_dir=Path(tmp) / "corpus", index_dir=Path(tmp) / "index")
+        env = {k: v for k, v in os.environ.items() if k in ("RAG_MODELS_DIR", "RAG_LLM_BASE_URL", "RAG_LLM_MODEL")}
+        settings = Settings.from_env(env=env, corpus_dir=Path(tmp) / "corpus", index_dir=Path(tmp) / "index")
         kb = KnowledgeBase(settings)
         kb.sync(progress=False)
+        kb.warm()
         app = build_app(kb, example_questions(kb))
         url = launch(app, settings, "127.0.0.1", free_port(), block=False)
         with sync_playwright() as p:
@@ -71,9 +77,13 @@ def main() -> None:
             phone.locator('#chat a[href="#a1-source-1"]').first.click()
             phone.wait_for_timeout(400)
             phone.screenshot(path=str(out / "phone.png"))
+            phone.evaluate("window.scrollTo(0, 0)")
+            phone.get_by_role("tab", name="Documents").click()
+            phone.locator("#documents").get_by_text("open-vs-closed-source-ai.txt").last.wait_for()
+            phone.screenshot(path=str(out / "phone-documents.png"))
             browser.close()
         app.close()
-    print(f"wrote {out}/screenshot.png, viewer.png, phone.png")
+    print(f"wrote {out}/screenshot.png, viewer.png, phone.png, phone-documents.png")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from rag.answer import Answerer, Draft, Turn
 from rag.errors import ConfigError, RagError
 from rag.follow import Follower
 from rag.settings import AUTO, Settings
-from rag.types import Answer, DocumentInfo, Hit, SyncReport
+from rag.types import Answer, DocumentInfo, Hit, Progress, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -236,16 +236,33 @@ class KnowledgeBase:
         answerer: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text, then the final Answer."""
+        for piece in self.steps(question, history, k=k, answerer=answerer):
+            if not isinstance(piece, Progress):
+                yield piece
+
+    def steps(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        k: int | None = None,
+        answerer: str | None = None,
+    ) -> Iterator[Progress | str | Answer]:
+        """`stream`, with what the answer is doing before its first words: Progress("searching"),
+        then Progress("reading", passages=N) once the passages are retrieved (the web chat
+        shows them while a language model reads its prompt)."""
         began = time.perf_counter()
         question = self.check_question(question)
         history = [(self.check_question(q, "an earlier question"), str(a)) for q, a in history]
         name = self.answerer_name(answerer)
         chosen = self.answerer(name)
+        yield Progress("searching")
         standalone = self.condense(question, history, name)
         from rag.retrieve import ANSWER_LEXICAL_EXTRA
 
         hits = self._hits(standalone, k, lexical_extra=ANSWER_LEXICAL_EXTRA)
         retrieved = time.perf_counter()
+        yield Progress("reading", passages=len(hits))
         draft: Draft | None = None
         first: float | None = None  # when the first piece of text came
         for piece in chosen.stream(standalone, hits, history):
@@ -272,7 +289,7 @@ class KnowledgeBase:
             },
             standalone_question=standalone,
             unsupported=draft.unsupported,
-            answerer=name,
+            answerer=draft.answerer or name,
         )
 
     def ask(self, question: str, history: Sequence[Turn] = (), **kwargs: Any) -> Answer:

@@ -61,7 +61,11 @@ def default_threads() -> int:
     (rag.settings.LIBRARY_ENVIRONMENT) two threads were at least as fast as one on this 2-core machine whether it was
     idle, had one other busy process (prompt: same; generation 18-19 against 20-21 tokens/s) or
     several (load 6.5: first token 12 s against 24 s, generation 9.1 against 7.5 tokens/s);
-    docs/llm.md, bench/llm_threads.py."""
+    docs/llm.md, bench/llm_threads.py. With both cores taken by other processes (2.0 cores busy
+    elsewhere, load 10.6; 2026-12-05, `bench/llm_threads.py --runs 4 --settings 1/1,2/2`) one
+    thread and two were alike (prompt 10.2 / 10.0, generation 2.3 / 2.4 tokens/s): every core
+    is never slower, so the count does not follow the load (nor the load average, which this
+    process's own indexing raises)."""
     return os.cpu_count() or 1
 
 

@@ -53,6 +53,7 @@ _ENV = {
     "RAG_LLM_CONTEXT": "llm_context",
     "RAG_LLM_MAX_TOKENS": "llm_max_tokens",
     "RAG_LLM_THREADS": "llm_threads",
+    "RAG_KB_DESCRIPTION": "kb_description",
 }
 
 _LOGIN_VARS = ("RAG_AUTH", "RAG_AUTH_FILE")
@@ -113,6 +114,8 @@ class Settings:
     # threads of the local llama.cpp server; 0: every core (rag.local_llm.default_threads,
     # docs/llm.md)
     llm_threads: int = 0
+    # what the knowledge base is about, one line for the web page's header; "": its documents' titles
+    kb_description: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))

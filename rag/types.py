@@ -114,6 +114,15 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """What an answer is doing before its first words (KnowledgeBase.steps): "searching" the
+    index, then "reading" `passages` retrieved passages."""
+
+    stage: str
+    passages: int = 0
+
+
+@dataclass(frozen=True)
 class Skipped:
     path: str
     reason: str

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_articles
+from standin_llm import StandinLLM
 
 from rag.answer import NOT_COVERED, Draft
 from rag.answer.evidence import MAX_PIECES
@@ -351,16 +352,24 @@ def test_knowledge_base_with_llm_answerer(server: LocalServer, make_kb, articles
 
 
 # -- the answerer auto ----------------------------------------------------------------------
+@pytest.fixture
+def standin() -> Iterator[StandinLLM]:
+    with StandinLLM(held=False) as llm:
+        yield llm
+
+
 def test_auto_is_the_llm_answerer_when_a_server_is_configured(
-    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    standin: StandinLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     embedder: object,
 ) -> None:
-    """RAG_LLM_BASE_URL pointing at a real OpenAI-compatible server (xllamacpp serving SmolLM2 on
-    127.0.0.1) makes the default answerer, auto, the llm answerer: `rag ask --json` says
-    `"answerer": "llm"`, and the library and `rag eval` agree; an explicit extractive wins."""
+    """RAG_LLM_BASE_URL pointing at an OpenAI-compatible server on 127.0.0.1 makes the default
+    answerer, auto, the llm answerer: `rag ask --json` says `"answerer": "llm"`, and the library
+    and `rag eval` agree; an explicit extractive wins. The server is the stand-in whose reply
+    quotes a passage (SmolLM2's replies are often unsupported, and an answer that falls back on
+    the extractive answerer's quotes is rightly named extractive)."""
     corpus = copy_articles(tmp_path / "corpus")
     for var, value in {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index"),
-                       "RAG_LLM_BASE_URL": server.address, "RAG_LLM_API_KEY": server.api_key,
+                       "RAG_LLM_BASE_URL": standin.base_url, "RAG_LLM_API_KEY": "none",
                        "RAG_LLM_MAX_TOKENS": "48", "RAG_MODELS_DIR": str(tmp_path / "models")}.items():
         monkeypatch.setenv(var, value)
     assert main(["index"]) == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import DESKTOP, IN_VIEW, PHONE, ask, bot, browser, in_view, needs_chromium, open_page
 from conftest import copy_articles, free_port
 
 from rag.embed import Embedder
@@ -18,10 +19,8 @@ from rag.kb import KnowledgeBase
 from rag.settings import Settings
 from ui.app import build_app, launch
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
+__all__ = ["browser"]  # the shared fixture
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = "What is the difference between open source and closed AI models?"
@@ -33,12 +32,6 @@ EVIL_DOC = f"""# Quokka field notes
 The quokka is a small marsupial that lives on Rottnest Island near Perth. {SCRIPT}
 Quokkas eat grasses, leaves and stems, and they can survive for long periods without water. {IMG}
 """
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1400, "height": 1000}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
 
 
 def serve_corpus(root: Path, embedder: Embedder, examples: list[str]) -> tuple[KnowledgeBase, Any, str]:
@@ -62,26 +55,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     app.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def open_page(browser: Any, url: str, viewport: dict[str, int] = DESKTOP) -> Any:
-    context = browser.new_context(viewport=viewport)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
-    page = context.new_page()
-    page.set_default_timeout(300_000)  # waits end when the page is ready; a slow shared CPU is fine
-    page.goto(url)
-    page.locator("#chat").wait_for()
-    return page
-
-
 @pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
 def page(request: pytest.FixtureRequest, browser: Any, served: tuple[KnowledgeBase, str]) -> Iterator[Any]:
     page = open_page(browser, served[1], request.param)
@@ -94,29 +67,6 @@ def desktop(browser: Any, served: tuple[KnowledgeBase, str]) -> Iterator[Any]:
     page = open_page(browser, served[1])
     yield page
     page.context.close()
-
-
-def bot(page: Any, n: int) -> Any:
-    return page.locator('#chat [data-testid="bot"]').nth(n)
-
-
-def ask(page: Any, question: str, n: int) -> Any:
-    """Type `question`, press Enter and wait for the n-th reply (from 0) to be final."""
-    box = page.locator("#chat textarea, textarea").first
-    box.fill(question)
-    box.press("Enter")
-    reply = bot(page, n)
-    reply.wait_for()
-    page.locator("#sources .rag-pending").wait_for(state="detached")
-    return reply
-
-
-IN_VIEW = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
-                        return r.bottom > 0 && r.top < window.innerHeight && r.height > 0; }"""
-
-
-def in_view(page: Any, selector: str) -> bool:
-    return bool(page.evaluate(IN_VIEW, selector))
 
 
 def test_each_answer_keeps_its_sources(page: Any, served: tuple[KnowledgeBase, str], tmp_path: Path) -> None:
@@ -195,7 +145,7 @@ def test_a_refused_upload_is_a_message_and_the_table_stays(
     page, kb = desktop, served[0]
     article = "open-vs-closed-source-ai.txt"
     before = (kb.settings.corpus_dir / article).read_bytes()
-    page.get_by_text("Documents", exact=True).click()
+    page.get_by_role("tab", name="Documents").click()
     page.locator("#documents").get_by_text(article).wait_for()
     note = tmp_path / "note.txt"
     note.write_text("A one-line note that must not replace the article.\n")
@@ -207,7 +157,7 @@ def test_a_refused_upload_is_a_message_and_the_table_stays(
     assert page.locator("#documents").get_by_text(article).count() >= 1  # the table stays
     assert page.get_by_text("Error", exact=True).count() == 0
     assert (kb.settings.corpus_dir / article).read_bytes() == before
-    assert re.match(r"\d+ documents, \d+ passages, last synced ", page.locator("#kb-status").inner_text())
+    assert re.search(r"^\d+ documents, \d+ passages, last synced ", page.locator("#kb-status").inner_text(), re.M)
 
 
 def test_source_html_shows_as_text_and_never_runs(desktop: Any) -> None:
@@ -315,7 +265,7 @@ def test_delete_asks_to_confirm_then_removes_the_document(
     (kb.settings.corpus_dir / "doomed.md").write_text("# Doomed\n\nThe okapi is a giraffid of the Congo.\n")
     kb.sync(progress=False)
     page.reload()
-    page.get_by_text("Documents", exact=True).click()
+    page.get_by_role("tab", name="Documents").click()
     page.locator("#delete-choice input").fill("doomed.md")
     page.get_by_role("option", name="doomed.md").click()
     page.locator("#delete-button").click()
@@ -346,7 +296,7 @@ def test_the_upload_box_is_emptied_after_each_upload(
     first, second = tmp_path / "gnu-notes.md", tmp_path / "ibex-notes.md"
     first.write_text("# Gnus\n\nThe gnu, or wildebeest, migrates across the Serengeti every year.\n")
     second.write_text("# Ibexes\n\nThe ibex is a wild goat of the Alps with long curved horns.\n")
-    page.get_by_text("Documents", exact=True).click()
+    page.get_by_role("tab", name="Documents").click()
     files = page.locator("#upload-files input[type=file]")
     result = page.locator("#sync-result")
     try:

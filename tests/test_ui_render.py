@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.types import Answer, Citation, DocumentInfo
+from rag.types import Answer, Chunk, Citation, DocumentInfo
 from ui import render, sources
 
 CHUNK = "Intro line.\nOpen models publish their weights. Closed models keep them secret.\n"
@@ -204,8 +204,13 @@ def test_documents_rows_and_status_line() -> None:
 def test_the_page_names_the_answerer_and_how_to_get_the_llm() -> None:
     assert render.sync_status("", [], "llm").endswith("never; answers by the **llm** answerer")
     assert render.sync_status("", []).endswith("never")
-    alone = render.answerer_info("extractive", ("extractive",), auto=True)
+    alone = render.answerer_info("extractive", ("extractive",), auto=True, no_model=True)
     assert "quoted" in alone and "rag models install qwen-1.5b" in alone and "RAG_LLM_BASE_URL" in alone
+    assert "no language model is set up" in alone
+    turned_off = render.answerer_info("extractive", ("extractive",), auto=True, no_model=False)
+    assert "operator" in turned_off and "rag models install" not in turned_off
+    offered = render.answerer_info("extractive", ("extractive", "llm"), auto=True, no_model=True)
+    assert "rag models install qwen-1.5b" in offered
     assert render.answerer_info("llm", ("llm", "extractive"), auto=True).startswith("llm (chosen: a language model")
     assert "rag models install" not in render.answerer_info("extractive", ("llm", "extractive"), auto=False)
     by_llm = Answer("q?", "x [1]", (citation(),), False, answerer="llm")
@@ -230,3 +235,30 @@ def test_a_long_question_is_shortened_at_the_head_of_its_sources() -> None:
     shown = re.search(r'id="a1-sources"><summary>Sources of answer 1: <q>(.*?)</q>', panel)
     assert shown and shown.group(1).endswith("…") and len(shown.group(1)) == sources.QUESTION_SHOWN
     assert "<q>&lt;b&gt;short&lt;/b&gt;</q>" in panel
+
+
+def test_a_documents_title_is_its_first_heading_or_short_first_line_else_its_name() -> None:
+    from ui.topics import document_titles, title_of, topics_markdown
+
+    assert title_of("card.md", "---\nlicense: apache-2.0\n---\n\n# all-MiniLM-L6-v2\n\nA model.") == "all-MiniLM-L6-v2"
+    assert title_of("a.txt", "\n   Apache License\n   Version 2.0\n") == "Apache License"
+    assert title_of("notes/field-notes_2.txt", "This first line is a sentence, so it is no title.\n") == "field notes 2"
+    assert title_of("x.txt", "A" * 81) == "x"
+    chunks = [Chunk("b.md", "", "More text.", 40, 50), Chunk("b.md", "", "# Bees\n\nBees buzz.", 0, 18),
+              Chunk("a.txt", "", "Ants\nAnts march.", 0, 16)]
+    assert document_titles(chunks) == ["Ants", "Bees"]
+    assert topics_markdown("", ["Ants", "Bees"]) == "**About:** Ants · Bees"
+    assert topics_markdown("", [f"T{i}" for i in range(9)]).endswith("T5 and 3 more")
+    assert topics_markdown("  Notes on *insects*\n", ["Ants"]) == "Notes on \\*insects\\*"  # the operator's line
+
+
+def test_what_an_answer_does_before_its_words_is_never_an_answer() -> None:
+    from rag.types import Progress
+
+    searching, reading = render.progress_markdown(Progress("searching")), render.progress_markdown(Progress("reading", 7))
+    assert "Searching the knowledge base" in searching and render.unescape_markdown(reading).endswith("Reading 7 passages…*")
+    assert not render.is_answer(reading)
+    messages = [{"role": "user", "content": "q?"}, {"role": "assistant", "content": reading}]
+    assert render.history_turns(messages) == []
+    assert sources.is_pending(sources.pending_html(Progress("reading", 1)))
+    assert "Reading 1 passage…" in sources.pending_html(Progress("reading", 1))

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
-from rag.settings import AUTO, Settings
-from rag.types import Answer
+from rag.settings import Settings
+from rag.types import Answer, Progress
 from ui import render, sources
 from ui.chat import Blocks, chat_events
-from ui.page import CSS, K_NOTE_JS, SOURCES_JS, VIEWER_JS
+from ui.page import CSS, SOURCES_JS, VIEWER_JS
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -39,42 +39,39 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
     import gradio as gr
 
     from ui.documents import documents_panel, status_and_rows
+    from ui.settings_panel import keep_conversation, keep_settings, settings_panel
 
-    settings = kb.settings
     with gr.Blocks(title="Knowledge base", analytics_enabled=False) as app:
-        gr.Markdown("## Ask the knowledge base\nAnswers quote the documents; `[n]` links to the source, "
-                    "and a source's file name opens the document at that passage.")
+        gr.Markdown("## Ask the knowledge base", elem_id="title")
+        # what the knowledge base is about (its documents' titles, or the operator's line) and holds
         header = gr.Markdown(elem_id="kb-status")
         blocks = gr.State({})
         panel = gr.HTML(sources.EMPTY_HTML, elem_id="sources", render=False, js_on_load=SOURCES_JS)
-        with gr.Row():
-            with gr.Column(scale=3):
-                with gr.Accordion("Settings", open=False):
-                    default = kb.answerer_name()  # `auto` resolved: what answers unless changed here
-                    answerer = gr.Dropdown(list(settings.offered_answerers), value=default, label="Answerer",
-                                           info=render.answerer_info(default, settings.offered_answerers,
-                                                                     settings.answerer == AUTO),
-                                           interactive=len(settings.offered_answerers) > 1)
-                    k = gr.Slider(1, MAX_K, value=min(settings.k, MAX_K), step=1, label="Passages (k)",
-                                  elem_id="k")
-                    gr.HTML("", elem_id="k-note", js_on_load=K_NOTE_JS.replace("__MAX_K__", str(MAX_K)))
-                    show_scores = gr.Checkbox(False, label="Show retrieval similarity scores")
-                chatbot = gr.Chatbot(
-                    label="Chat", elem_id="chat", height=520, latex_delimiters=[], feedback_options=None,
-                    examples=[{"text": q} for q in examples] or None,
-                )
-                with gr.Group():
-                    textbox = gr.Textbox(show_label=False, label="Question", placeholder="Type a question…",
-                                         submit_btn=True, stop_btn=False, autofocus=True, elem_id="question")
-                # the question being answered: set in the browser at Enter, so that the box is
-                # cleared at once and stays editable (what is typed next is kept)
-                asked = gr.Textbox(visible=False, elem_id="asked")
-                chat_events(_responder(kb), chatbot, textbox, asked, [answerer, k, show_scores], panel, blocks)
-            with gr.Column(scale=2):
-                viewer = gr.HTML("", elem_id="viewer", js_on_load=VIEWER_JS)
-                panel.render()
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Chat", id="chat-tab"), gr.Row():
+                with gr.Column(scale=3):
+                    options = settings_panel(kb, MAX_K)
+                    chatbot = gr.Chatbot(
+                        label="Chat", elem_id="chat", height="min(520px, 58vh)", latex_delimiters=[],
+                        feedback_options=None, examples=[{"text": q} for q in examples] or None,
+                    )
+                    with gr.Group():
+                        textbox = gr.Textbox(show_label=False, label="Question", placeholder="Type a question…",
+                                             submit_btn=True, stop_btn=False, autofocus=True, elem_id="question")
+                    # the question being answered: set in the browser at Enter, so that the box is
+                    # cleared at once and stays editable (what is typed next is kept)
+                    asked = gr.Textbox(visible=False, elem_id="asked")
+                    gr.Markdown("Answers cite the documents: `[n]` links to the source, and a source's file "
+                                "name opens the document at that passage.", elem_id="how-to")
+                with gr.Column(scale=2):
+                    viewer = gr.HTML("", elem_id="viewer", js_on_load=VIEWER_JS)
+                    panel.render()
+            with gr.Tab("Documents", id="documents-tab"):
+                table = documents_panel(kb, header, app)
+        stored = keep_conversation(app, chatbot, panel, blocks)
+        chat_events(_responder(kb), chatbot, textbox, asked, options.components(), panel, blocks, stored)
+        keep_settings(app, options, kb, MAX_K)
         panel.click(_opener(kb), None, [viewer], api_visibility="private")
-        table = documents_panel(kb, header, app)
         app.load(status_and_rows(kb), outputs=[table, header], api_name="documents")
         gr.api(_asker(kb), api_name="ask")
     return app
@@ -134,11 +131,15 @@ def _responder(kb: KnowledgeBase) -> Any:
         try:
             history = render.history_turns(messages[:-1] if messages and messages[-1].get("role") == "user"
                                            else messages)
-            stream = kb.stream(question, history, k=passages, answerer=answerer)
-            for piece in stream:
+            # what the answer is doing shows at once ("searching", "reading 7 passages"), in the
+            # chat and the sources panel, until its first words come
+            for piece in kb.steps(question, history, k=passages, answerer=answerer):
                 if isinstance(piece, Answer):
                     blocks = {**blocks, turn: (question, sources.answer_sources(piece, turn, show_scores))}
                     yield reply(render.render_answer(piece, turn), blocks)
+                elif isinstance(piece, Progress):
+                    pending = {**blocks, turn: (question, sources.pending_html(piece))}
+                    yield reply(render.progress_markdown(piece), pending)
                 else:
                     text += piece
                     yield reply(render.answer_markdown(text), pending)
@@ -218,7 +219,7 @@ def launch(app: gr.Blocks, settings: Settings, host: str = "127.0.0.1", port: in
         # read-only: Gradio's own /upload route would still take files into its temp folder
         max_file_size=0 if settings.read_only else settings.max_upload_bytes,
         prevent_thread_lock=not block, show_error=True, quiet=not block, ssr_mode=False,
-        theme=theme, css=CSS, footer_links=["api", "settings"],
+        theme=theme, css=CSS, footer_links=["api"],  # one thing called Settings: the chat's
         # request bodies over a limit refused unread; the login learns the client's address
         app_kwargs={"middleware": [middleware()]},
     )

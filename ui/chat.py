@@ -18,12 +18,13 @@ Blocks = dict[int, tuple[str, str]]  # the sources block of each answer: turn ->
 
 def chat_events(
     respond: Any, chatbot: gr.Chatbot, textbox: gr.Textbox, asked: gr.Textbox,
-    options: list[Any], panel: gr.HTML, blocks: gr.State,
+    options: list[Any], panel: gr.HTML, blocks: gr.State, stored: Any = None,
 ) -> None:
     """The chat's events: a question is taken from the box in the browser (which clears it and
     keeps it editable and focused), shown as text in its bubble, then answered as a stream.
     While an answer streams, Enter leaves what was typed in the box (page.py). Stop, retry, undo, clear
-    and the examples keep the sources panel in step with the chat."""
+    and the examples keep the sources panel in step with the chat; after each, `stored` (if
+    given) keeps the conversation in the browser."""
     import gradio as gr
 
     _example.__annotations__["evt"] = gr.SelectData  # resolved: Gradio finds SelectData by type
@@ -38,9 +39,13 @@ def chat_events(
         # after the answer's last update has landed (also when it was stopped or failed): a
         # stopped answer is marked as such, and the box takes questions again
         for after in (answer.then, answer.failure):
-            after(_finished, [chatbot, blocks], [chatbot, panel, blocks, textbox], queue=False, js=IDLE_JS,
-                  **private)
+            keep(after(_finished, [chatbot, blocks], [chatbot, panel, blocks, textbox], queue=False, js=IDLE_JS,
+                       **private))
         answers.append(answer)
+
+    def keep(event: Any) -> None:
+        if stored is not None:
+            stored(event)
 
     answers: list[Any] = []
     taken = textbox.submit(None, [textbox], [textbox, asked], js=SUBMIT_JS, **private)
@@ -48,8 +53,8 @@ def chat_events(
     answering(chatbot.example_select(_example, None, [chatbot, asked], queue=False, js=BUSY_JS, **private))
     answering(chatbot.retry(_retried, [chatbot], [chatbot, asked], queue=False, js=BUSY_JS, **private))
     textbox.stop(None, None, None, cancels=answers, **private)
-    chatbot.undo(_undone, [chatbot, blocks], [chatbot, textbox, panel, blocks], queue=False, **private)
-    chatbot.clear(lambda: (sources.EMPTY_HTML, {}), None, [panel, blocks], queue=False, **private)
+    keep(chatbot.undo(_undone, [chatbot, blocks], [chatbot, textbox, panel, blocks], queue=False, **private))
+    keep(chatbot.clear(lambda: (sources.EMPTY_HTML, {}), None, [panel, blocks], queue=False, **private))
     gr.api(_chat_api(respond), api_name="chat", api_visibility="undocumented")
 
 
@@ -113,10 +118,12 @@ def _finished(messages: list[dict[str, Any]], blocks: Blocks) -> tuple[Any, Any,
     if last.get("role") == "user":
         turn += 1
         messages.append({"role": "assistant", "content": render.stopped_markdown("")})
-    elif not (last and (blocks or {}).get(turn, ("", ""))[1] == sources.SEARCHING_HTML):
+    elif not (last and sources.is_pending((blocks or {}).get(turn, ("", ""))[1])):
         return gr.skip(), gr.skip(), gr.skip(), ready  # a whole answer, a hint or a failure
     else:
-        messages[-1] = {**last, "content": render.stopped_markdown(render.message_text(last.get("content")))}
+        text = render.message_text(last.get("content"))
+        text = "" if text.startswith(render.STATUS_PREFIX) else text  # stopped before its first words
+        messages[-1] = {**last, "content": render.stopped_markdown(text)}
     question = render.question_text(messages[-2].get("content")) if len(messages) > 1 else ""
     blocks = {**(blocks or {}), turn: (question, sources.STOPPED_HTML)}
     return messages, sources.panel(blocks, turn), blocks, ready

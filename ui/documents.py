@@ -24,11 +24,24 @@ Refreshed = tuple[list[list[Any]], str]  # the table's rows and the header's sta
 
 
 def status_and_rows(kb: KnowledgeBase) -> Callable[[], Refreshed]:
+    titles: dict[str, list[str]] = {}  # by the BM25 index's version: made again after a sync
+
     def documents() -> Refreshed:
-        """The indexed documents (name, passages), what the knowledge base holds and which
+        """The indexed documents (name, passages) and the page header: what the knowledge base
+        is about (the operator's line, or its documents' titles), what it holds and which
         answerer answers by default (`auto` resolved)."""
+        from ui.topics import document_titles, topics_markdown
+
         listed = kb.documents()
-        return render.documents_rows(listed), render.sync_status(kb.last_sync(), listed, kb.answerer_name())
+        if not kb.settings.kb_description:
+            kb.lexical.refresh()
+            version = kb.lexical.version
+            if version not in titles:
+                titles.clear()
+                titles[version] = document_titles(kb.lexical.chunks)
+        about = topics_markdown(kb.settings.kb_description, next(iter(titles.values()), []))
+        status = render.sync_status(kb.last_sync(), listed, kb.answerer_name())
+        return render.documents_rows(listed), f"{about}\n\n{status}"
 
     return documents
 
@@ -78,13 +91,14 @@ def _reporter(progress: gr.Progress) -> Callable[[int, int], None]:
 
 
 def documents_panel(kb: KnowledgeBase, header: gr.Markdown, app: gr.Blocks) -> gr.Dataframe:
-    """The "Documents" accordion; returns its table (the page loads it with the header)."""
+    """The "Documents" tab's content; returns its table (the page loads it with the header)."""
     import gradio as gr
 
-    with gr.Accordion("Documents", open=False):
+    with gr.Column():
+        # file names wrap in a column of their own width: on a 390 px phone both columns show
         table = gr.Dataframe(
-            headers=["document", "passages"], datatype=["str", "number"],
-            interactive=False, label="indexed documents", elem_id="documents",
+            headers=["document", "passages"], datatype=["str", "number"], wrap=True,
+            column_widths=["72%", "28%"], interactive=False, label="indexed documents", elem_id="documents",
         )
         if kb.settings.read_only:
             gr.Markdown("This knowledge base is read-only: uploads, deletes and sync are turned off.")

@@ -11,6 +11,8 @@ from ui import render
 
 CSS = """
 #kb-status { color: var(--body-text-color-subdued); }
+#kb-status p:last-child, #how-to { font-size: 0.9em; }
+#how-to { color: var(--body-text-color-subdued); }
 .rag-sources h3 { margin: 0 0 6px 0; }
 .rag-turn { margin: 4px 0 10px 0; }
 .rag-turn > summary { cursor: pointer; color: var(--body-text-color-subdued); font-size: 0.9em; }

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from rag.text import MARKER_NUMBER, MARKER_PATTERN
-from rag.types import Answer, DocumentInfo
+from rag.types import Answer, DocumentInfo, Progress
 
 ABSTAINED_BANNER = "> ⚠️ **Not answered from the knowledge base**\n>\n"
 ERROR_PREFIX = "⛔ **The answer failed:** "
 HINT_PREFIX = "ℹ️ "
+STATUS_PREFIX = "⏳ "  # what an answer is doing before its first words (never an answer itself)
 EMPTY_HINT = HINT_PREFIX + "Type a question first\\."
 STOPPED_NOTE = "\n\n⏹ *Stopped: the answer is not complete\\.*"
 UNSUPPORTED_MARK = "⚠️"
@@ -111,13 +112,26 @@ def error_markdown(message: str) -> str:
     return ERROR_PREFIX + escape_markdown(message.strip().splitlines()[0] if message.strip() else "unknown error")
 
 
+def progress_text(progress: Progress) -> str:
+    """What an answer is doing, in words: "Searching the knowledge base…", "Reading 7 passages…"."""
+    if progress.stage == "reading":
+        noun = "passage" if progress.passages == 1 else "passages"
+        return f"Reading {progress.passages} {noun}…"
+    return "Searching the knowledge base…"
+
+
+def progress_markdown(progress: Progress) -> str:
+    """The chat's reply while an answer has no words yet."""
+    return f"{STATUS_PREFIX}*{escape_markdown(progress_text(progress))}*"
+
+
 def stopped_markdown(markdown: str) -> str:
     return markdown if markdown.endswith(STOPPED_NOTE) else markdown + STOPPED_NOTE
 
 
 def is_answer(markdown: str) -> bool:
     """False for the chat's own replies (errors, hints), which are no answer to follow up on."""
-    return not markdown.startswith((ERROR_PREFIX, HINT_PREFIX))
+    return not markdown.startswith((ERROR_PREFIX, HINT_PREFIX, STATUS_PREFIX))
 
 
 def plain_text(markdown: str) -> str:
@@ -159,18 +173,25 @@ ANSWERER_WORDS = {
 }
 
 
-def answerer_info(default: str, offered: Sequence[str], auto: bool) -> str:
-    """The Settings dropdown's note: what the default answerer does, why it was chosen, and
-    how to get the llm answerer when it is not offered."""
+def answerer_info(default: str, offered: Sequence[str], auto: bool, no_model: bool = False) -> str:
+    """The Settings dropdown's note: what the default answerer does, why it was chosen, and,
+    when the llm answerer is not offered, why (`no_model`: no language model is set up here,
+    else the operator left it out) and how to get it."""
     words = ANSWERER_WORDS.get(default, "")
-    if "llm" not in offered:  # no model, or the operator's --answerers
-        return (f"{default}: {words}. The llm answerer writes answers with a language model; this server "
-                "does not offer it. To get it, install a local model (`rag models install qwen-1.5b`, or "
-                "`make run`) or set RAG_LLM_BASE_URL, and restart the server.")
+    if "llm" not in offered:
+        if no_model:
+            return (f"{default}: {words}. The llm answerer, where a language model writes the answer, is not "
+                    "available: no language model is set up on this server. To get it, install one with "
+                    "`rag models install qwen-1.5b` (1.1 GB; `make run` does it) or set RAG_LLM_BASE_URL to "
+                    "an OpenAI-compatible server, then restart the server.")
+        return (f"{default}: {words}. The llm answerer, where a language model writes the answer, is "
+                "turned off on this server by its operator (`rag serve --answerers`).")
     why = ""
     if auto:
         why = " (chosen: a language model is set up)" if default == "llm" else " (chosen: no language model is set up)"
-    return f"{default}{why}: {words}."
+    how = (" The llm answerer needs a language model: install one with `rag models install qwen-1.5b` "
+           "(1.1 GB) or set RAG_LLM_BASE_URL, then restart the server.") if no_model and default != "llm" else ""
+    return f"{default}{why}: {words}.{how}"
 
 
 def _readable_time(iso: str) -> str:

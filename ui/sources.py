@@ -9,8 +9,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.types import Answer, Citation
-from ui.render import anchor
+from rag.types import Answer, Citation, Progress
+from ui.render import anchor, progress_text
 
 SEARCHING_HTML = '<div class="rag-answer-sources rag-pending">Searching the knowledge base…</div>'
 EMPTY_HTML = '<div class="rag-sources rag-empty">Each answer\'s sources show here.</div>'
@@ -19,6 +19,16 @@ FAILED_HTML = '<div class="rag-answer-sources rag-failed">No sources: the answer
 
 Span = tuple[int, int]
 QUESTION_SHOWN = 200  # characters of a question shown at the head of its sources
+
+
+def pending_html(progress: Progress) -> str:
+    """The panel while an answer is on its way: searching, then reading N passages."""
+    return f'<div class="rag-answer-sources rag-pending">{html.escape(progress_text(progress))}</div>'
+
+
+def is_pending(block: str) -> bool:
+    """True for the panel block of an answer still on its way (never finished if it stays)."""
+    return 'class="rag-answer-sources rag-pending"' in block
 
 
 def marked(text: str, spans: Sequence[Span], drop: Sequence[Span] = (), first_id: str = "") -> str:

@@ -25,6 +25,9 @@ class Draft:
     citations: tuple[Citation, ...]
     abstained: bool
     unsupported: tuple[str, ...] = ()
+    # the answerer whose text this is, when not the one asked: the llm answerer's fallback on
+    # the extractive answerer's quotes says "extractive"
+    answerer: str = ""
 
 
 def abstention() -> Draft:

@@ -252,7 +252,8 @@ class LLMAnswerer:
             # than a refusal. On qa.jsonl (the articles' dev half) qwen-1.5b refused 3 of the 38
             # answerable questions this way, all three answered by the extractive answerer.
             log.info("the LLM gave no usable answer; the extractive answerer's quotes instead")
-            draft = replace(final(self.scorer.stream(question, retrieved, history)), unsupported=draft.unsupported)
+            draft = replace(final(self.scorer.stream(question, retrieved, history)), unsupported=draft.unsupported,
+                            answerer=self.scorer.name)
         yield draft
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:

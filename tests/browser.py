@@ -1,0 +1,59 @@
+"""Shared by the browser tests: Debian's chromium driven by Playwright, a page opened on a
+served app, and asking a question the way a user does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+needs_chromium = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1400, "height": 1000}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser: Any, url: str, viewport: dict[str, int] = DESKTOP) -> Any:
+    context = browser.new_context(viewport=viewport)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+    page = context.new_page()
+    page.set_default_timeout(300_000)  # waits end when the page is ready; a slow shared CPU is fine
+    page.goto(url)
+    page.locator("#chat").wait_for()
+    return page
+
+
+def bot(page: Any, n: int) -> Any:
+    return page.locator('#chat [data-testid="bot"]').nth(n)
+
+
+def ask(page: Any, question: str, n: int) -> Any:
+    """Type `question`, press Enter and wait for the n-th reply (from 0) to be final."""
+    box = page.locator("#chat textarea, textarea").first
+    box.fill(question)
+    box.press("Enter")
+    reply = bot(page, n)
+    reply.wait_for()
+    page.locator("#sources .rag-pending").wait_for(state="detached")
+    return reply
+
+
+IN_VIEW = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+                        return r.bottom > 0 && r.top < window.innerHeight && r.height > 0; }"""
+
+
+def in_view(page: Any, selector: str) -> bool:
+    return bool(page.evaluate(IN_VIEW, selector))

@@ -1,0 +1,123 @@
+"""The chat's Settings, each explained where it is set (the answerer, with why `llm` is or is
+not there and how to get it; the passages; the similarity scores), and kept in the browser
+(gr.BrowserState: the page's localStorage) across a reload, as is the conversation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rag.kb import KnowledgeBase
+from rag.settings import AUTO
+from ui import render, sources
+from ui.page import K_NOTE_JS
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+# localStorage keys (Gradio encrypts the values with a secret of the server process, so a
+# restarted server starts from its defaults)
+SETTINGS_KEY = "rag-kb-settings"
+CHAT_KEY = "rag-kb-chat"
+# the sources kept across a reload: those of the last answers (each a few kB of HTML; the
+# browser keeps about 5 MB a site); the messages are all kept
+KEPT_ANSWERS = 10
+
+K_INFO = ("How many passages are retrieved for an answer (the answerer reads them and cites "
+          "the ones it uses): more can find more, and take longer.")
+SCORES_INFO = ("Shows how close each passage came to the question in retrieval (0 to 1): "
+               "a measure of likeness, not of truth.")
+
+
+@dataclass
+class Options:
+    """The per-page answer options (the inputs of every answer)."""
+
+    answerer: gr.Dropdown
+    k: gr.Slider
+    show_scores: gr.Checkbox
+
+    def components(self) -> list[Any]:
+        return [self.answerer, self.k, self.show_scores]
+
+
+def settings_panel(kb: KnowledgeBase, max_k: int) -> Options:
+    """The "Settings" accordion (closed)."""
+    import gradio as gr
+
+    from rag.models import llm_available
+
+    settings = kb.settings
+    offered = settings.offered_answerers
+    default = kb.answerer_name()  # `auto` resolved: what answers unless changed here
+    no_model = not llm_available(settings)  # else the operator left `llm` out (--answerers)
+    with gr.Accordion("Settings", open=False, elem_id="settings"):
+        answerer = gr.Dropdown(list(offered), value=default, label="Answerer", elem_id="answerer",
+                               info=render.answerer_info(default, offered, settings.answerer == AUTO, no_model),
+                               interactive=len(offered) > 1)
+        k = gr.Slider(1, max_k, value=min(settings.k, max_k), step=1, label="Passages (k)", info=K_INFO,
+                      elem_id="k")
+        gr.HTML("", elem_id="k-note", js_on_load=K_NOTE_JS.replace("__MAX_K__", str(max_k)))
+        show_scores = gr.Checkbox(False, label="Show retrieval similarity scores", info=SCORES_INFO,
+                                  elem_id="show-scores")
+    return Options(answerer, k, show_scores)
+
+
+def keep_settings(app: gr.Blocks, options: Options, kb: KnowledgeBase, max_k: int) -> None:
+    """The options are stored in the browser when changed and put back when the page loads (a
+    stored value the server no longer offers falls back to the default)."""
+    import gradio as gr
+
+    stored = gr.BrowserState({}, storage_key=SETTINGS_KEY)
+    offered = kb.settings.offered_answerers
+
+    def restore(saved: Any) -> tuple[Any, Any, Any]:
+        saved = saved if isinstance(saved, dict) else {}
+        name, k, scores = saved.get("answerer"), saved.get("k"), saved.get("show_scores")
+        return (name if name in offered else gr.skip(),
+                k if isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= max_k else gr.skip(),
+                scores if isinstance(scores, bool) else gr.skip())
+
+    def save(answerer: str, k: float, show_scores: bool) -> dict[str, Any]:
+        return {"answerer": answerer, "k": int(k), "show_scores": bool(show_scores)}
+
+    private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+    app.load(restore, [stored], options.components(), **private)
+    for component in options.components():
+        component.change(save, options.components(), [stored], **private)
+
+
+def keep_conversation(app: gr.Blocks, chatbot: gr.Chatbot, panel: gr.HTML, blocks: gr.State) -> Any:
+    """The conversation stored in the browser and put back when the page loads. Returns the
+    function that stores it (chat.py runs it after every answer, undo and clear)."""
+    import gradio as gr
+
+    stored = gr.BrowserState({}, storage_key=CHAT_KEY)
+
+    def restore(saved: Any) -> tuple[Any, Any, Any]:
+        saved = saved if isinstance(saved, dict) else {}
+        messages = [m for m in saved.get("messages") or [] if isinstance(m, dict)
+                    and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
+        if not messages:
+            return gr.skip(), gr.skip(), gr.skip()
+        kept = {}
+        for turn, block in (saved.get("blocks") or {}).items():
+            if str(turn).isdigit() and isinstance(block, list) and len(block) == 2:
+                kept[int(turn)] = (str(block[0]), str(block[1]))
+        latest = render.answer_count(messages)
+        return messages, sources.panel(kept, latest), kept
+
+    def save(messages: list[dict[str, Any]], shown: dict[int, tuple[str, str]]) -> dict[str, Any]:
+        """The messages as text, and the sources of the last KEPT_ANSWERS answers."""
+        messages = [{"role": m.get("role"), "content": render.message_text(m.get("content"))}
+                    for m in messages or []]
+        latest = render.answer_count(messages)
+        kept = {str(t): list(b) for t, b in (shown or {}).items() if latest - KEPT_ANSWERS < int(t) <= latest}
+        return {"messages": messages, "blocks": kept}
+
+    app.load(restore, [stored], [chatbot, panel, blocks], api_visibility="private", queue=False)
+
+    def stored_after(event: Any) -> Any:
+        return event.then(save, [chatbot, blocks], [stored], api_visibility="private", queue=False)
+
+    return stored_after
