@@ -42,6 +42,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                 f"{report.chunks_repaired} of them written again to be found")
         for s in report.skipped:
             say(f"skipped {s.path}: {s.reason}")
+        for s in report.partial:
+            say(f"{s.path}: {s.reason}")
     return 0
 
 
