@@ -260,7 +260,7 @@ def _merged(spans: list[tuple[int, int, str]], size: int) -> list[tuple[int, int
 # all-MiniLM-L6-v2 embeds once in about 80 s here (~26 chunks/s). A document over it is first split
 # again with its small neighbouring sections joined (a text of 25 K heading-and-sentence pairs
 # made 25 K chunks, issue 21); what is still over it is left out and the sync report says so.
-# Re-measure the biggest documents: python bench/sync_speed.py --chunks-per-document
+# Re-measure the biggest documents: python bench/sync_speed.py --chunks-per-document corpus DIR...
 MAX_CHUNKS = 2_000
 
 
