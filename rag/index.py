@@ -160,11 +160,7 @@ def _write(
         chunks.extend(reused)
         manifest[source] = dict(entry, chunks=len(reused))
 
-    added = sum(1 for s in manifest if s not in old.documents)
-    updated = sum(1 for s, m in manifest.items() if s in old.documents and old.documents[s]["sha256"] != m["sha256"])
-    unchanged = len(manifest) - added - updated
-    deleted = sum(1 for s in old.documents if s not in manifest)
-
+    added, updated, deleted, unchanged = _counts(manifest, old)
     records = record_manager(settings)
     ids = [c.id for c in chunks]
     new_ids = unrecorded(records, ids)
@@ -199,14 +195,13 @@ def _write(
         entry = manifest.pop(source)
         refused[source] = {"sha256": entry["sha256"], "reason": reason, "stamp": entry["stamp"]}
         skipped.append(Skipped(source, reason))
+    added, updated, deleted, unchanged = _counts(manifest, old)
     lexical.build(all_chunks(store), settings.index_dir / "lexical")
     synced_at = datetime.now(UTC).isoformat(timespec="seconds")
     Manifest(manifest, synced_at, embedding, refused, key, index_files(settings.index_dir)).write(settings.index_dir)
     (settings.index_dir / WRITING).unlink()
     total = count(store)
-    report = SyncReport(added - sum(1 for s in failed if s not in old.documents),
-                        updated - sum(1 for s in failed if s in old.documents), deleted, unchanged, total,
-                        time.perf_counter() - began, tuple(sorted(skipped, key=lambda s: s.path)),
+    report = SyncReport(added, updated, deleted, unchanged, total, time.perf_counter() - began, tuple(sorted(skipped, key=lambda s: s.path)),
                         chunks_embedded=result["num_added"], chunks_deleted=result["num_deleted"],
                         chunks_verified=len(written), chunks_repaired=repaired, partial=_partial(manifest))
     log.info(
@@ -214,6 +209,14 @@ def _write(
         settings.corpus_dir, added, updated, deleted, unchanged, len(skipped), total, result["num_added"],
     )
     return report
+
+
+def _counts(manifest: dict[str, dict[str, Any]], old: Manifest) -> tuple[int, int, int, int]:
+    """(added, updated, deleted, unchanged) documents of `manifest` against the last sync's."""
+    added = sum(1 for s in manifest if s not in old.documents)
+    updated = sum(1 for s, m in manifest.items() if s in old.documents and old.documents[s]["sha256"] != m["sha256"])
+    deleted = sum(1 for s in old.documents if s not in manifest)
+    return added, updated, deleted, len(manifest) - added - updated
 
 
 def _check_model(old: Manifest, store: Any, embedder: Any, where: str, embedding: bool) -> dict[str, Any]:
