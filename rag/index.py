@@ -1,11 +1,14 @@
 """sync(): bring the index up to date with the corpus, touching only what changed.
 
-Chunk-level work is LangChain's indexing API with a SQL record manager: a chunk whose id
-(a hash of its source, offsets, section and text) is already recorded costs no embedding,
-`cleanup="full"` deletes the chunks of changed and vanished documents, and because ids are
-deterministic, a sync killed half-way is completed by the next one without duplicates.
-Document-level counts come from a manifest of content hashes written at the end (the manifest,
-the lock and the records live in rag.index_folder)."""
+rag.scan finds what changed without parsing what did not (file stamps, then content hashes;
+refused files are remembered by their hash). When nothing changed and the index is as the last
+sync left it, that is all a sync does: no model, no store, no BM25 build. Otherwise the chunks of
+new and changed documents join those of the last sync (its BM25 build) in LangChain's indexing
+API with a SQL record manager: a chunk whose id (a hash of its source, offsets, section and text)
+is already recorded costs no embedding, `cleanup="full"` deletes the chunks of changed and
+vanished documents, and because ids are deterministic, a sync killed half-way is completed by
+the next one without duplicates. Document-level counts come from a manifest written at the end
+(the manifest, the lock and the records live in rag.index_folder)."""
 
 from __future__ import annotations
 
@@ -18,12 +21,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rag import lexical
-from rag.errors import LoadError
-from rag.index_folder import Manifest, prepare_index_dir, rebuild, record_manager, sync_lock
-from rag.load import discover, load_corpus
+from rag.index_folder import (
+    WRITING,
+    Manifest,
+    index_files,
+    prepare_index_dir,
+    previous_chunks,
+    rebuild,
+    record_manager,
+    sync_lock,
+    unchanged_since,
+)
+from rag.index_repair import ensure_reachable, reconcile, unrecorded, where
+from rag.scan import Scan, pipeline_key, scan
 from rag.settings import Settings
-from rag.split import split_all
-from rag.types import Chunk, Document, Skipped, SyncReport
+from rag.split import chunk_document
+from rag.types import Chunk, Skipped, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -85,52 +98,80 @@ def _sync_locked(
     on_progress: Callable[[int, int], None] | None,
     began: float,
 ) -> SyncReport:
+    old = Manifest({}) if full_rebuild else Manifest.read(settings.index_dir)
+    key = pipeline_key(settings.chunk_size, settings.chunk_overlap)
+    # chunks kept from the last sync come from its BM25 build (what the collection held then)
+    previous = previous_chunks(settings.index_dir, old) if old.pipeline == key else None
+    reuse = previous is not None
+    found = scan(settings.corpus_dir, old.documents if reuse else {}, old.refused if reuse else {})
+    # A file that is still there but no longer loads keeps what was indexed of it.
+    kept = {s.path: old.documents[s.path] for s in found.skipped if s.path in old.documents and s.path in found.present}
+    for source in kept:
+        log.warning("%s: keeping its %d indexed chunks from the last good version", source, old.documents[source]["chunks"])
+    if (not found.changed and set(found.unchanged) | set(kept) == set(old.documents) and not settings.chroma_url
+            and unchanged_since(settings.index_dir, old, getattr(embedder, "identity", None))):
+        # nothing to embed, delete or rebuild: the collection and BM25 stay as they are
+        manifest = Manifest({**found.unchanged, **kept}, old.synced_at, old.embedding, found.refused, key, old.files)
+        if manifest != old and not dry_run:
+            manifest.write(settings.index_dir)
+        return SyncReport(0, 0, 0, len(manifest.documents), sum(m["chunks"] for m in manifest.documents.values()),
+                          time.perf_counter() - began, tuple(found.skipped), dry_run=dry_run,
+                          partial=_partial(manifest.documents))
+    return _write(settings, embedder, old, key, found, kept, previous or {}, dry_run, progress, on_progress, began)
+
+
+def _partial(documents: dict[str, dict[str, Any]]) -> tuple[Skipped, ...]:
+    return tuple(Skipped(s, m["partial"]) for s, m in sorted(documents.items()) if m.get("partial"))
+
+
+def _write(
+    settings: Settings,
+    embedder: Any,
+    old: Manifest,
+    key: str,
+    found: Scan,
+    kept: dict[str, dict[str, Any]],
+    previous: dict[str, list[Chunk]],
+    dry_run: bool,
+    progress: bool | None,
+    on_progress: Callable[[int, int], None] | None,
+    began: float,
+) -> SyncReport:
+    """The sync when something changed: index the chunks of every document, embedding new ones."""
     from langchain_core.indexing import index
 
-    from rag.model_check import check_model
     from rag.store import all_chunks, check_searchable, count, fresh_client, vector_store
 
-    old = Manifest({}) if full_rebuild else Manifest.read(settings.index_dir)
     # Under the lock, read the collection as the last sync (maybe another process) left it.
     store = vector_store(settings, embedder, fresh_client(settings))
-    check_searchable(store, _where(settings))
-    embedding = check_model(old.embedding, store, embedder, _where(settings))
-    docs: list[Document] = []
-    skipped: list[Skipped] = []
-    for item in load_corpus(settings.corpus_dir):
-        if isinstance(item, LoadError):
-            skipped.append(Skipped(item.path, item.reason))
-        else:
-            docs.append(item)
-    chunks = split_all(docs, settings.chunk_size, settings.chunk_overlap)
-    manifest: dict[str, dict[str, Any]] = {d.source: {"sha256": d.sha256, "chunks": 0} for d in docs}
+    check_searchable(store, where(settings))
+    manifest: dict[str, dict[str, Any]] = {}
+    chunks: list[Chunk] = []
+    for doc in found.loaded:
+        doc_chunks, note = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+        chunks.extend(doc_chunks)
+        manifest[doc.source] = {"sha256": doc.sha256, "chunks": len(doc_chunks), "stamp": found.stamps[doc.source]}
+        if note:
+            manifest[doc.source]["partial"] = note
+    for source, entry in {**found.unchanged, **kept}.items():
+        reused = previous.get(source)
+        if reused is None:  # (kept chunks of a file parsed again from nothing)
+            reused = all_chunks(store, where={"source": source})
+        chunks.extend(reused)
+        manifest[source] = dict(entry, chunks=len(reused))
 
-    # A file that is still there but no longer loads keeps what was indexed of it.
-    present = {p.relative_to(settings.corpus_dir).as_posix() for p in discover(settings.corpus_dir)}
-    for bad in skipped:
-        if bad.path in old.documents and bad.path in present:
-            kept = all_chunks(store, where={"source": bad.path})
-            chunks.extend(kept)
-            manifest[bad.path] = dict(old.documents[bad.path], chunks=0)
-            log.warning("%s: keeping its %d indexed chunks from the last good version", bad.path, len(kept))
-    for c in chunks:
-        manifest[c.source]["chunks"] += 1
-
-    added = sum(1 for s in manifest if s not in old.documents)
-    updated = sum(
-        1 for s, m in manifest.items() if s in old.documents and old.documents[s]["sha256"] != m["sha256"]
-    )
-    unchanged = len(manifest) - added - updated
-    deleted = sum(1 for s in old.documents if s not in manifest)
-
+    added, updated, deleted, unchanged = _counts(manifest, old)
     records = record_manager(settings)
     ids = [c.id for c in chunks]
-    unrecorded = _unrecorded(records, ids)
+    new_ids = unrecorded(records, ids)
+    embedding = _check_model(old, store, embedder, where(settings), bool(new_ids))
     if dry_run:
         to_delete = len(set(records.list_keys()) - set(ids))
         return SyncReport(added, updated, deleted, unchanged, count(store), time.perf_counter() - began,
-                          tuple(skipped), dry_run=True, chunks_embedded=len(unrecorded), chunks_deleted=to_delete)
+                          tuple(found.skipped), dry_run=True, chunks_embedded=len(new_ids),
+                          chunks_deleted=to_delete, partial=_partial(manifest))
 
+    (settings.index_dir / WRITING).touch()  # until the end, the collection may differ from the manifest
     show = sys.stderr.isatty() if progress is None else progress
     result = index(
         _progress([_to_document(c) for c in chunks], show, on_progress),
@@ -140,21 +181,29 @@ def _sync_locked(
         key_encoder=chunk_key,
         batch_size=BATCH_SIZE,
     )
-    lost = _reconcile(store, records, set(ids))
+    lost = reconcile(store, records, set(ids))
     if lost:
         again = index([_to_document(c) for c in chunks], records, store, cleanup="full",
                       key_encoder=chunk_key, batch_size=BATCH_SIZE)
         result["num_added"] += again["num_added"]
-    written = sorted(set(unrecorded) | set(lost))
-    repaired = _ensure_reachable(settings, store, records, written)
+    written = sorted(set(new_ids) | set(lost))
+    source_of = {c.id: c.source for c in chunks}
+    repaired, failed = ensure_reachable(settings, store, records, written, source_of)
+    skipped = list(found.skipped)
+    refused = dict(found.refused)
+    for source, reason in failed.items():
+        entry = manifest.pop(source)
+        refused[source] = {"sha256": entry["sha256"], "reason": reason, "stamp": entry["stamp"]}
+        skipped.append(Skipped(source, reason))
+    added, updated, deleted, unchanged = _counts(manifest, old)
     lexical.build(all_chunks(store), settings.index_dir / "lexical")
     synced_at = datetime.now(UTC).isoformat(timespec="seconds")
-    Manifest(manifest, synced_at, embedding).write(settings.index_dir)
+    Manifest(manifest, synced_at, embedding, refused, key, index_files(settings.index_dir)).write(settings.index_dir)
+    (settings.index_dir / WRITING).unlink()
     total = count(store)
-    report = SyncReport(added, updated, deleted, unchanged, total, time.perf_counter() - began,
-                        tuple(skipped), chunks_embedded=result["num_added"],
-                        chunks_deleted=result["num_deleted"], chunks_verified=len(written),
-                        chunks_repaired=repaired)
+    report = SyncReport(added, updated, deleted, unchanged, total, time.perf_counter() - began, tuple(sorted(skipped, key=lambda s: s.path)),
+                        chunks_embedded=result["num_added"], chunks_deleted=result["num_deleted"],
+                        chunks_verified=len(written), chunks_repaired=repaired, partial=_partial(manifest))
     log.info(
         "synced %s: %d added, %d updated, %d deleted, %d unchanged, %d skipped; %d chunks (%d embedded)",
         settings.corpus_dir, added, updated, deleted, unchanged, len(skipped), total, result["num_added"],
@@ -162,29 +211,23 @@ def _sync_locked(
     return report
 
 
-def _unrecorded(records: Any, ids: list[str]) -> list[str]:
-    """Those of `ids` the record manager does not know: what indexing them will write."""
-    out: list[str] = []
-    for i in range(0, len(ids), 500):  # within SQLite's limit on query parameters
-        batch = ids[i : i + 500]
-        out.extend(x for x, known in zip(batch, records.exists(batch), strict=True) if not known)
-    return out
+def _counts(manifest: dict[str, dict[str, Any]], old: Manifest) -> tuple[int, int, int, int]:
+    """(added, updated, deleted, unchanged) documents of `manifest` against the last sync's."""
+    added = sum(1 for s in manifest if s not in old.documents)
+    updated = sum(1 for s, m in manifest.items() if s in old.documents and old.documents[s]["sha256"] != m["sha256"])
+    deleted = sum(1 for s in old.documents if s not in manifest)
+    return added, updated, deleted, len(manifest) - added - updated
 
 
-def _where(settings: Settings) -> str:
-    return settings.chroma_url or str(settings.index_dir)
+def _check_model(old: Manifest, store: Any, embedder: Any, where: str, embedding: bool) -> dict[str, Any]:
+    """The model the index records after this sync (rag.model_check). When nothing is embedded
+    and the index records the configured model by name, the model is not loaded for the check."""
+    from rag.model_check import check_model
 
-
-def _ensure_reachable(settings: Settings, store: Any, records: Any, ids: list[str]) -> int:
-    """Every one of `ids` found by a search (see rag.store.ensure_reachable); chunks that stay
-    unfound are forgotten by the records, so the next sync writes them again."""
-    from rag.store import UnreachableChunks, ensure_reachable
-
-    try:
-        return ensure_reachable(store, ids, _where(settings))
-    except UnreachableChunks as exc:
-        records.delete_keys(exc.ids)
-        raise
+    recorded = old.embedding
+    if not embedding and recorded and recorded.get("model") == getattr(embedder, "identity", None):
+        return recorded
+    return check_model(recorded, store, embedder, where)
 
 
 def verify(settings: Settings, embedder: Any) -> tuple[int, int]:
@@ -195,28 +238,7 @@ def verify(settings: Settings, embedder: Any) -> tuple[int, int]:
     with _store_errors(settings, "verifying the index"), sync_lock(settings.index_dir):
         store = vector_store(settings, embedder, fresh_client(settings, create=False))
         ids = all_ids(store)
-        return len(ids), _ensure_reachable(settings, store, record_manager(settings), ids)
-
-
-def _reconcile(store: Any, records: Any, expected: set[str]) -> list[str]:
-    """Make the collection hold exactly the `expected` chunk ids.
-
-    A sync killed between a Chroma write and the record manager's update leaves chunks the
-    records do not know; they are deleted here. A chunk the records know but the collection
-    lacks is forgotten and returned: the caller indexes them again."""
-    from rag.store import all_ids
-
-    present = set(all_ids(store))
-    orphans = sorted(present - expected)
-    if orphans:
-        log.warning("removing %d chunks left behind by an interrupted sync", len(orphans))
-        store.delete(ids=orphans)
-        records.delete_keys(orphans)
-    lost = sorted(expected - present)
-    if lost:
-        log.warning("%d recorded chunks are missing from the collection; indexing them again", len(lost))
-        records.delete_keys(lost)
-    return lost
+        return len(ids), ensure_reachable(settings, store, record_manager(settings), ids)[0]
 
 
 def _progress(items: list[Any], show: bool, on_progress: Callable[[int, int], None] | None) -> Iterable[Any]:

@@ -10,26 +10,34 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
 from rag.settings import Settings
+from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 LOCK = "sync.lock"
+WRITING = "sync.writing"  # there while a sync writes: the collection may hold more or less than the manifest
 # Everything an index folder holds; `rebuild` removes these (but the held lock) and nothing else.
-OWNED = ("chroma", "records.sqlite", "lexical", MANIFEST, f"{MANIFEST}.tmp", LOCK, ".write-test")
+OWNED = ("chroma", "records.sqlite", "lexical", MANIFEST, f"{MANIFEST}.tmp", LOCK, WRITING, ".write-test")
 
 
 @dataclass(frozen=True)
 class Manifest:
-    documents: dict[str, dict[str, Any]]  # source -> {"sha256", "chunks"}
+    # source -> {"sha256", "chunks", "stamp": [size, mtime_ns, inode] or None (rag.scan),
+    # "partial": why only part of it is indexed (absent when all of it is)}
+    documents: dict[str, dict[str, Any]]
     synced_at: str = ""
     embedding: dict[str, Any] | None = None  # {"model", "dimension"} of the vectors (rag.model_check)
+    # files refused, remembered by their bytes: source -> {"sha256", "reason", "stamp"} (rag.scan)
+    refused: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pipeline: str = ""  # rag.scan.pipeline_key of the sync that wrote it
+    files: dict[str, int] = field(default_factory=dict)  # the index's own files then (`index_files`)
 
     @classmethod
     def read(cls, index_dir: Path) -> Manifest:
@@ -51,13 +59,68 @@ class Manifest:
             log.warning("%s does not hold a manifest; treating it as missing", path)
             return cls({})
         embedding = data.get("embedding")
-        return cls(docs, str(data.get("synced_at", "")), embedding if isinstance(embedding, dict) else None)
+        refused = data.get("refused")
+        if not isinstance(refused, dict) or not all(
+            isinstance(r, dict) and isinstance(r.get("sha256"), str) and isinstance(r.get("reason"), str)
+            for r in refused.values()
+        ):
+            refused = {}
+        files = data.get("files")
+        return cls(docs, str(data.get("synced_at", "")), embedding if isinstance(embedding, dict) else None,
+                   refused, str(data.get("pipeline", "")), files if isinstance(files, dict) else {})
 
     def write(self, index_dir: Path) -> None:
         tmp = index_dir / f"{MANIFEST}.tmp"
-        data = {"documents": self.documents, "synced_at": self.synced_at, "embedding": self.embedding}
+        data = {"documents": self.documents, "synced_at": self.synced_at, "embedding": self.embedding,
+                "refused": self.refused, "pipeline": self.pipeline, "files": self.files}
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, index_dir / MANIFEST)
+
+
+def index_files(index_dir: Path) -> dict[str, int]:
+    """{path: size} of the files of the collection (embedded Chroma) and of BM25. Searches
+    rewrite Chroma's files in place, so their times change; their names and sizes change when
+    the collection is written to or damaged."""
+    files: dict[str, int] = {}
+    for part in ("chroma", "lexical"):
+        for root, _dirs, names in os.walk(index_dir / part):
+            for name in names:
+                path = Path(root) / name
+                with contextlib.suppress(OSError):
+                    files[path.relative_to(index_dir).as_posix()] = path.stat().st_size
+    return files
+
+
+def previous_chunks(index_dir: Path, old: Manifest) -> dict[str, list[Chunk]] | None:
+    """The chunks of the last sync by source, from its BM25 build; None when they cannot be read
+    or do not match the manifest (then every file is parsed again)."""
+    from rag import lexical
+
+    folder = lexical.current_folder(index_dir / "lexical")
+    try:
+        chunks = lexical.read_chunks(folder) if folder else []
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    by_source: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        by_source.setdefault(c.source, []).append(c)
+    if any(len(by_source.get(s, ())) != m["chunks"] for s, m in old.documents.items()):
+        return None
+    return by_source
+
+
+def unchanged_since(index_dir: Path, old: Manifest, model: object) -> bool:
+    """Whether the index is as the last sync left it, with the configured `model` (by name):
+    then a sync where no file changed has nothing to do. (A Chroma server's collection is
+    shared with other processes: the caller always opens it.)"""
+    return (
+        bool(old.files)
+        and old.embedding is not None
+        and old.embedding.get("model") == model
+        and not (index_dir / WRITING).exists()
+        and (index_dir / "records.sqlite").is_file()
+        and index_files(index_dir) == old.files
+    )
 
 
 @contextlib.contextmanager

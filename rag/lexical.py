@@ -103,6 +103,15 @@ def build(chunks: list[Chunk], root: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def current_folder(root: Path) -> Path | None:
+    """The folder of the current build under `root`, or None when there is none."""
+    try:
+        name = (root / "current").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return root / name if name and (root / name).is_dir() else None
+
+
 def read_chunks(folder: Path) -> list[Chunk]:
     """The chunks of one build, in BM25 document order; a malformed file raises."""
     with open(folder / CHUNKS, encoding="utf-8") as fh:

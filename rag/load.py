@@ -105,16 +105,31 @@ def relative_source(path: Path, corpus: Path) -> str:
 def load_file(path: Path, corpus: Path, limits: Limits = LIMITS) -> Document:
     """Read one file into a Document, or raise LoadError saying why it cannot be."""
     source = relative_source(path, corpus)
-    suffix = path.suffix.lower()
-    budget = Budget(limits.chars, limits.seconds)
-    key: tuple[str, str, Limits] | None = None
+    return parse_file(source, read_file(path, corpus, limits), limits)
+
+
+def read_file(path: Path, corpus: Path, limits: Limits = LIMITS) -> bytes:
+    """The bytes of one file of the corpus, or LoadError: a link out of the corpus, not a regular
+    file, over the size budget, empty or unreadable (checks that cost no parsing)."""
+    source = relative_source(path, corpus)
     try:
-        data = read_regular_file(path, corpus, limits.read_bytes(suffix))
-        if not data.strip():
-            raise Refused("file is empty")
-        key = (hashlib.sha256(data).hexdigest(), suffix, limits)
-        if key in _REFUSED:
-            raise Refused(_REFUSED[key])
+        data = read_regular_file(path, corpus, limits.read_bytes(path.suffix.lower()))
+    except Refused as exc:
+        raise LoadError(source, str(exc)) from None
+    except OSError as exc:
+        raise LoadError(source, f"cannot read file ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise LoadError(source, "file is empty")
+    return data
+
+
+def parse_file(source: str, data: bytes, limits: Limits = LIMITS) -> Document:
+    """The Document of a file's bytes (`source`: its path relative to the corpus), or LoadError.
+    A sync remembers refused bytes by their hash (rag.scan), so hostile bytes cost their parsing
+    once."""
+    suffix = PurePath(source).suffix.lower()
+    budget = Budget(limits.chars, limits.seconds)
+    try:
         text, headings, pages = _extract(data, suffix, source, limits, budget)
         if not text.strip():
             raise Refused("no text could be extracted")
@@ -122,19 +137,8 @@ def load_file(path: Path, corpus: Path, limits: Limits = LIMITS) -> Document:
         if _line_count(text) > limits.lines:
             raise Refused(f"over the line budget: more than {limits.lines:,} lines")
     except Refused as exc:
-        if key is not None and exc.lasting:
-            if len(_REFUSED) >= 4096:
-                _REFUSED.clear()
-            _REFUSED[key] = str(exc)
         raise LoadError(source, str(exc)) from None
-    except OSError as exc:
-        raise LoadError(source, f"cannot read file ({exc.strerror or exc})") from None
-    return Document(source, text, key[0], tuple(headings), pages)
-
-
-# Why the content of a file was refused, by (sha256, suffix, limits): every sync loads every
-# file, and a hostile file must not cost its parsing again while its bytes stay the same.
-_REFUSED: dict[tuple[str, str, Limits], str] = {}
+    return Document(source, text, hashlib.sha256(data).hexdigest(), tuple(headings), pages)
 
 
 def _extract(

@@ -172,7 +172,11 @@ def _only_heading_line(text: str) -> bool:
     return len([line for line in text.splitlines() if line.strip()]) <= 1
 
 
-def split_document(doc: Document, chunk_size: int = 800, chunk_overlap: int = 100) -> list[Chunk]:
+def split_document(
+    doc: Document, chunk_size: int = 800, chunk_overlap: int = 100, *, merge_small: bool = False
+) -> list[Chunk]:
+    """The chunks of `doc`, one section at a time; `merge_small` first joins neighbouring
+    sections that fit in one chunk together (under the first one's title)."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(
@@ -182,8 +186,11 @@ def split_document(doc: Document, chunk_size: int = 800, chunk_overlap: int = 10
         keep_separator="end",
     )
     chunks: list[Chunk] = []
+    spans = sections(doc)
+    if merge_small:
+        spans = _merged(spans, chunk_size)
     for start, end, title in (
-        (lo, hi, title) for s, e, title in sections(doc) for lo, hi in _between_long_blanks(doc.text, s, e, chunk_size)
+        (lo, hi, title) for s, e, title in spans for lo, hi in _between_long_blanks(doc.text, s, e, chunk_size)
     ):
         body = doc.text[start:end]
         if len(body.strip()) <= chunk_size:
@@ -234,6 +241,50 @@ def _between_long_blanks(text: str, start: int, end: int, size: int) -> list[tup
         bounds += [start + match.start(), start + match.end()]
     bounds.append(end)
     return [(lo, hi) for lo, hi in zip(bounds[::2], bounds[1::2], strict=True) if lo < hi]
+
+
+def _merged(spans: list[tuple[int, int, str]], size: int) -> list[tuple[int, int, str]]:
+    """Neighbouring sections joined while together they fit in one chunk."""
+    merged: list[tuple[int, int, str]] = []
+    for start, end, title in spans:
+        if merged and end - merged[-1][0] <= size:
+            merged[-1] = (merged[-1][0], end, merged[-1][2])
+        else:
+            merged.append((start, end, title))
+    return merged
+
+
+# The most chunks one document is indexed in. The biggest documents of the development data make
+# 372 (Emacs' efaq, 229 K characters), 314 (Debian's FAQ) and 66 (corpus/related/gnu-gpl-3.0.txt)
+# chunks; this is five times the biggest, ~1.1 M characters of prose (~550 pages), which
+# all-MiniLM-L6-v2 embeds once in about 80 s here (~26 chunks/s). A document over it is first split
+# again with its small neighbouring sections joined (a text of 25 K heading-and-sentence pairs
+# made 25 K chunks, issue 21); what is still over it is left out and the sync report says so.
+# Re-measure the biggest documents: python bench/sync_speed.py --chunks-per-document corpus DIR...
+MAX_CHUNKS = 2_000
+
+
+def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int) -> tuple[list[Chunk], str]:
+    """The chunks a sync indexes of `doc`, and why some of it is left out ("" when none is):
+    a text that repeats within the document is kept once (a thousand copies of a paragraph
+    make a thousand identical vectors, which Chroma's search cannot tell apart), and at most
+    MAX_CHUNKS chunks."""
+    chunks = split_document(doc, chunk_size, chunk_overlap)
+    if len(chunks) > MAX_CHUNKS:
+        chunks = split_document(doc, chunk_size, chunk_overlap, merge_small=True)
+    unique: list[Chunk] = []
+    seen: set[str] = set()
+    for c in chunks:
+        if c.text not in seen:
+            seen.add(c.text)
+            unique.append(c)
+    if len(unique) <= MAX_CHUNKS:
+        return unique, ""
+    kept = unique[:MAX_CHUNKS]
+    return kept, (
+        f"indexed in part: its first {MAX_CHUNKS:,} chunks (to character {kept[-1].end:,} of "
+        f"{len(doc.text):,}); the rest is over the budget of {MAX_CHUNKS:,} chunks a document"
+    )
 
 
 def split_all(docs: Iterable[Document], chunk_size: int, chunk_overlap: int) -> list[Chunk]:

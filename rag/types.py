@@ -145,6 +145,7 @@ class SyncReport:
     chunks_deleted: int = 0
     chunks_verified: int = 0  # chunks checked to be found by a query (those written, or all)
     chunks_repaired: int = 0  # of those, written again because no query found them
+    partial: tuple[Skipped, ...] = ()  # documents indexed only in part, and why (rag.split.MAX_CHUNKS)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -160,6 +161,7 @@ class SyncReport:
             "chunks_deleted": self.chunks_deleted,
             "chunks_verified": self.chunks_verified,
             "chunks_repaired": self.chunks_repaired,
+            "partial": [p.to_json() for p in self.partial],
         }
 
     def summary(self) -> str:
@@ -171,6 +173,7 @@ class SyncReport:
             f"{verb}: {self.added} added, {self.updated} updated, {self.deleted} deleted, "
             f"{self.unchanged} unchanged, {len(self.skipped)} skipped; {self.chunks} chunks in the index "
             f"({self.chunks_embedded} {embedded}, {self.chunks_deleted} {deleted}) in {self.seconds:.1f} s"
+            + (f"; {len(self.partial)} indexed in part" if self.partial else "")
         )
 
 

@@ -130,7 +130,10 @@ def bm25_ids(index_dir: Path) -> list[str]:
 
 
 def manifest_docs(index_dir: Path) -> dict[str, object]:
-    return dict(json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["documents"])
+    """The manifest's documents, without the stamps of the files (size, time, inode: they differ
+    between two copies of a corpus)."""
+    docs = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["documents"]
+    return {source: {k: v for k, v in entry.items() if k != "stamp"} for source, entry in docs.items()}
 
 
 @pytest.fixture(scope="module")

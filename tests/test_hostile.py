@@ -227,36 +227,6 @@ def test_pdf_page_and_time_budgets(tmp_path: Path) -> None:
     assert "time budget" in refused(f, tmp_path, Limits(seconds=-1))
 
 
-def test_refused_bytes_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rag.load
-
-    calls: list[str] = []
-
-    def counted(name: str) -> Callable[..., object]:
-        real = getattr(rag.load, name)
-
-        def parse(*args: object) -> object:
-            calls.append(name)
-            return real(*args)
-
-        return parse
-
-    for name in ("docx_text", "pdf_text"):
-        monkeypatch.setattr(rag.load, name, counted(name))
-    docx = tmp_path / "many.docx"
-    docx.write_bytes(docx_bytes("<w:p/>" * 60_000))
-    first = refused(docx, tmp_path)
-    assert refused(docx, tmp_path) == first and calls == ["docx_text"]  # every sync loads every file
-    docx.write_bytes(docx_bytes("<w:p/>" * 60_001))
-    refused(docx, tmp_path)
-    assert calls == ["docx_text"] * 2  # new bytes are read again
-    pdf = tmp_path / "small.pdf"
-    pdf.write_bytes(pdf_bytes(3, SHOW))
-    for _ in range(2):  # running out of time is not held against the bytes
-        assert "time budget" in refused(pdf, tmp_path, Limits(seconds=-1))
-    assert calls[2:] == ["pdf_text"] * 2
-
-
 # -- bytes, characters --------------------------------------------------------------------------
 def test_bytes_and_character_budgets(tmp_path: Path) -> None:
     f = tmp_path / "t.txt"

@@ -42,6 +42,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                 f"{report.chunks_repaired} of them written again to be found")
         for s in report.skipped:
             say(f"skipped {safe_line(s.path)}: {safe_line(s.reason)}")
+        for s in report.partial:
+            say(f"{safe_line(s.path)}: {safe_line(s.reason)}")
     return 0
 
 
