@@ -14,7 +14,7 @@ import numpy as np
 
 from rag.answer import Draft, Turn, abstention
 from rag.answer.followup import already_said, condense
-from rag.answer.terms import idf_table, share, unnamed
+from rag.answer.terms import idf_table, name_terms, share
 from rag.answer.units import answer_units, in_section, passage_units, with_sources
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
@@ -140,14 +140,14 @@ class ExtractiveAnswerer:
         weights = {t: idf[t] * (1 - held_by[t] if held_by[t] >= self.generic_share else 1) for t in terms}
         passage = [h.dense_score if h.dense_score is not None else 0.0 for h in hits]
         # a term that names a candidate's document ("Apache", "GPL", "MiniLM" in its file name)
-        # chose the document, not the sentence: in that document's ranking it counts nothing
-        named = {h.chunk.source: unnamed(weights, h.chunk.source) for h in hits}
+        # chose the document, not the sentence: all of its sentences hold it
+        named = {h.chunk.source: name_terms(h.chunk.source) for h in hits}
         out = []
         for (rank, start, end, text), words, cos in zip(spans, held, cosines, strict=True):
             cov = share(idf, words)  # == self.coverage(terms, context)
             relevance = (1 - self.lexical_weight) * float(cos) + self.lexical_weight * cov
             relevance -= 0.01 * rank  # prefer the retriever's order on near ties (a tie-breaker, not tuned)
-            specific = relevance + self.lexical_weight * (share(named[hits[rank].chunk.source], words) - cov)
+            specific = relevance + self.lexical_weight * (share(weights, words | named[hits[rank].chunk.source]) - cov)
             score = (1 - self.passage_weight) * specific + self.passage_weight * passage[rank]
             out.append(Candidate(rank, start, end, text, score, float(cos), cov, relevance))
         out.sort(key=lambda c: -c.score)
