@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from rag.binary_formats import docx_text, pdf_text
+from rag.binary_formats import ZipBudget, docx_text, pdf_text
 from rag.errors import LoadError
 from rag.formats import Budget, Refused, decode_text, html_text, mib
 from rag.types import Document
@@ -52,6 +52,9 @@ class Limits:
     # The zip directory: a DOCX has 10-30 parts plus one per image, ~100 bytes each; 400 K empty
     # entries (a 35 MB zip) cost zipfile 230 MB and 1.7 s (measured); this allows ~10 K parts.
     zip_directory_bytes: int = 2**20
+    # entries of the zip directory, however its end records describe it (a ZIP64 record that
+    # lied about the size listed 300 K, issue 21): the same ~10 K parts
+    zip_entries: int = 10_000
     # XML tags ("<") in all DOCX parts: lxml takes ~120 bytes an element (see binary_formats.check_zip);
     # ~30 K paragraphs of Word's usual markup, at most ~180 MB of elements
     xml_tags: int = 1_500_000
@@ -151,9 +154,9 @@ def _extract(
             text, pages = pdf_text(data, budget, limits.pages, limits.page_content_bytes)
             return text, [], pages
         if suffix == ".docx":
-            zip_limits = (limits.zip_member_bytes, limits.zip_total_bytes, limits.zip_directory_bytes,
-                          limits.xml_tags)
-            return (*docx_text(data, budget, limits.paragraphs, zip_limits), ())
+            zip_budget = ZipBudget(limits.zip_member_bytes, limits.zip_total_bytes, limits.zip_directory_bytes,
+                                   limits.zip_entries, limits.xml_tags)
+            return (*docx_text(data, budget, limits.paragraphs, zip_budget), ())
         return decode_text(data, source), [], ()
     except (LoadError, Refused):
         raise

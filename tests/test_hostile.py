@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import os
 import socket
+import struct
 import tracemalloc
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,9 +135,10 @@ def test_docx_heading_styles_are_read_once_and_right(tmp_path: Path) -> None:
     assert "Unknown style" in doc.text
 
 
-def zip_bomb_docx(path: Path, mib: int, level: int = 1) -> None:
-    """A DOCX whose document.xml inflates to `mib` MiB (zeros after one paragraph); at level 9,
-    1 GiB compresses to ~1 MB. The zip directory declares the inflated size."""
+def zip_bomb_docx(path: Path, mib: int, level: int = 1, xml: bytes | None = None) -> None:
+    """A DOCX whose document.xml inflates to `mib` MiB (zeros after one paragraph, or after
+    all of `xml`); at level 9, 1 GiB compresses to ~1 MB. The zip directory declares the
+    inflated size."""
     with zipfile.ZipFile(io.BytesIO(docx_bytes(para("boom")))) as src, zipfile.ZipFile(
         path, "w", zipfile.ZIP_DEFLATED, compresslevel=level
     ) as dst:
@@ -145,7 +148,7 @@ def zip_bomb_docx(path: Path, mib: int, level: int = 1) -> None:
                 dst.writestr(info.filename, data)
                 continue
             with dst.open(info.filename, "w") as member:
-                member.write(data[:-20])  # the XML left open, then the zeros
+                member.write(xml or data[:-20])  # the XML left open, then the zeros
                 for _ in range(mib):
                     member.write(bytes(2**20))
 
@@ -180,6 +183,70 @@ def test_docx_zip_total_and_directory_budgets(tmp_path: Path) -> None:
     assert "hello" in load_file(f, tmp_path).text
     assert "parts inflate to" in refused(f, tmp_path, Limits(zip_total_bytes=100_000))
     assert "directory" in refused(f, tmp_path, Limits(zip_directory_bytes=5_000))
+
+
+def lying_docx(path: Path, mib: int) -> None:
+    """A DOCX whose document.xml inflates to `mib` MiB of zeros after the XML, while the zip
+    directory (and local header) declare the XML's size and checksum alone (issue 21, item 2):
+    zipfile inflates the whole stream in one call, then cuts it to the declared size."""
+    xml = zipfile.ZipFile(io.BytesIO(docx_bytes(para("boom")))).read("word/document.xml")
+    zip_bomb_docx(path, mib, level=9, xml=xml)
+    data = bytearray(path.read_bytes())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("word/document.xml")
+    truth = struct.pack("<I", zlib.crc32(xml)), struct.pack("<I", len(xml))
+    for at, crc_at, size_at in ((info.header_offset, 14, 22), (_central_entry(data, info.filename), 16, 24)):
+        data[at + crc_at : at + crc_at + 4] = truth[0]
+        data[at + size_at : at + size_at + 4] = truth[1]
+    path.write_bytes(bytes(data))
+
+
+def _central_entry(data: bytearray, name: str) -> int:
+    at = data.find(b"PK\x01\x02")
+    while data[at + 46 : at + 46 + struct.unpack_from("<H", data, at + 28)[0]] != name.encode():
+        at = data.find(b"PK\x01\x02", at + 4)
+    return at
+
+
+def test_docx_whose_directory_lies_about_sizes_is_counted_as_it_inflates(tmp_path: Path) -> None:
+    f = tmp_path / "lying.docx"
+    lying_docx(f, 80)
+    assert zipfile.ZipFile(f).getinfo("word/document.xml").file_size < 2_000  # what the directory says
+    tracemalloc.start()
+    try:
+        reason = refused(f, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert reason == "over the zip budget: word/document.xml inflates to more than 64 MiB"
+    assert peak < 20 * 2**20  # counted piece by piece, never held
+    small = tmp_path / "small-lie.docx"
+    lying_docx(small, 1)  # within every budget, but not what the directory says
+    assert "its data inflate to 1,0" in refused(small, tmp_path)
+    assert "inflates to more than 0.5 MiB" in refused(small, tmp_path, Limits(zip_member_bytes=2**19))
+
+
+def zip64_docx(parts: int, claimed: int = 100) -> bytes:
+    """A DOCX with `parts` extra empty parts whose end record claims a `claimed`-byte directory,
+    while the ZIP64 end record (which zipfile reads instead) gives the true size (issue 21, item 8)."""
+    data = docx_bytes(para("many parts"), {f"p/{i}": b"" for i in range(parts)})
+    end = len(data) - 22
+    size, offset = struct.unpack_from("<II", data, end + 12)
+    if data[end - 20 : end - 16] != b"PK\x06\x07":  # zipfile writes ZIP64 records past 65,535 entries only
+        record = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, parts + 11, parts + 11, size, offset)
+        locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
+        data = data[:end] + record + locator + data[end:]
+        end += len(record) + len(locator)
+    lie = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, claimed, 0xFFFFFFFF, 0)
+    return data[:end] + lie
+
+
+def test_zip64_record_that_lies_about_the_directory(tmp_path: Path) -> None:
+    f = tmp_path / "zip64.docx"
+    f.write_bytes(zip64_docx(2_000))
+    assert len(zipfile.ZipFile(f).infolist()) > 2_000  # what zipfile reads
+    assert "many parts" in load_file(f, tmp_path).text
+    assert "its directory has 0.099" in refused(f, tmp_path, Limits(zip_directory_bytes=50_000))
+    assert "lists more than 1,000 parts" in refused(f, tmp_path, Limits(zip_entries=1_000))
 
 
 # -- PDF: pages that share one enormous content stream, too many pages, time -------------------
