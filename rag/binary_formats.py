@@ -30,7 +30,7 @@ def pdf_text(data: bytes, budget: Budget, max_pages: int, max_page_content: int)
         size = _content_bytes(page)
         if size > max_page_content:
             raise Refused(
-                f"over the page budget: page {number} draws {mib(size)} of content, "
+                f"over the page budget: page {number} draws {mib(size)} of content and font maps, "
                 f"more than {mib(max_page_content)}"
             )
         text = (page.extract_text() or "").strip()
@@ -57,17 +57,37 @@ def _declared_pages(reader: Any) -> int:
 
 
 def _content_bytes(page: Any) -> int:
-    """Decoded bytes of what extract_text reads for a page: its content streams and the forms
-    (XObjects) its resources name; pypdf caps each stream's inflation at 75 MB itself."""
+    """Decoded bytes of what extract_text reads for a page: its content streams, the forms
+    (XObjects) its resources name, and the character maps of the fonts of both, each font as
+    often as it is named (pypdf parses a map again for every font name: a 60 MB map took 37 s,
+    under four names 117 s, issue 21); pypdf caps each stream's inflation at 75 MB itself."""
     contents = page.get_contents()
     size = len(contents.get_data()) if contents is not None else 0
     resources = page.get("/Resources")
+    size += _font_maps(resources)
     xobjects = resources.get_object().get("/XObject") if resources is not None else None
     if xobjects is not None:
         for ref in xobjects.get_object().values():
             xobject = ref.get_object()
             if xobject.get("/Subtype") == "/Form":
-                size += len(xobject.get_data())
+                size += len(xobject.get_data()) + _font_maps(xobject.get("/Resources"))
+    return size
+
+
+def _font_maps(resources: Any) -> int:
+    """Decoded bytes of the /ToUnicode maps and embedded CMaps (/Encoding streams) of the
+    fonts that `resources` name."""
+    from pypdf.generic import StreamObject
+
+    fonts = resources.get_object().get("/Font") if resources is not None else None
+    size = 0
+    for ref in fonts.get_object().values() if fonts is not None else ():
+        font = ref.get_object()
+        for key in ("/ToUnicode", "/Encoding"):
+            stream = font.get(key)
+            stream = stream.get_object() if stream is not None else None
+            if isinstance(stream, StreamObject):
+                size += len(stream.get_data())
     return size
 
 

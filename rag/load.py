@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from rag.binary_formats import ZipBudget, docx_text, pdf_text
+from rag import pdf_worker
+from rag.binary_formats import ZipBudget, docx_text
 from rag.errors import LoadError
 from rag.formats import Budget, Refused, decode_text, html_text, mib
 from rag.types import Document
@@ -44,6 +45,12 @@ class Limits:
     # pypdf extracts ~1 MB/s of text operators here, and a 26 KB file whose 3 pages share one
     # 8.8 MB stream took 92 s (issue 13)
     page_content_bytes: int = 2 * 2**20
+    # address space of the process that parses PDFs (rag.pdf_worker): 42 MB once Python and
+    # pypdf are loaded; a 59 MB PDF of 8 images (incompressible, within binary_bytes) peaked at
+    # 311 MB there, a 1,200-page text PDF at 85 MB (reportlab, 55 lines a page); with the
+    # ~0.9 GB of a syncing process, under 1.5 GB together (python bench/hostile_sync.py prints
+    # the worker's peak)
+    pdf_memory_bytes: int = 512 * 2**20
     # DOCX paragraphs, table cells and styles together (of all parts, counted in the markup
     # before parsing, then in the body): ~1,000 pages; python-docx reads ~50 K paragraphs/s
     paragraphs: int = 50_000
@@ -151,7 +158,8 @@ def _extract(
         if suffix in (".html", ".htm"):
             return (*html_text(decode_text(data, source), budget), ())
         if suffix == ".pdf":
-            text, pages = pdf_text(data, budget, limits.pages, limits.page_content_bytes)
+            text, pages = pdf_worker.extract(data, budget, limits.pages, limits.page_content_bytes,
+                                             limits.pdf_memory_bytes)
             return text, [], pages
         if suffix == ".docx":
             zip_budget = ZipBudget(limits.zip_member_bytes, limits.zip_total_bytes, limits.zip_directory_bytes,

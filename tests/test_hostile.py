@@ -7,6 +7,7 @@ import io
 import os
 import socket
 import struct
+import time
 import tracemalloc
 import zipfile
 import zlib
@@ -250,29 +251,41 @@ def test_zip64_record_that_lies_about_the_directory(tmp_path: Path) -> None:
 
 
 # -- PDF: pages that share one enormous content stream, too many pages, time -------------------
-def pdf_bytes(pages: int, content: bytes) -> bytes:
-    """A PDF whose pages all draw one shared content stream."""
+def pdf_bytes(pages: int, content: bytes, font_map: bytes = b"", names: int = 1) -> bytes:
+    """A PDF whose pages all draw one shared content stream; its font, named /F1 ... /F`names`,
+    has `font_map` as its /ToUnicode character map when given."""
     from pypdf import PdfWriter
     from pypdf.generic import DictionaryObject, NameObject, StreamObject
 
     writer = PdfWriter()
-    font = writer._add_object(DictionaryObject({
+    entries = {
         NameObject("/Type"): NameObject("/Font"),
         NameObject("/Subtype"): NameObject("/Type1"),
         NameObject("/BaseFont"): NameObject("/Helvetica"),
-    }))
+    }
+    if font_map:
+        cmap = StreamObject()
+        cmap.set_data(font_map)
+        entries[NameObject("/ToUnicode")] = writer._add_object(cmap.flate_encode())
+    font = writer._add_object(DictionaryObject(entries))
     stream = StreamObject()
     stream.set_data(content)
     shared = writer._add_object(stream.flate_encode())
     for _ in range(pages):
         page = writer.add_blank_page(612, 792)
-        page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
-        )
+        fonts = DictionaryObject({NameObject(f"/F{i}"): font for i in range(1, names + 1)})
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
         page[NameObject("/Contents")] = shared
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def font_map(mib: float, filler: bytes) -> bytes:
+    """A /ToUnicode map of `mib` MiB: one real entry, then `filler` over and over (issue 21,
+    item 3: a 60 MB map took pypdf 37 s and 2.9 GB on one page)."""
+    head = b"begincmap\n1 beginbfchar\n<68> <0068>\nendbfchar\n"
+    return head + filler * int(mib * 2**20 // len(filler)) + b"endcmap\n"
 
 
 SHOW = b"BT /F1 12 Tf 72 720 Td (hello world) Tj ET\n"
@@ -292,6 +305,37 @@ def test_pdf_page_and_time_budgets(tmp_path: Path) -> None:
     assert doc.text.count("hello world") == 3 and len(doc.pages) == 3
     assert "more than 2 pages" in refused(f, tmp_path, Limits(pages=2))
     assert "time budget" in refused(f, tmp_path, Limits(seconds=-1))
+
+
+def test_pdf_font_map_counts_in_the_page_budget(tmp_path: Path) -> None:
+    f = tmp_path / "fontmap.pdf"
+    f.write_bytes(pdf_bytes(1, SHOW, font_map(1, b"<68> <0068>\n"), names=4))
+    assert f.stat().st_size < 30_000
+    assert "page 1 draws 4 MiB of content and font maps" in refused(f, tmp_path)  # once per name
+    assert "hello world" in load_file(f, tmp_path, Limits(page_content_bytes=8 * 2**20)).text
+
+
+@pytest.mark.timeout(60)
+def test_pdf_parser_is_stopped_inside_a_page(tmp_path: Path) -> None:
+    # a map pypdf reads line by line: ~1 s a MiB here, all of it inside page 1
+    f = tmp_path / "slow.pdf"
+    f.write_bytes(pdf_bytes(1, SHOW, font_map(10, b"x\n")))
+    began = time.monotonic()
+    reason = refused(f, tmp_path, Limits(page_content_bytes=2**30, seconds=1))
+    assert time.monotonic() - began < 5
+    assert reason == "over the time budget: reading took more than 1 s (stopped inside a page)"
+    small = tmp_path / "small.pdf"
+    small.write_bytes(pdf_bytes(3, SHOW))
+    assert load_file(small, tmp_path).text.count("hello world") == 3  # a new parser serves the next file
+
+
+def test_pdf_parser_memory_is_bounded(tmp_path: Path) -> None:
+    # pypdf splits a map at every "<": 6 MiB of "<>" took 470 MB (~2 s), 3 MiB half that
+    f = tmp_path / "greedy.pdf"
+    f.write_bytes(pdf_bytes(1, SHOW, font_map(3, b"<>")))
+    limits = Limits(page_content_bytes=2**30, pdf_memory_bytes=120 * 2**20)
+    assert "memory budget" in refused(f, tmp_path, limits)
+    assert "hello world" in load_file(f, tmp_path, Limits(page_content_bytes=2**30)).text
 
 
 # -- bytes, characters --------------------------------------------------------------------------
