@@ -148,10 +148,10 @@ class ZipBudget(NamedTuple):
 def check_zip(data: bytes, budget: ZipBudget) -> int:
     """Refuse a zip that costs too much before anything parses it: the size of its directory
     and its number of entries (before zipfile reads them), each member's and the total
-    uncompressed size as the directory declares them, then as the members really inflate,
-    counted piece by piece (the directory may lie: zipfile inflates a member's whole stream in
-    one call before it cuts it to the declared size, issue 21), then the XML tags of all
-    members: lxml takes ~120 bytes an element (1 M `<w:r/>` in 6 MB of XML took 117 MB,
+    uncompressed size as the directory declares them, and that the members really inflate to
+    those sizes, counted piece by piece (the directory may lie: zipfile inflates a member's
+    whole stream in one call before it cuts it to the declared size, issue 21), then the XML
+    tags of all members: lxml takes ~120 bytes an element (1 M `<w:r/>` in 6 MB of XML took 117 MB,
     measured), so 64 MiB of tiny elements would take 1.3 GB. Returns how many paragraphs,
     table cells and styles all parts write out with Word's `w:` prefix (a tag cut between two
     pieces goes uncounted)."""
@@ -168,21 +168,13 @@ def check_zip(data: bytes, budget: ZipBudget) -> int:
         if declared > budget.total:
             raise Refused(f"over the zip budget: its parts inflate to {mib(declared)}, more than "
                           f"{mib(budget.total)}")
-        total = tags = elements = 0
+        tags = elements = 0
         for info in members:  # every member: python-docx parses a part by its declared type, not its name
-            size = 0
-            for piece in _inflated(data, info, budget.member):
-                size += len(piece)
-                total += len(piece)
-                if total > budget.total:
-                    raise Refused(f"over the zip budget: its parts inflate to more than {mib(budget.total)}")
+            for piece in _inflated(data, info):
                 tags += piece.count(b"<")
                 if tags > budget.tags:
                     raise Refused(f"over the markup budget: more than {budget.tags:,} XML tags")
                 elements += sum(piece.count(tag) for tag in _COUNTED)
-            if size != info.file_size:
-                raise Refused(f"a lying zip: its directory says {info.filename} inflates to "
-                              f"{info.file_size:,} bytes, its data inflate to {size:,}")
     return elements
 
 
@@ -206,9 +198,10 @@ def _check_directory(data: bytes, budget: ZipBudget) -> None:
         raise Refused(f"over the zip budget: its directory lists more than {budget.entries:,} parts")
 
 
-def _inflated(data: bytes, info: Any, limit: int) -> Iterator[bytes]:
+def _inflated(data: bytes, info: Any) -> Iterator[bytes]:
     """The bytes of one member as zipfile reads them (the `compress_size` bytes after its local
-    header), inflated in pieces of at most 1 MiB; refused past `limit` bytes."""
+    header), inflated in pieces of at most 1 MiB and counted: refused as soon as they pass the
+    size the directory declares (which the budgets checked), or when they fall short of it."""
     import zipfile
 
     start = info.header_offset
@@ -223,12 +216,15 @@ def _inflated(data: bytes, info: Any, limit: int) -> Iterator[bytes]:
         pieces = _inflate(raw)
     else:
         raise Refused(f"{info.filename} is compressed with method {info.compress_type}; Word uses deflate")
+    lie = f"a lying zip: its directory says {info.filename} inflates to {info.file_size:,} bytes, its data to"
     size = 0
     for piece in pieces:
         size += len(piece)
-        if size > limit:
-            raise Refused(f"over the zip budget: {info.filename} inflates to more than {mib(limit)}")
+        if size > info.file_size:
+            raise Refused(f"{lie} more")
         yield piece
+    if size < info.file_size:
+        raise Refused(f"{lie} {size:,}")
 
 
 def _inflate(raw: memoryview) -> Iterator[bytes]:

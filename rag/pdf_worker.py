@@ -30,6 +30,9 @@ GRACE = 1.0
 # it (the articles' PDFs and tests' PDFs peak at ~60 MB: python bench/hostile_sync.py)
 RETIRE_RSS = 200 * 2**20
 KEEP_IDLE = 2  # idle workers kept for the next files (a sync and a page view at once)
+# the largest peak RSS in bytes a worker of this process reported (python bench/hostile_sync.py);
+# a worker killed for time or memory reports none: its address space stayed under its limit
+peak_rss = 0
 
 
 def extract(data: bytes, budget: Budget, max_pages: int, max_page_content: int, memory: int) -> tuple[str, tuple[int, ...]]:
@@ -48,6 +51,8 @@ def extract(data: bytes, budget: Budget, max_pages: int, max_page_content: int, 
     except (EOFError, OSError):
         code = worker.close(kill=True)
         raise Refused(f"the PDF parser failed (exit code {code}); its memory budget is {mib(memory)}") from None
+    global peak_rss
+    peak_rss = max(peak_rss, reply.get("rss", 0))
     if reply.get("last") or reply.get("rss", 0) > RETIRE_RSS:
         worker.close()
     else:
@@ -152,12 +157,23 @@ def _serve(memory: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
         request_size, data_size = struct.unpack("<QQ", header)
         request = json.loads(stdin.read(request_size))
         reply = _job(request, stdin.read(data_size), memory)
-        reply["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        reply["rss"] = _peak_rss()
         body = json.dumps(reply).encode()
         stdout.write(struct.pack("<Q", len(body)) + body)
         stdout.flush()
         if reply.get("last"):
             return
+
+
+def _peak_rss() -> int:
+    """Peak RSS in bytes of this process since it started (VmHWM: getrusage's ru_maxrss keeps
+    the peak of the process that started it across exec, ~0.8 GB for a syncing process)."""
+    try:
+        with open("/proc/self/status") as status:
+            line = next(x for x in status if x.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 def _job(request: dict[str, Any], data: bytes, memory: int) -> dict[str, Any]:
