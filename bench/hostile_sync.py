@@ -2,12 +2,14 @@
 
     python bench/hostile_sync.py [--runs 3] [--json]
 
-Builds a temporary corpus holding copies of corpus/*.txt and each hostile file of issue 13 at
-the size it was reported with (a 300 KB file of 150 K lines, a 64 KB Markdown line that made the
-heading regex backtrack, a DOCX of 97 K paragraphs, a DOCX whose document.xml inflates to 1 GiB,
-one whose 48 MiB of document.xml are 8 M empty elements (~1 GB as lxml elements),
-a PDF whose 3 pages share one 8.8 MB content stream, links to /etc/passwd, /dev/zero and a FIFO),
-and of issue 21 (1 MB of one repeated paragraph, 403 KB of heading-and-sentence pairs).
+Builds a temporary corpus holding copies of corpus/*.txt and each hostile file of issues 13 and
+21 at the size it was reported with (a 300 KB file of 150 K lines, a 64 KB Markdown line that
+made the heading regex backtrack, a DOCX of 97 K paragraphs, a DOCX whose document.xml inflates
+to 1 GiB, one whose directory says so little while it does, one whose 48 MiB of document.xml
+are 8 M empty elements (~1 GB as lxml elements), one of 300 K parts whose end record lies about
+the directory's size, a PDF whose 3 pages share one 8.8 MB content stream, one whose font has a
+60 MB character map under four names, links to /etc/passwd, /dev/zero and a FIFO, 1 MB of one
+repeated paragraph, 403 KB of heading-and-sentence pairs).
 Prints, in one process with the model loaded once:
 
 - each hostile file's outcome (skipped and why, or indexed) and its load time;
@@ -16,7 +18,8 @@ Prints, in one process with the model loaded once:
   runs it (wall time; refused files are remembered in the index and not parsed again), and
   their ratios; goal: within 2x, and the new process within 1.5 s;
 - the peak RSS of the process (resource.getrusage), also after the articles' syncs alone (they
-  run first), and of a new process that syncs each corpus once; goal: under 1 GB.
+  run first), and of a new process that syncs each corpus once, with the peak of the PDF
+  worker it started (rag.pdf_worker); goal: under 1.5 GB.
 """
 
 from __future__ import annotations
@@ -38,14 +41,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from rag.embed import Embedder  # noqa: E402
-from rag.errors import LoadError  # noqa: E402
 from rag.kb import KnowledgeBase  # noqa: E402
-from rag.load import load_file  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 sys.path.insert(0, str(REPO / "tests"))
 # the reproductions are the hostile tests' own, built here at the sizes issue 13 reported
-from test_hostile import SHOW, docx_bytes, pdf_bytes, zip_bomb_docx  # noqa: E402
+from test_hostile import (  # noqa: E402
+    SHOW,
+    docx_bytes,
+    font_map,
+    lying_docx,
+    pdf_bytes,
+    zip64_docx,
+    zip_bomb_docx,
+)
 
 
 def build_hostile(corpus: Path, outside: Path) -> list[str]:
@@ -60,12 +69,15 @@ def build_hostile(corpus: Path, outside: Path) -> list[str]:
     # heading-and-sentence pairs; both are indexed, in a few chunks and at most rag.split.MAX_CHUNKS
     (corpus / "notice.txt").write_text("Notice\n\n" + ("This notice applies to every copy of the work. " * 14 + "\n\n") * 1_500)
     (corpus / "pairs.txt").write_text("".join(f"Heading {i}\nShort sentence number {i}.\n\n" for i in range(9_600)))
+    lying_docx(corpus / "lying.docx", 1024)
+    (corpus / "zip64.docx").write_bytes(zip64_docx(300_000))
+    (corpus / "fontmap.pdf").write_bytes(pdf_bytes(1, SHOW, font_map(60, b"<68> <0068>\n"), names=4))
     os.mkfifo(outside / "fifo")
     os.mkfifo(corpus / "pipe.txt")
     for name, target in {"passwd.txt": "/etc/passwd", "zero.txt": "/dev/zero", "fifo.txt": outside / "fifo"}.items():
         (corpus / name).symlink_to(target)
     return ["lines.txt", "spaces.md", "paragraphs.docx", "bomb.docx", "runs.docx", "shared.pdf", "notice.txt",
-            "pairs.txt", "pipe.txt", "passwd.txt", "zero.txt", "fifo.txt"]
+            "pairs.txt", "lying.docx", "zip64.docx", "fontmap.pdf", "pipe.txt", "passwd.txt", "zero.txt", "fifo.txt"]
 
 
 def timed_sync(corpus: Path, index: Path, embedder: Embedder) -> tuple[float, float, float, Any]:
@@ -86,18 +98,45 @@ def timed_sync(corpus: Path, index: Path, embedder: Embedder) -> tuple[float, fl
     return seconds[0], seconds[1], seconds[2], reports[0]
 
 
-def peak_of_one_sync(corpus: Path, index: Path) -> float:
-    """Peak RSS in MB of a new process that loads the model and syncs `corpus` once."""
+# The peak RSS in MB of a new process (VmHWM: ru_maxrss would keep this process's peak, which
+# it had when it started the new one) and of its PDF workers (as they report it)
+PEAKS = ("int(next(x for x in open('/proc/self/status') if x.startswith('VmHWM:')).split()[1]) / 1024, "
+         "pdf_worker.peak_rss / 2**20")
+
+
+def load_in_new_process(path: Path, corpus: Path) -> dict[str, Any]:
+    """One file loaded by a new process: the outcome, seconds, and the peak RSS in MB of the
+    process (~45 MB with Python and rag.load) and of the PDF worker it started, if any."""
     code = (
-        "import resource, sys; from pathlib import Path; from rag.kb import KnowledgeBase; "
-        "from rag.settings import Settings; "
+        "import json, sys, time; from pathlib import Path; from rag import pdf_worker; "
+        "from rag.errors import LoadError; from rag.load import load_file\n"
+        "began = time.perf_counter()\n"
+        "try:\n    out = f'indexed ({len(load_file(Path(sys.argv[1]), Path(sys.argv[2])).text):,} characters)'\n"
+        "except LoadError as err:\n    out = f'skipped: {err.reason}'\n"
+        "seconds = time.perf_counter() - began\n"
+        f"print(json.dumps([out, seconds, {PEAKS}]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(path), str(corpus)], cwd=REPO, check=True,
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    outcome, seconds, own, worker = json.loads(result.stdout.splitlines()[-1])
+    return {"file": path.name, "bytes": os.lstat(path).st_size, "outcome": outcome, "load_s": round(seconds, 3),
+            "peak_rss_mb": round(own), "pdf_worker_peak_rss_mb": round(worker)}
+
+
+def peak_of_one_sync(corpus: Path, index: Path) -> tuple[float, float]:
+    """Peak RSS in MB of a new process that loads the model and syncs `corpus` once, and of the
+    PDF workers it started."""
+    code = (
+        "import json, sys; from pathlib import Path; from rag.kb import KnowledgeBase; "
+        "from rag.settings import Settings; from rag import pdf_worker; "
         "KnowledgeBase(Settings.from_env(env={}, corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2])))"
-        ".sync(progress=False); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        f".sync(progress=False); print(json.dumps([{PEAKS}]))"
     )
     shutil.rmtree(index, ignore_errors=True)
     out = subprocess.run([sys.executable, "-c", code, str(corpus), str(index)], cwd=REPO, check=True,
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    return float(out.stdout.split()[-1])
+    own, worker = json.loads(out.stdout.splitlines()[-1])
+    return own, worker
 
 
 def main() -> None:
@@ -119,16 +158,7 @@ def main() -> None:
             shutil.copy(path, hostile / path.name)
         names = build_hostile(hostile, outside)
 
-        outcomes = []
-        for name in names:
-            began = time.perf_counter()
-            try:
-                doc = load_file(hostile / name, hostile)
-                outcome = f"indexed ({len(doc.text):,} characters)"
-            except LoadError as err:
-                outcome = f"skipped: {err.reason}"
-            outcomes.append({"file": name, "bytes": os.lstat(hostile / name).st_size,
-                             "outcome": outcome, "load_s": round(time.perf_counter() - began, 3)})
+        outcomes = [load_in_new_process(hostile / name, hostile) for name in names]
 
         one_sync_peaks = {label: peak_of_one_sync(corpus, root / f"index-{label}")
                           for label, corpus in (("articles", articles), ("hostile", hostile))}
@@ -156,14 +186,16 @@ def main() -> None:
         "rss_mb_model_loaded": round(rss_ready),
         "peak_rss_mb_after_articles_syncs": round(peaks["articles"]),
         "peak_rss_mb": round(peaks["hostile"]),
-        "one_sync_process_peak_rss_mb": {label: round(mb) for label, mb in one_sync_peaks.items()},
+        "one_sync_process_peak_rss_mb": {label: round(mb[0]) for label, mb in one_sync_peaks.items()},
+        "one_sync_pdf_worker_peak_rss_mb": {label: round(mb[1]) for label, mb in one_sync_peaks.items()},
         "runs": args.runs,
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return
     for f in outcomes:
-        print(f"{f['file']:<16} {f['bytes']:>10,} B  {f['load_s']:>6.3f} s  {f['outcome']}")
+        print(f"{f['file']:<16} {f['bytes']:>10,} B  {f['load_s']:>6.3f} s  {f['peak_rss_mb']:>5} MB "
+              f"(PDF worker {f['pdf_worker_peak_rss_mb']:>3} MB)  {f['outcome']}")
     print(f"sync skipped {result['skipped_in_sync']} files; chunks: {result['chunks']}")
     print(f"full sync (median of {args.runs}): articles {result['full_sync_s']['articles']} s, "
           f"with hostile files {result['full_sync_s']['hostile']} s, ratio {result['full_sync_ratio']}")
@@ -174,8 +206,9 @@ def main() -> None:
           f"{result['resync_new_process_s']['hostile']} s, ratio {result['resync_new_process_ratio']}")
     print(f"peak RSS {result['peak_rss_mb']} MB (model loaded: {result['rss_mb_model_loaded']} MB, "
           f"after the articles' syncs: {result['peak_rss_mb_after_articles_syncs']} MB)")
-    print(f"peak RSS of a new process that syncs once: articles {one_sync_peaks['articles']:.0f} MB, "
-          f"with hostile files {one_sync_peaks['hostile']:.0f} MB")
+    print(f"peak RSS of a new process that syncs once: articles {one_sync_peaks['articles'][0]:.0f} MB, "
+          f"with hostile files {one_sync_peaks['hostile'][0]:.0f} MB (its PDF worker: "
+          f"{one_sync_peaks['hostile'][1]:.0f} MB)")
 
 
 if __name__ == "__main__":

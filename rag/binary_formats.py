@@ -3,8 +3,10 @@ rag.formats); a DOCX's zip is checked against its budgets before anything parses
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterator
 from io import BytesIO
-from typing import Any
+from typing import Any, NamedTuple
 
 from rag.formats import Budget, Refused, mib
 
@@ -28,7 +30,7 @@ def pdf_text(data: bytes, budget: Budget, max_pages: int, max_page_content: int)
         size = _content_bytes(page)
         if size > max_page_content:
             raise Refused(
-                f"over the page budget: page {number} draws {mib(size)} of content, "
+                f"over the page budget: page {number} draws {mib(size)} of content and font maps, "
                 f"more than {mib(max_page_content)}"
             )
         text = (page.extract_text() or "").strip()
@@ -55,30 +57,50 @@ def _declared_pages(reader: Any) -> int:
 
 
 def _content_bytes(page: Any) -> int:
-    """Decoded bytes of what extract_text reads for a page: its content streams and the forms
-    (XObjects) its resources name; pypdf caps each stream's inflation at 75 MB itself."""
+    """Decoded bytes of what extract_text reads for a page: its content streams, the forms
+    (XObjects) its resources name, and the character maps of the fonts of both, each font as
+    often as it is named (pypdf parses a map again for every font name: a 60 MB map took 37 s,
+    under four names 117 s, issue 21); pypdf caps each stream's inflation at 75 MB itself."""
     contents = page.get_contents()
     size = len(contents.get_data()) if contents is not None else 0
     resources = page.get("/Resources")
+    size += _font_maps(resources)
     xobjects = resources.get_object().get("/XObject") if resources is not None else None
     if xobjects is not None:
         for ref in xobjects.get_object().values():
             xobject = ref.get_object()
             if xobject.get("/Subtype") == "/Form":
-                size += len(xobject.get_data())
+                size += len(xobject.get_data()) + _font_maps(xobject.get("/Resources"))
+    return size
+
+
+def _font_maps(resources: Any) -> int:
+    """Decoded bytes of the /ToUnicode maps and embedded CMaps (/Encoding streams) of the
+    fonts that `resources` name."""
+    from pypdf.generic import StreamObject
+
+    fonts = resources.get_object().get("/Font") if resources is not None else None
+    size = 0
+    for ref in fonts.get_object().values() if fonts is not None else ():
+        font = ref.get_object()
+        for key in ("/ToUnicode", "/Encoding"):
+            stream = font.get(key)
+            stream = stream.get_object() if stream is not None else None
+            if isinstance(stream, StreamObject):
+                size += len(stream.get_data())
     return size
 
 
 def docx_text(
-    data: bytes, budget: Budget, max_paragraphs: int, zip_limits: tuple[int, int, int, int]
+    data: bytes, budget: Budget, max_paragraphs: int, zip_budget: ZipBudget
 ) -> tuple[str, list[tuple[int, int, str]]]:
-    """Paragraphs, then table rows; headings from the paragraph styles. `zip_limits`: see check_zip."""
+    """Paragraphs, then table rows; headings from the paragraph styles."""
     from docx import Document as DocxDocument
     from docx.enum.style import WD_STYLE_TYPE
     from docx.oxml.ns import qn
 
     refusal = f"over the paragraph budget: more than {max_paragraphs:,} paragraphs, cells and styles"
-    if check_zip(data, *zip_limits) > max_paragraphs:  # the count in the markup, before parsing it
+    if check_zip(data, zip_budget) > max_paragraphs:  # the count in the markup, before parsing it
         raise Refused(refusal)
     doc = DocxDocument(BytesIO(data))
     if sum(1 for _ in doc.element.body.iter(qn("w:p"), qn("w:tc"))) + len(doc.styles) > max_paragraphs:
@@ -113,42 +135,114 @@ def docx_text(
     return "\n".join(lines) + "\n", headings
 
 
-def check_zip(data: bytes, max_member: int, max_total: int, max_directory: int, max_tags: int) -> int:
-    """Refuse a zip that declares too much before anything is parsed: the size of its directory
-    (from the end record), each member's and the total uncompressed size (zipfile never
-    inflates a member past the size its directory entry declares), then the XML tags of all
-    members, counted while inflating them piece by piece: lxml takes ~120 bytes an element
-    (1 M `<w:r/>` in 6 MB of XML took 117 MB, measured), so 64 MiB of tiny elements would
-    take 1.3 GB. Returns how many paragraphs, table cells and styles all parts write out with
-    Word's `w:` prefix (a tag cut between two pieces goes uncounted)."""
-    import struct
+class ZipBudget(NamedTuple):
+    """The budgets of a DOCX's zip, in bytes except `entries` and `tags` (see rag.load.Limits)."""
+
+    member: int  # one part, inflated
+    total: int  # all parts, inflated
+    directory: int  # the central directory
+    entries: int  # parts listed in the directory
+    tags: int  # XML tags in all parts
+
+
+def check_zip(data: bytes, budget: ZipBudget) -> int:
+    """Refuse a zip that costs too much before anything parses it: the size of its directory
+    and its number of entries (before zipfile reads them), each member's and the total
+    uncompressed size as the directory declares them, and that the members really inflate to
+    those sizes, counted piece by piece (the directory may lie: zipfile inflates a member's
+    whole stream in one call before it cuts it to the declared size, issue 21), then the XML
+    tags of all members: lxml takes ~120 bytes an element (1 M `<w:r/>` in 6 MB of XML took 117 MB,
+    measured), so 64 MiB of tiny elements would take 1.3 GB. Returns how many paragraphs,
+    table cells and styles all parts write out with Word's `w:` prefix (a tag cut between two
+    pieces goes uncounted)."""
     import zipfile
 
-    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))  # end record + longest comment
-    if 0 <= end <= len(data) - 22:
-        (directory,) = struct.unpack_from("<I", data, end + 12)
-        if directory > max_directory:
-            raise Refused(f"over the zip budget: its directory has {mib(directory)}, more than "
-                          f"{mib(max_directory)}")
+    _check_directory(data, budget)
     with zipfile.ZipFile(BytesIO(data)) as archive:
         members = archive.infolist()
         for info in members:
-            if info.file_size > max_member:
+            if info.file_size > budget.member:
                 raise Refused(f"over the zip budget: {info.filename} inflates to {mib(info.file_size)}, "
-                              f"more than {mib(max_member)}")
-        total = sum(info.file_size for info in members)
-        if total > max_total:
-            raise Refused(f"over the zip budget: its parts inflate to {mib(total)}, more than "
-                          f"{mib(max_total)}")
+                              f"more than {mib(budget.member)}")
+        declared = sum(info.file_size for info in members)
+        if declared > budget.total:
+            raise Refused(f"over the zip budget: its parts inflate to {mib(declared)}, more than "
+                          f"{mib(budget.total)}")
         tags = elements = 0
         for info in members:  # every member: python-docx parses a part by its declared type, not its name
-            with archive.open(info) as member:
-                while piece := member.read(2**20):
-                    tags += piece.count(b"<")
-                    if tags > max_tags:
-                        raise Refused(f"over the markup budget: more than {max_tags:,} XML tags")
-                    elements += sum(piece.count(tag) for tag in _COUNTED)
+            for piece in _inflated(data, info):
+                tags += piece.count(b"<")
+                if tags > budget.tags:
+                    raise Refused(f"over the markup budget: more than {budget.tags:,} XML tags")
+                elements += sum(piece.count(tag) for tag in _COUNTED)
     return elements
+
+
+def _check_directory(data: bytes, budget: ZipBudget) -> None:
+    """The directory's size from the end record and, when there is one, from the ZIP64 end
+    record that zipfile reads instead (both may lie; zipfile trusts one of them), and its
+    entries as the central directory signatures in the file (each entry zipfile reads
+    starts with one)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))  # end record + longest comment
+    sizes = [0]
+    if 0 <= end <= len(data) - 22:
+        sizes.append(struct.unpack_from("<I", data, end + 12)[0])
+        # where zipfile looks: the ZIP64 locator right before the end record, the record before it
+        if end >= 76 and data[end - 20 : end - 16] == b"PK\x06\x07" and data[end - 76 : end - 72] == b"PK\x06\x06":
+            sizes.append(struct.unpack_from("<Q", data, end - 76 + 40)[0])
+    if max(sizes) > budget.directory:
+        raise Refused(f"over the zip budget: its directory has {mib(max(sizes))}, more than "
+                      f"{mib(budget.directory)}")
+    entries = data.count(b"PK\x01\x02")
+    if entries > budget.entries:
+        raise Refused(f"over the zip budget: its directory lists more than {budget.entries:,} parts")
+
+
+def _inflated(data: bytes, info: Any) -> Iterator[bytes]:
+    """The bytes of one member as zipfile reads them (the `compress_size` bytes after its local
+    header), inflated in pieces of at most 1 MiB and counted: refused as soon as they pass the
+    size the directory declares (which the budgets checked), or when they fall short of it."""
+    import zipfile
+
+    start = info.header_offset
+    if data[start : start + 4] != b"PK\x03\x04":
+        raise ValueError(f"bad local header of {info.filename}")
+    name, extra = struct.unpack_from("<HH", data, start + 26)
+    begin = start + 30 + name + extra
+    raw = memoryview(data)[begin : begin + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        pieces: Iterator[bytes] = (bytes(raw[i : i + 2**20]) for i in range(0, len(raw), 2**20))
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        pieces = _inflate(raw)
+    else:
+        raise Refused(f"{info.filename} is compressed with method {info.compress_type}; Word uses deflate")
+    lie = f"a lying zip: its directory says {info.filename} inflates to {info.file_size:,} bytes, its data to"
+    size = 0
+    for piece in pieces:
+        size += len(piece)
+        if size > info.file_size:
+            raise Refused(f"{lie} more")
+        yield piece
+    if size < info.file_size:
+        raise Refused(f"{lie} {size:,}")
+
+
+def _inflate(raw: memoryview) -> Iterator[bytes]:
+    """Raw deflate data inflated in pieces of at most 1 MiB (input fed 64 KiB at a time, so
+    that the unconsumed rest zlib copies on every call stays small)."""
+    import zlib
+
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    for i in range(0, len(raw), 2**16):
+        tail = bytes(raw[i : i + 2**16])
+        while tail or not inflater.eof:
+            piece = inflater.decompress(tail, 2**20)
+            tail = inflater.unconsumed_tail
+            if not piece and not tail:
+                break
+            yield piece
+        if inflater.eof:
+            return
 
 
 # the elements the paragraph budget counts: w:p, w:tc and w:style start tags

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from rag.binary_formats import docx_text, pdf_text
+from rag import pdf_worker
+from rag.binary_formats import ZipBudget, docx_text
 from rag.errors import LoadError
 from rag.formats import Budget, Refused, decode_text, html_text, mib
 from rag.types import Document
@@ -44,6 +45,12 @@ class Limits:
     # pypdf extracts ~1 MB/s of text operators here, and a 26 KB file whose 3 pages share one
     # 8.8 MB stream took 92 s (issue 13)
     page_content_bytes: int = 2 * 2**20
+    # address space of the process that parses PDFs (rag.pdf_worker): 42 MB once Python and
+    # pypdf are loaded; a 59 MB PDF of 8 images (incompressible, within binary_bytes) peaked at
+    # 311 MB there, a 1,200-page text PDF at 85 MB (reportlab, 55 lines a page); with the
+    # ~0.9 GB of a syncing process, under 1.5 GB together (python bench/hostile_sync.py prints
+    # the worker's peak)
+    pdf_memory_bytes: int = 512 * 2**20
     # DOCX paragraphs, table cells and styles together (of all parts, counted in the markup
     # before parsing, then in the body): ~1,000 pages; python-docx reads ~50 K paragraphs/s
     paragraphs: int = 50_000
@@ -52,6 +59,9 @@ class Limits:
     # The zip directory: a DOCX has 10-30 parts plus one per image, ~100 bytes each; 400 K empty
     # entries (a 35 MB zip) cost zipfile 230 MB and 1.7 s (measured); this allows ~10 K parts.
     zip_directory_bytes: int = 2**20
+    # entries of the zip directory, however its end records describe it (a ZIP64 record that
+    # lied about the size listed 300 K, issue 21): the same ~10 K parts
+    zip_entries: int = 10_000
     # XML tags ("<") in all DOCX parts: lxml takes ~120 bytes an element (see binary_formats.check_zip);
     # ~30 K paragraphs of Word's usual markup, at most ~180 MB of elements
     xml_tags: int = 1_500_000
@@ -148,12 +158,13 @@ def _extract(
         if suffix in (".html", ".htm"):
             return (*html_text(decode_text(data, source), budget), ())
         if suffix == ".pdf":
-            text, pages = pdf_text(data, budget, limits.pages, limits.page_content_bytes)
+            text, pages = pdf_worker.extract(data, budget, limits.pages, limits.page_content_bytes,
+                                             limits.pdf_memory_bytes)
             return text, [], pages
         if suffix == ".docx":
-            zip_limits = (limits.zip_member_bytes, limits.zip_total_bytes, limits.zip_directory_bytes,
-                          limits.xml_tags)
-            return (*docx_text(data, budget, limits.paragraphs, zip_limits), ())
+            zip_budget = ZipBudget(limits.zip_member_bytes, limits.zip_total_bytes, limits.zip_directory_bytes,
+                                   limits.zip_entries, limits.xml_tags)
+            return (*docx_text(data, budget, limits.paragraphs, zip_budget), ())
         return decode_text(data, source), [], ()
     except (LoadError, Refused):
         raise

@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 import os
 import socket
+import struct
+import time
 import tracemalloc
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,9 +136,10 @@ def test_docx_heading_styles_are_read_once_and_right(tmp_path: Path) -> None:
     assert "Unknown style" in doc.text
 
 
-def zip_bomb_docx(path: Path, mib: int, level: int = 1) -> None:
-    """A DOCX whose document.xml inflates to `mib` MiB (zeros after one paragraph); at level 9,
-    1 GiB compresses to ~1 MB. The zip directory declares the inflated size."""
+def zip_bomb_docx(path: Path, mib: int, level: int = 1, xml: bytes | None = None) -> None:
+    """A DOCX whose document.xml inflates to `mib` MiB (zeros after one paragraph, or after
+    all of `xml`); at level 9, 1 GiB compresses to ~1 MB. The zip directory declares the
+    inflated size."""
     with zipfile.ZipFile(io.BytesIO(docx_bytes(para("boom")))) as src, zipfile.ZipFile(
         path, "w", zipfile.ZIP_DEFLATED, compresslevel=level
     ) as dst:
@@ -145,7 +149,7 @@ def zip_bomb_docx(path: Path, mib: int, level: int = 1) -> None:
                 dst.writestr(info.filename, data)
                 continue
             with dst.open(info.filename, "w") as member:
-                member.write(data[:-20])  # the XML left open, then the zeros
+                member.write(xml or data[:-20])  # the XML left open, then the zeros
                 for _ in range(mib):
                     member.write(bytes(2**20))
 
@@ -182,30 +186,103 @@ def test_docx_zip_total_and_directory_budgets(tmp_path: Path) -> None:
     assert "directory" in refused(f, tmp_path, Limits(zip_directory_bytes=5_000))
 
 
+def lying_docx(path: Path, mib: int) -> None:
+    """A DOCX whose document.xml inflates to `mib` MiB of zeros after the XML, while the zip
+    directory (and local header) declare the XML's size and checksum alone (issue 21, item 2):
+    zipfile inflates the whole stream in one call, then cuts it to the declared size."""
+    xml = zipfile.ZipFile(io.BytesIO(docx_bytes(para("boom")))).read("word/document.xml")
+    zip_bomb_docx(path, mib, level=9, xml=xml)
+    data = bytearray(path.read_bytes())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("word/document.xml")
+    truth = struct.pack("<I", zlib.crc32(xml)), struct.pack("<I", len(xml))
+    for at, crc_at, size_at in ((info.header_offset, 14, 22), (_central_entry(data, info.filename), 16, 24)):
+        data[at + crc_at : at + crc_at + 4] = truth[0]
+        data[at + size_at : at + size_at + 4] = truth[1]
+    path.write_bytes(bytes(data))
+
+
+def _central_entry(data: bytearray, name: str) -> int:
+    at = data.find(b"PK\x01\x02")
+    while data[at + 46 : at + 46 + struct.unpack_from("<H", data, at + 28)[0]] != name.encode():
+        at = data.find(b"PK\x01\x02", at + 4)
+    return at
+
+
+def test_docx_whose_directory_lies_about_sizes_is_counted_as_it_inflates(tmp_path: Path) -> None:
+    f = tmp_path / "lying.docx"
+    lying_docx(f, 80)
+    assert zipfile.ZipFile(f).getinfo("word/document.xml").file_size < 2_000  # what the directory says
+    tracemalloc.start()
+    try:
+        reason = refused(f, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    size = zipfile.ZipFile(f).getinfo("word/document.xml").file_size
+    assert reason == f"a lying zip: its directory says word/document.xml inflates to {size:,} bytes, its data to more"
+    assert peak < 20 * 2**20  # counted piece by piece, never held
+
+
+def zip64_docx(parts: int, claimed: int = 100) -> bytes:
+    """A DOCX with `parts` extra empty parts whose end record claims a `claimed`-byte directory,
+    while the ZIP64 end record (which zipfile reads instead) gives the true size (issue 21, item 8)."""
+    data = docx_bytes(para("many parts"), {f"p/{i}": b"" for i in range(parts)})
+    end = len(data) - 22
+    size, offset = struct.unpack_from("<II", data, end + 12)
+    if data[end - 20 : end - 16] != b"PK\x06\x07":  # zipfile writes ZIP64 records past 65,535 entries only
+        record = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, parts + 11, parts + 11, size, offset)
+        locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
+        data = data[:end] + record + locator + data[end:]
+        end += len(record) + len(locator)
+    lie = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, claimed, 0xFFFFFFFF, 0)
+    return data[:end] + lie
+
+
+def test_zip64_record_that_lies_about_the_directory(tmp_path: Path) -> None:
+    f = tmp_path / "zip64.docx"
+    f.write_bytes(zip64_docx(2_000))
+    assert len(zipfile.ZipFile(f).infolist()) > 2_000  # what zipfile reads
+    assert "many parts" in load_file(f, tmp_path).text
+    assert "its directory has 0.099" in refused(f, tmp_path, Limits(zip_directory_bytes=50_000))
+    assert "lists more than 1,000 parts" in refused(f, tmp_path, Limits(zip_entries=1_000))
+
+
 # -- PDF: pages that share one enormous content stream, too many pages, time -------------------
-def pdf_bytes(pages: int, content: bytes) -> bytes:
-    """A PDF whose pages all draw one shared content stream."""
+def pdf_bytes(pages: int, content: bytes, font_map: bytes = b"", names: int = 1) -> bytes:
+    """A PDF whose pages all draw one shared content stream; its font, named /F1 ... /F`names`,
+    has `font_map` as its /ToUnicode character map when given."""
     from pypdf import PdfWriter
     from pypdf.generic import DictionaryObject, NameObject, StreamObject
 
     writer = PdfWriter()
-    font = writer._add_object(DictionaryObject({
+    entries = {
         NameObject("/Type"): NameObject("/Font"),
         NameObject("/Subtype"): NameObject("/Type1"),
         NameObject("/BaseFont"): NameObject("/Helvetica"),
-    }))
+    }
+    if font_map:
+        cmap = StreamObject()
+        cmap.set_data(font_map)
+        entries[NameObject("/ToUnicode")] = writer._add_object(cmap.flate_encode())
+    font = writer._add_object(DictionaryObject(entries))
     stream = StreamObject()
     stream.set_data(content)
     shared = writer._add_object(stream.flate_encode())
     for _ in range(pages):
         page = writer.add_blank_page(612, 792)
-        page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
-        )
+        fonts = DictionaryObject({NameObject(f"/F{i}"): font for i in range(1, names + 1)})
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
         page[NameObject("/Contents")] = shared
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def font_map(mib: float, filler: bytes) -> bytes:
+    """A /ToUnicode map of `mib` MiB: one real entry, then `filler` over and over (issue 21,
+    item 3: a 60 MB map took pypdf 37 s and 2.9 GB on one page)."""
+    head = b"begincmap\n1 beginbfchar\n<68> <0068>\nendbfchar\n"
+    return head + filler * int(mib * 2**20 // len(filler)) + b"endcmap\n"
 
 
 SHOW = b"BT /F1 12 Tf 72 720 Td (hello world) Tj ET\n"
@@ -225,6 +302,37 @@ def test_pdf_page_and_time_budgets(tmp_path: Path) -> None:
     assert doc.text.count("hello world") == 3 and len(doc.pages) == 3
     assert "more than 2 pages" in refused(f, tmp_path, Limits(pages=2))
     assert "time budget" in refused(f, tmp_path, Limits(seconds=-1))
+
+
+def test_pdf_font_map_counts_in_the_page_budget(tmp_path: Path) -> None:
+    f = tmp_path / "fontmap.pdf"
+    f.write_bytes(pdf_bytes(1, SHOW, font_map(1, b"<68> <0068>\n"), names=4))
+    assert f.stat().st_size < 30_000
+    assert "page 1 draws 4 MiB of content and font maps" in refused(f, tmp_path)  # once per name
+    assert "hello world" in load_file(f, tmp_path, Limits(page_content_bytes=8 * 2**20)).text
+
+
+@pytest.mark.timeout(60)
+def test_pdf_parser_is_stopped_inside_a_page(tmp_path: Path) -> None:
+    # a map pypdf reads line by line: ~1 s a MiB here, all of it inside page 1
+    f = tmp_path / "slow.pdf"
+    f.write_bytes(pdf_bytes(1, SHOW, font_map(10, b"x\n")))
+    began = time.monotonic()
+    reason = refused(f, tmp_path, Limits(page_content_bytes=2**30, seconds=1))
+    assert time.monotonic() - began < 5
+    assert reason == "over the time budget: reading took more than 1 s (stopped inside a page)"
+    small = tmp_path / "small.pdf"
+    small.write_bytes(pdf_bytes(3, SHOW))
+    assert load_file(small, tmp_path).text.count("hello world") == 3  # a new parser serves the next file
+
+
+def test_pdf_parser_memory_is_bounded(tmp_path: Path) -> None:
+    # pypdf splits a map at every "<": 6 MiB of "<>" took 470 MB (~2 s), 3 MiB half that
+    f = tmp_path / "greedy.pdf"
+    f.write_bytes(pdf_bytes(1, SHOW, font_map(3, b"<>")))
+    limits = Limits(page_content_bytes=2**30, pdf_memory_bytes=120 * 2**20)
+    assert "memory budget" in refused(f, tmp_path, limits)
+    assert "hello world" in load_file(f, tmp_path, Limits(page_content_bytes=2**30)).text
 
 
 # -- bytes, characters --------------------------------------------------------------------------

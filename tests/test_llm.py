@@ -284,6 +284,23 @@ def test_forced_reply_is_pruned_renumbered_and_checked(server: LocalServer, embe
     check_contract(draft)
 
 
+def test_a_sentence_naming_what_no_passage_names_is_unsupported(server: LocalServer, embedder: object) -> None:
+    # close in meaning and words to passage 1, yet "Paris" and "2019" are in no passage (issue 21)
+    good = ("Open-weight models publish their trained weights, so anyone can download and run them [1]. "
+            "Closed models such as GPT-4 are offered only through an API [2].")
+    invented = ("Open-weight models publish their trained weights in Paris [1]. "
+                "Meta released Llama 2 with open weights in 2019 [1].")
+    _, draft = run(answerer(server, embedder, f"{good} {invented}"), "What do open-weight models publish?", HITS)
+    assert draft.text == good and not draft.abstained
+    assert draft.unsupported == ("Open-weight models publish their trained weights in Paris.",
+                                 "Meta released Llama 2 with open weights in 2019.")
+    check_contract(draft)
+    # names the passages do have, in any case, and words that only start a sentence or item pass
+    stated = "- Meta released llama 2 with open weights in 2023 [1]."
+    _, draft = run(answerer(server, embedder, f"{good}\n{stated}"), "What do open-weight models publish?", HITS)
+    assert draft.unsupported == () and draft.text.endswith(stated)
+
+
 def test_sentinel_reply_abstains_without_streaming_it(server: LocalServer, embedder: object) -> None:
     a = answerer(server, embedder, SENTINEL)
     a.scorer.threshold, a.gate_margin = 2.0, 2.0  # the extractive answerer is not sure: no fallback

@@ -22,7 +22,8 @@ from rag.citations import (
     supported,
     word_overlap,
 )
-from rag.text import MARKER, sentence_spans
+from rag.lexical import tokenize
+from rag.text import BULLET, MARKER, sentence_spans
 from rag.types import Citation, Hit
 
 
@@ -121,9 +122,29 @@ _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
 def supports(claim: str, pieces: Sequence[str], sim: Similarity) -> bool:
     """`rag.citations.supported`, where a claim may also restate one clause of a long sentence:
     "Bad actors could repurpose models for generating disinformation" is 0.56 similar to the
-    whole 40-word sentence it restates (qa.jsonl, qwen-1.5b), under the 0.6 bar."""
+    whole 40-word sentence it restates (qa.jsonl, qwen-1.5b), under the 0.6 bar. And every
+    name and number of the claim is in one of the pieces."""
+    if not names_found(claim, pieces):
+        return False
     clauses = [c for p in pieces for c in _CLAUSE_BREAK.split(p) if len(c.split()) >= 4]
     return supported(claim, [*pieces, *clauses], sim)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def names_found(claim: str, pieces: Sequence[str]) -> bool:
+    """Whether each name (a capitalised word that does not start the claim or its list item and
+    is not a stop word) and each number of the claim occurs in `pieces`, in any case: a sentence can be
+    close in meaning to a passage and still say what no passage says ("... in Paris", an
+    off-topic answer of a local model that passed the similarity check, issue 21)."""
+    words = _WORD.findall(BULLET.sub("", claim, count=1))[1:]
+    names = {t for w in words if w[0].isupper() for t in tokenize(w)}
+    numbers = {w for w in words if w[0].isdigit()}
+    if not names and not numbers:
+        return True
+    text = " ".join(pieces)
+    return names <= set(tokenize(text)) and numbers <= set(_WORD.findall(text))
 
 
 def _best_piece(claim: str, texts: Sequence[str], sim: Similarity) -> int:
