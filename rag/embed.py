@@ -121,6 +121,8 @@ class Embedder(Embeddings):
         are another model's (`all-MiniLM-L6-v2+onnx-int8`), so an index never mixes them with
         torch's. What loaded counts: a refused int8 model embeds with torch."""
         name = PurePath(self.model_name).name if self.model_name else PACKAGED
+        if self.backend != INT8:
+            return name
         return f"{name}+{INT8}" if getattr(self.model, "backend", None) == INT8 else name
 
     @property
