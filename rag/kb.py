@@ -43,10 +43,11 @@ class KnowledgeBase:
     def embedder(self) -> Any:
         if self._embedder is None:
             from rag.embed import Embedder
-            from rag.models import embedding_model_path
+            from rag.models import embedding_model_path, models_dir
 
             self._embedder = Embedder(
-                embedding_model_path(self.settings), self.settings.embed_backend, self.settings.embed_batch_size
+                embedding_model_path(self.settings), self.settings.embed_backend, self.settings.embed_batch_size,
+                models_dir(self.settings),
             )
         return self._embedder
 

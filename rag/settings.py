@@ -13,7 +13,7 @@ from typing import Any
 from rag.errors import ConfigError
 
 ANSWERERS = ("extractive", "llm")
-EMBED_BACKENDS = ("torch", "onnx")
+EMBED_BACKENDS = ("torch", "onnx-int8", "onnx")  # (rag.embed, rag.embed_onnx)
 # what the llm answerer reads: the best sentences, or whole passages (rag.answer.llm)
 LLM_CONTEXTS = ("evidence", "passages")
 # how a boolean variable is written (RAG_READ_ONLY=1); anything else is an error, so that a typo
@@ -77,6 +77,8 @@ class Settings:
     chroma_url: str | None = None
     collection: str = "knowledge-base"
     embed_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
+    # torch; onnx-int8: the packaged model as fused int8 ONNX (rag.embed_onnx); onnx:
+    # sentence-transformers' own ONNX backend (needs optimum, which cannot install beside gradio)
     embed_backend: str = "torch"
     answerer: str = AUTO  # extractive, llm, or auto (resolve_answerer)
     llm_base_url: str | None = None

@@ -155,6 +155,7 @@ def web_settings(settings: Settings) -> Settings:
 
 # -- rag models ----------------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace) -> int:
+    from rag.embed_onnx import NAME as INT8_NAME
     from rag.models import EMBEDDING, KNOWN, default_model, install, installed, models_dir
 
     directory = models_dir(settings_from(args))
@@ -167,9 +168,19 @@ def cmd_models(args: argparse.Namespace) -> int:
             if spec.name in models:
                 status = "installed, default" if default and default.name == spec.name else "installed"
             say(f"  {spec.name:<13} {spec.size / 1e6:>7,.0f} MB  {status:<18} {spec.description}")
+        status = "installed" if INT8_NAME in models else "built on first use"
+        say(f"  {INT8_NAME}  23 MB (built here)  {status:<18} all-MiniLM-L6-v2 as fused int8 ONNX: "
+            "RAG_EMBED_BACKEND=onnx-int8")
         return 0
     if not args.name:
-        raise RagError(f"name the model to install: rag models install NAME ({', '.join(KNOWN)})")
+        raise RagError(f"name the model to install: rag models install NAME ({', '.join([*KNOWN, INT8_NAME])})")
+    if args.name == INT8_NAME:
+        from rag.embed import build_int8
+
+        model = build_int8(directory)
+        say(f"built {model.name}: {model.path} ({model.size:,} bytes, sha256 {model.sha256})")
+        say("select it with RAG_EMBED_BACKEND=onnx-int8, then rebuild the index: rag index --rebuild")
+        return 0
     model = install(args.name, directory, progress=sys.stderr.isatty())
     say(f"installed {model.name}: {model.path} ({model.size:,} bytes, sha256 {model.sha256})")
     if model.kind == EMBEDDING:

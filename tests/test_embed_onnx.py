@@ -1,0 +1,164 @@
+"""RAG_EMBED_BACKEND=onnx-int8: the packaged model exported, fused and quantized once into the
+models folder (about 20 s here, once per session), its vectors close to torch's, a model that
+changed or strays from torch refused (torch embeds instead), and an index never mixing its
+vectors with torch's."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ARTICLES
+
+from rag.cli import main
+from rag.embed import Embedder
+from rag.embed_onnx import FOLDER, NAME, sha256_of
+from rag.errors import ConfigError, ModelMismatch
+from rag.kb import KnowledgeBase
+from rag.models import installed, record
+from rag.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def int8_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding the int8 model, built through the backend's first use."""
+    directory = tmp_path_factory.mktemp("int8-models")
+    Embedder(backend="onnx-int8", models_dir=directory).embed_query("build it")
+    return directory
+
+
+@pytest.fixture
+def copy_models(int8_dir: Path, tmp_path: Path) -> Callable[[], Path]:
+    """A copy of the built models folder, recorded at its new place, for a test to damage."""
+
+    def copy() -> Path:
+        target = tmp_path / "models"
+        shutil.copytree(int8_dir / FOLDER, target / FOLDER)
+        model = installed(int8_dir)[NAME]
+        record(target, replace(model, path=target / FOLDER / model.path.name))
+        return target
+
+    return copy
+
+
+def paragraphs(n: int) -> list[str]:
+    """Real text of the kind an index holds: the first paragraphs of the two articles."""
+    out = []
+    for path in ARTICLES:
+        out += [p.strip() for p in path.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 80][:n]
+    return out
+
+
+def test_int8_vectors_are_close_to_torch(int8_dir: Path, embedder: Embedder) -> None:
+    int8 = Embedder(backend="onnx-int8", models_dir=int8_dir)
+    assert int8.identity == "all-MiniLM-L6-v2+onnx-int8" and int8.dimension == 384
+    texts = [*paragraphs(4), "What is the difference between open and closed AI?", "Who trains open models?"]
+    mine, theirs = int8.encode(texts), embedder.encode(texts)
+    assert np.allclose(np.linalg.norm(mine, axis=1), 1.0, atol=1e-5)
+    cos = np.sum(mine * theirs, axis=1)
+    assert cos.min() >= 0.98, cos
+    # alone, a query's activations are quantized on their own range (dynamic quantization is
+    # per batch), so its vector is not the batched one, but it is as close to torch's
+    alone = np.asarray(int8.embed_query(texts[-1]), dtype=np.float32)
+    assert float(alone @ theirs[-1]) >= 0.98 and float(alone @ mine[-1]) >= 0.98
+
+
+def test_int8_keeps_the_models_256_tokens(int8_dir: Path, embedder: Embedder) -> None:
+    """tokenizer.json truncates at 128 tokens: two texts that differ only after ~150 tokens
+    must still get different vectors, as torch gives them."""
+    head = " ".join(paragraphs(6))
+    words = head.split()[:130]
+    assert len(words) == 130
+    a, b = " ".join([*words, "apples and pears"]), " ".join([*words, "compilers and kernels"])
+    int8 = Embedder(backend="onnx-int8", models_dir=int8_dir).encode([a, b])
+    assert float(int8[0] @ int8[1]) < 0.9999
+    assert np.sum(int8 * embedder.encode([a, b]), axis=1).min() >= 0.98
+
+
+def test_a_changed_model_file_is_refused_and_torch_embeds(
+    copy_models: Callable[[], Path], embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = copy_models()
+    path = directory / FOLDER / "model.onnx"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="rag.embed"):
+        e = Embedder(backend="onnx-int8", models_dir=directory)
+        vector = e.embed_query("What is open source AI?")
+    assert "refusing the int8 embedding model" in caplog.text and "sha256" in caplog.text
+    assert f"rag models install {NAME}" in caplog.text
+    assert e.identity == "all-MiniLM-L6-v2"
+    assert vector == embedder.embed_query("What is open source AI?")
+
+
+def test_weights_that_stray_from_torch_are_refused(
+    copy_models: Callable[[], Path], embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model whose file matches its record but whose vectors drifted (its weight scales
+    perturbed, as a bad quantization would) fails the cosine check against torch."""
+    import onnx
+    from onnx import numpy_helper
+
+    directory = copy_models()
+    path = directory / FOLDER / "model.onnx"
+    model = onnx.load(str(path))
+    rng = np.random.default_rng(0)
+    for init in model.graph.initializer:
+        values = numpy_helper.to_array(init)
+        if values.dtype == np.float32 and values.size >= 384:
+            noisy = values * (1 + 0.3 * rng.standard_normal(values.shape)).astype(np.float32)
+            init.CopyFrom(numpy_helper.from_array(noisy, init.name))
+    onnx.save(model, str(path))
+    recorded = installed(directory)[NAME]
+    record(directory, replace(recorded, sha256=sha256_of(path), size=path.stat().st_size))
+    with caplog.at_level(logging.WARNING, logger="rag.embed"):
+        e = Embedder(backend="onnx-int8", models_dir=directory)
+        assert e.identity == "all-MiniLM-L6-v2"
+    assert "strays from torch" in caplog.text and "Embedding with torch instead" in caplog.text
+    assert e.embed_query("licences") == embedder.embed_query("licences")
+
+
+def test_an_index_built_with_torch_is_not_extended_with_int8_vectors(
+    int8_dir: Path, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("\n\n".join(paragraphs(3)), encoding="utf-8")
+    index = tmp_path / "index"
+    KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=index), embedder=embedder).sync(
+        progress=False)
+    (corpus / "b.txt").write_text("Open weights can be studied by anyone who downloads them.", encoding="utf-8")
+    monkeypatch.setenv("RAG_EMBED_BACKEND", "onnx-int8")
+    monkeypatch.setenv("RAG_MODELS_DIR", str(int8_dir))
+    paths = ["--corpus", str(corpus), "--index", str(index)]
+    assert main(["index", *paths, "--json"]) == ModelMismatch.exit_code
+    err = capsys.readouterr().err
+    assert "all-MiniLM-L6-v2+onnx-int8" in err and "rag index --rebuild" in err
+    assert main(["search", "open weights", *paths]) == ModelMismatch.exit_code
+    capsys.readouterr()
+    assert main(["index", *paths, "--rebuild", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == 2 and report["chunks"] >= 2
+    kb = KnowledgeBase(Settings.from_env(corpus_dir=corpus, index_dir=index))
+    assert kb.search("Who can study open weights?", k=1)[0].chunk.source == "b.txt"
+    # and back: the torch model refuses the int8 index
+    torch_kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=corpus, index_dir=index), embedder=embedder)
+    with pytest.raises(ModelMismatch, match=r"all-MiniLM-L6-v2 \(384-d\)"):
+        torch_kb.sync(progress=False)
+
+
+def test_int8_is_only_for_the_packaged_model(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="packaged all-MiniLM-L6-v2 only"):
+        _ = Embedder(str(tmp_path), backend="onnx-int8", models_dir=tmp_path).dimension
+    with pytest.raises(ConfigError, match="torch or onnx-int8"):
+        Settings.from_env(env={"RAG_EMBED_BACKEND": "int4"})
