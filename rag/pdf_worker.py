@@ -71,11 +71,10 @@ class Worker:
     def __init__(self, memory: int) -> None:
         self.memory = memory
         root = str(Path(__file__).resolve().parent.parent)  # where `rag` is, however the parent found it
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        start = f"import sys; sys.path.insert(0, {root!r}); from rag.pdf_worker import main; main()"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.pdf_worker", str(memory)],
+            [sys.executable, "-c", start, str(memory)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": path},
         )
 
     def run(self, request: dict[str, Any], data: bytes, deadline: float) -> dict[str, Any]:
@@ -192,5 +191,10 @@ def _job(request: dict[str, Any], data: bytes, memory: int) -> dict[str, Any]:
     return {"text": text, "pages": pages}
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The worker's entry point: its memory budget is the first argument."""
     _serve(int(sys.argv[1]), sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    main()
