@@ -23,7 +23,7 @@ from ui.app import build_app, example_questions, launch
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = ["What is the difference between open source and closed AI models?",
-             "What are the risks of open source AI?"]
+             "Why do open source models foster innovation?"]  # the llm cites both articles
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
 
