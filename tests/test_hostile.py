@@ -154,16 +154,20 @@ def zip_bomb_docx(path: Path, mib: int, level: int = 1, xml: bytes | None = None
                     member.write(bytes(2**20))
 
 
+def refused_with_peak(path: Path, corpus: Path) -> tuple[str, int]:
+    """Why `path` is refused, and the peak of the memory Python allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        return refused(path, corpus), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_docx_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
     f = tmp_path / "bomb.docx"
     zip_bomb_docx(f, 80)
     assert f.stat().st_size < 1_000_000
-    tracemalloc.start()
-    try:
-        reason = refused(f, tmp_path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    reason, peak = refused_with_peak(f, tmp_path)
     assert "word/document.xml inflates to 80 MiB" in reason
     assert peak < 20 * 2**20  # nothing was inflated
 
@@ -212,12 +216,7 @@ def test_docx_whose_directory_lies_about_sizes_is_counted_as_it_inflates(tmp_pat
     f = tmp_path / "lying.docx"
     lying_docx(f, 80)
     assert zipfile.ZipFile(f).getinfo("word/document.xml").file_size < 2_000  # what the directory says
-    tracemalloc.start()
-    try:
-        reason = refused(f, tmp_path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    reason, peak = refused_with_peak(f, tmp_path)
     size = zipfile.ZipFile(f).getinfo("word/document.xml").file_size
     assert reason == f"a lying zip: its directory says word/document.xml inflates to {size:,} bytes, its data to more"
     assert peak < 20 * 2**20  # counted piece by piece, never held
