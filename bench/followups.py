@@ -6,7 +6,7 @@
 For each conversation the first question is asked, then the follow-up with the first exchange
 as history. Printed, per split: how many answerable follow-ups hold all their facts (fact
 recall 1) and the mean fact recall (an abstention scores 0), how many cite an expected source,
-how many repeat the previous answer (share a cited span with it), how many unanswerable
+how many repeat the previous answer (say nothing new: every passage they quote it quoted), how many share a passage with it, how many unanswerable
 follow-ups abstain and how many answerable ones abstain (false abstentions).
 
 Two formats are read. tests/data/conversations.jsonl (docs/eval.md): `answers` is a list of
@@ -55,6 +55,7 @@ def summary(results: list[dict[str, bool | float]]) -> dict[str, str]:
         out["fact recall"] = f"{sum(float(r['recall']) for r in answerable) / n:.3f}"
         out["source"] = f"{sum(bool(r['source']) for r in answerable)}/{n}"
         out["repeats"] = f"{sum(bool(r['repeats']) for r in answerable)}/{n}"
+        out["share a passage"] = f"{sum(bool(r['shares']) for r in answerable)}/{n}"
         out["false abstentions"] = f"{sum(not r['answered'] for r in answerable)}/{n}"
     if unanswerable:
         out["abstained"] = f"{sum(bool(r['abstained']) for r in unanswerable)}/{len(unanswerable)}"

@@ -61,10 +61,16 @@ def judge(conv: Conversation, first: Answer, follow: Answer) -> dict[str, bool |
         return {"abstained": follow.abstained}
     text = _plain(follow.text)
     found = [not follow.abstained and any(_plain(p) in text for p in fact) for fact in conv.answers]
+    # an answer repeats the previous one when it says nothing new: every passage it quotes was
+    # quoted before. Quoting again the one sentence that answers the follow-up, beside new ones,
+    # is what a reader expects ("How are they accessed?" after a list that said so); `shares`
+    # counts those answers.
+    repeats = not follow.abstained and spans(follow) <= spans(first)
     return {
         "answered": not follow.abstained,
-        "differs": not follow.abstained and not (spans(follow) & spans(first)),
-        "repeats": bool(spans(follow) & spans(first)),
+        "differs": not follow.abstained and not repeats,
+        "repeats": repeats,
+        "shares": bool(spans(follow) & spans(first)),
         "source": any(c.source in conv.sources for c in follow.citations),
         "fact": any(found),
         "all_facts": all(found),

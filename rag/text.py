@@ -69,6 +69,8 @@ def readable(quote: str) -> str:
     text = _MD_CODE.sub(r"\1", text)
     text = _MD_STRONG.sub(r"\2", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # a Markdown table row shows its cells without the outer bars ("| Reddit | 726 |")
+    lines = [line.strip("|").strip() if len(line) > 1 and line[0] == line[-1] == "|" else line for line in lines]
     out = ""
     for line in lines:
         out += ("\n" if out and _SHOWN_ITEM.match(line) else " " if out else "") + line

@@ -106,6 +106,18 @@ def articles_corpus(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def full_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> KnowledgeBase:
+    """A synced knowledge base over the whole corpus/ (the articles and the related sources),
+    shared by read-only tests."""
+    root = tmp_path_factory.mktemp("full")
+    shutil.copytree(CORPUS, root / "corpus")
+    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index"),
+                       embedder=embedder)
+    kb.sync(progress=False)
+    return kb
+
+
+@pytest.fixture(scope="session")
 def articles_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> KnowledgeBase:
     """A synced knowledge base over the two articles, shared by read-only tests."""
     root = tmp_path_factory.mktemp("articles")

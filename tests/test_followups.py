@@ -4,28 +4,13 @@ tests/data/followups.jsonl over the whole corpus/ (the articles and the related 
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-from conftest import CORPUS, DATA
+from conftest import DATA
 
 from rag.answer.followup import already_said, carry_over, condense
 from rag.conversations import ask_pair, judge, read
-from rag.embed import Embedder
 from rag.kb import KnowledgeBase
-from rag.settings import Settings
 
 CONVERSATIONS = read(DATA / "followups.jsonl")
-
-
-@pytest.fixture(scope="module")
-def full_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> KnowledgeBase:
-    root = tmp_path_factory.mktemp("full")
-    shutil.copytree(CORPUS, root / "corpus")
-    kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=root / "corpus", index_dir=root / "index"),
-                       embedder=embedder)
-    kb.sync(progress=False)
-    return kb
 
 
 def test_the_set_has_pronoun_and_standalone_follow_ups() -> None:
@@ -65,3 +50,14 @@ def test_follow_ups_say_something_new_and_cite_the_right_document(full_kb: Knowl
     assert all(r["differs"] for r in answerable), results
     assert sum(r["source"] for r in answerable) >= 0.9 * len(answerable), results
     assert all(r["abstained"] for r in results if "abstained" in r), results
+
+
+def test_the_sentence_that_answers_a_follow_up_may_be_quoted_again(full_kb: KnowledgeBase) -> None:
+    """"How are they accessed?" after a list of closed models: the sentence that says so was in
+    the first answer; the follow-up's answer quotes it again rather than something new and off
+    the question (it answered about open models before)."""
+    first = full_kb.ask("What examples of closed AI models does the second article give?")
+    assert "accessed via APIs" in first.text
+    follow = full_kb.ask("How are they accessed?", history=[(first.question, first.text)])
+    assert "accessed via APIs" in follow.text, follow.text
+    assert "open source" not in follow.text.lower(), follow.text

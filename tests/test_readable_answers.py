@@ -7,7 +7,7 @@ import re
 
 from rag.answer.evidence import NoIndex
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.units import cut, with_sources
+from rag.answer.units import answer_units, cut, joined, unit_context, with_sources
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.split import find_headings
@@ -118,3 +118,48 @@ def test_words_naming_the_document_do_not_pick_its_sentences(embedder: Embedder)
     named, neutral = gap("licenses/zorblax-license.txt"), gap("licenses/doc.txt")
     assert named > 0  # the patent sentence leads in the licence's own file
     assert named > neutral + 0.01  # and the file's name is what moved it
+
+
+def test_a_sentence_cut_between_two_retrieved_chunks_is_whole_again() -> None:
+    start = APACHE.index("(d) If the Work")
+    cut_at = APACHE.index("purposes only")  # the splitter's edge falls inside the sentence
+    first = Chunk("apache.txt", "Redistribution", APACHE[start:cut_at], start, cut_at)
+    overlap = APACHE.index("The contents")
+    second = Chunk("apache.txt", "Redistribution", APACHE[overlap:], overlap, len(APACHE))
+    sentence = "The contents\n          of the NOTICE file are for informational purposes only and\n          do not modify the License."
+    for chunk in (first, second):  # alone, neither chunk may quote it
+        assert sentence not in [chunk.text[s:e] for s, e in answer_units(chunk.text, chunk.section)]
+    merged = joined([Hit(second, 0.9, 0.8), Hit(first, 0.7, 0.6)])
+    assert len(merged) == 1 and merged[0].dense_score == 0.8
+    whole = merged[0].chunk
+    assert (whole.start, whole.end) == (start, len(APACHE)) and whole.text == APACHE[start:]
+    assert sentence in [whole.text[s:e] for s, e in answer_units(whole.text, whole.section)]
+    other = Chunk("other.txt", "Redistribution", APACHE[overlap:], overlap, len(APACHE))
+    assert len(joined([Hit(first, 0.7), Hit(other, 0.6)])) == 2  # another document's passage stays apart
+
+
+CARD = """#### Training data
+
+We use the concatenation from multiple datasets to fine-tune our model.
+
+| Dataset | Paper | Number of training tuples |
+|--------|:----:|:-----:|
+| [Reddit comments (2015-2018)](https://example.org/reddit) | [paper](https://example.org/p) | 726,484,430 |
+| [S2ORC](https://example.org/s2orc) Citation pairs (Abstracts) | [paper](https://example.org/q) | 116,288,806 |
+"""
+
+
+def test_each_row_of_a_markdown_table_is_a_unit_scored_with_its_header() -> None:
+    units = [CARD[s:e] for s, e in answer_units(CARD, "Training data")]
+    rows = [u for u in units if u.startswith("|")]
+    assert [r.split("]")[0] for r in rows] == ["| [Reddit comments (2015-2018)", "| [S2ORC"]  # no header, no rule
+    start = CARD.index("| [Reddit")
+    context = unit_context(CARD, start, start + len(rows[0]), "Training data")
+    assert context.startswith("Training data (Dataset | Paper | Number of training tuples): ")
+    assert readable(rows[0]) == "Reddit comments (2015-2018) | paper | 726,484,430"
+
+
+def test_a_question_answered_by_a_table_row_quotes_it(full_kb: KnowledgeBase) -> None:
+    answer = full_kb.ask("Which dataset contributed the most training pairs?")
+    assert "Reddit comments" in answer.text, answer.text
+    assert any(c.quote.startswith("| [Reddit") for c in answer.citations)

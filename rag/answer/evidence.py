@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.lexical import tokenize
+from rag.answer.terms import redundant
 from rag.text import sentence_spans
 from rag.types import Chunk, Hit
 
@@ -89,8 +89,7 @@ def _clash(a: _Window, b: _Window) -> bool:
     """Overlapping spans of one source (chunks overlap), or nearly the same words."""
     if a.chunk.source == b.chunk.source and a.start < b.end and b.start < a.end:
         return True
-    ta, tb = set(tokenize(a.text())), set(tokenize(b.text()))
-    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) > 0.7
+    return redundant(a.text(), b.text())
 
 
 def _widen(window: _Window, chosen: list[_Window], room: int) -> int:

@@ -26,6 +26,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from rag.answer import Draft, Turn, abstention, final
 from rag.answer.followup import carry_over
+from rag.answer.units import joined
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
 from rag.settings import ABSTAIN_THRESHOLD, LLM_CONTEXTS, Settings
@@ -211,6 +212,7 @@ class LLMAnswerer:
             log.warning("could not warm the LLM up: %s", err)
 
     def stream(self, question: str, hits: list[Hit], history: Sequence[Turn] = ()) -> Iterator[str | Draft]:
+        hits = joined(hits)  # a sentence cut between two retrieved chunks is whole again
         # the extractive answerer's confidence, computed once: the gate, then the fallback
         confidence = self.scorer.confidence_for(question, hits) if hits else -math.inf
         if self.too_weak(confidence):

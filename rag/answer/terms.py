@@ -4,6 +4,7 @@ question's terms, and the terms a document's name already says."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import PurePath
 
 from rag.lexical import tokenize
@@ -37,3 +38,25 @@ def share(weights: dict[str, float], found: set[str]) -> float:
     """The weighted share of the terms that `found` holds."""
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in found) / total if total > 0 else 0.0
+
+
+def redundant(a: str, b: str) -> bool:
+    """Two texts that say nearly the same: over 70 % of the shorter one's terms are in the other
+    (a rule of thumb, not tuned; both answerers keep only one of such a pair)."""
+    ta, tb = set(tokenize(a)), set(tokenize(b))
+    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) > 0.7
+
+
+# A question that asks for an amount, and the numbers that answer one (English grammar, not
+# tuned). With the mean confidence rule (rag.settings.ABSTAIN_THRESHOLD) on-topic questions for a
+# figure the documents do not give were answered with quotes that name none; on the dev halves
+# this rule refuses them and no answerable question (bench/followups.py --split dev,
+# `python bench/tune_answer.py --split dev`).
+_AMOUNT_ASKED = re.compile(r"\bhow (much|many|long|old)\b|\bwhat (year|percentage)\b|\bin (dollars|euros)\b", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|forty|fifty|"
+                     r"hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)
+
+
+def unanswered_amount(question: str, quotes: list[str]) -> bool:
+    """A question for an amount ("how much does it cost?") whose quotes name none."""
+    return bool(_AMOUNT_ASKED.search(question)) and not any(_NUMBER.search(q) for q in quotes)

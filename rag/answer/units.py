@@ -11,8 +11,9 @@ from pathlib import PurePosixPath
 
 from rag.split import is_plain_heading, numbered_title
 from rag.text import is_list_item, readable, sentence_spans
+from rag.types import Chunk, Hit
 
-_ENDS_SENTENCE = tuple(".!?:;\"'”’)]»…")
+_ENDS_SENTENCE = tuple(".!?:;\"'”’)]»…|")
 
 
 def cut(chunk_text: str, start: int, end: int) -> bool:
@@ -48,10 +49,44 @@ def without_sources(text: str, sources: Sequence[str]) -> str:
 _REFERRING = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Here)\b")
 
 
+# a Markdown table's line ("| Reddit comments | 726,484,430 |") and its header's separator line
+_TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
+_TABLE_RULE = re.compile(r"^[ \t]*\|[\s:|-]*\|[ \t]*$")
+
+
+def table_rows(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, header start) of each data row of the Markdown tables in `text`; the
+    header is the table's first line, when the line under it is the |---| rule."""
+    rows: list[tuple[int, int, int]] = []
+    header = -1
+    prev_end = -2
+    for m in _TABLE_ROW.finditer(text):
+        if m.start() != prev_end + 1:  # not the next line: a new table
+            header = m.start()
+            first = True
+        prev_end = m.end()
+        if first or _TABLE_RULE.match(m.group()):
+            first = False
+            continue
+        rows.append((m.start(), m.end(), header))
+    return rows
+
+
 def passage_units(text: str) -> list[tuple[int, int]]:
     """The answerable units of a passage: its sentences, where a sentence that introduces a
     list ("...include:") is joined with the list items under it, and a sentence that refers
-    back ("This allows...") is joined with the one before it on the same line."""
+    back ("This allows...") is joined with the one before it on the same line; each row of a
+    Markdown table is a unit of its own (a sentence splitter reads a table as one run-on
+    sentence, which no answer should quote)."""
+    rows = table_rows(text)
+    if rows:
+        table = [(m.start(), m.end()) for m in _TABLE_ROW.finditer(text)]
+        other = [u for u in _sentence_units(text) if not any(s < u[1] and u[0] < e for s, e in table)]
+        return sorted(other + [(s, e) for s, e, _h in rows])
+    return _sentence_units(text)
+
+
+def _sentence_units(text: str) -> list[tuple[int, int]]:
     spans = sentence_spans(text)
     units: list[tuple[int, int]] = []
     i = 0
@@ -85,9 +120,49 @@ def is_heading(text: str, section: str) -> bool:
     return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()) == section)
 
 
+def unit_context(passage: str, start: int, end: int, section: str) -> str:
+    """What the unit `passage[start:end]` is scored as: `in_section`, with a table row's
+    header (the row's cells are values; the header says what they are)."""
+    header = next((h for s, _e, h in table_rows(passage) if s == start), None)
+    if header is not None:
+        line = passage[header:].split("\n", 1)[0]
+        section = f"{section} ({readable(line)})" if section else readable(line)
+    return in_section(section, passage[start:end])
+
+
 def in_section(section: str, text: str) -> str:
     """What a unit is scored as: its section title and its text as a reader sees it (Markdown
     link and code syntax, heading marks and hard line breaks gone: a link's address says nothing
     about the question, and it drowned "384 dimensional" in a model card's sentence)."""
     text = readable(text)
     return f"{section}: {text}" if section and not text.startswith(section) else text
+
+
+def joined(hits: Sequence[Hit]) -> list[Hit]:
+    """The hits, where passages of one document and section that overlap or touch are one
+    passage in the better one's place: a sentence the splitter cut between two chunks (each
+    holding a fragment no answer may quote) is whole again. Offsets stay exact."""
+    out: list[Hit] = []
+    for hit in hits:
+        c = hit.chunk
+        for i, kept in enumerate(out):
+            k = kept.chunk
+            if k.source == c.source and k.section == c.section and c.start <= k.end and k.start <= c.end:
+                lo, hi = (k, c) if k.start <= c.start else (c, k)
+                text = lo.text + hi.text[lo.end - hi.start:] if hi.end > lo.end else lo.text
+                chunk = Chunk(c.source, c.section, text, lo.start, max(lo.end, hi.end))
+                dense = max((s for s in (kept.dense_score, hit.dense_score) if s is not None), default=None)
+                out[i] = Hit(chunk, max(kept.score, hit.score), dense, kept.bm25_score)
+                break
+        else:
+            out.append(hit)
+    return out
+
+
+def adjacent(chunk_text: str, chunk_start: int, end: int, start: int) -> bool:
+    """Whether a span starting at `start` follows one ending at `end` on the same line, with
+    only spaces between (two sentences an answer shows under one citation)."""
+    if start < end:
+        return False
+    gap = chunk_text[end - chunk_start : start - chunk_start]
+    return 0 <= start - end <= 3 and not gap.strip() and "\n" not in gap
