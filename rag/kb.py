@@ -54,7 +54,9 @@ class KnowledgeBase:
     @property
     def store(self) -> Any:
         """The vector store; reopened when a sync (maybe in another process) changed the index,
-        because an embedded Chroma client does not see another client's writes."""
+        because an embedded Chroma client does not see another client's writes. The check costs
+        a stat of BM25's `current` pointer (Bm25Index.current_version), read again only when a
+        sync replaced it."""
         with self._store_lock:
             version = self.lexical.current_version()
             stale = version != self._store_version and not self.settings.chroma_url
@@ -89,13 +91,8 @@ class KnowledgeBase:
             s = self.settings
             # a query embedded by another model than the index's vectors finds nonsense (or fails)
             check_model(Manifest.read(s.index_dir).embedding, store, self.embedder, s.chroma_url or str(s.index_dir))
-            self._retriever = HybridRetriever(
-                store=store,
-                embedder=self.embedder,
-                lexical=self.lexical,
-                k=s.k,
-                dense_weight=s.dense_weight,
-                rrf_k=s.rrf_k,
+            self._retriever = HybridRetriever.from_settings(
+                s, store=store, embedder=self.embedder, lexical=self.lexical,
                 reranker=load_reranker(s.reranker) if s.reranker else None,
             )
         return self._retriever
