@@ -102,12 +102,20 @@ class Settings:
     llm_api_key: str = field(default="none", repr=False)
     models_dir: str | None = None  # local GGUF models; None: ~/.cache/rag-kb/models
     reranker: str | None = None
+    # passages an answer reads (plus ANSWER_LEXICAL_EXTRA) and a search returns. Set in the first
+    # version, not tuned; the answers are measured with it: `python bench/run_suite.py --split dev`
     k: int = 5
+    # characters a chunk holds at most, and shares with its neighbour: set in the first version
+    # (LangChain's splitter, heading-aware), not swept. docs/benchmarks.md "Against the plain
+    # LangChain recipe" measures 1,000/200 against it (`python bench/langchain_baseline.py`);
+    # re-measure a change with `python bench/run_suite.py --split dev` (it re-indexes the suite)
     chunk_size: int = 800
     chunk_overlap: int = 100
     dense_weight: float = DENSE_WEIGHT
     rrf_k: int = RRF_K
     abstain_threshold: float = ABSTAIN_THRESHOLD
+    # the largest file the web page accepts: a bound, not tuned (a 25 MB PDF is ~1,000 pages);
+    # the request-size attacks on a running server: `python bench/server_attacks.py`
     max_upload_mb: float = 25.0
     auth: str | None = field(default=None, repr=False)  # USER:PASSWORD
     auth_file: str | None = None  # a file whose first line is USER:PASSWORD (kept out of `ps`)
@@ -118,6 +126,8 @@ class Settings:
     # longer questions are refused: no real question is this long, and embedding and scoring
     # a huge one holds an answer slot for seconds
     max_question_chars: int = 2000
+    # texts per model call when indexing: sentence-transformers' default; the sync's speed against
+    # the model's own at this batch size: `python bench/sync_speed.py` (docs/benchmarks.md)
     embed_batch_size: int = 32
     # what the llm answerer reads: "evidence" (the best sentences, about 250-400 tokens) or
     # "passages" (whole chunks, up to 9,000 characters); see docs/llm.md

@@ -126,6 +126,9 @@ def count(store: Chroma) -> int:
 # n_results = their number returns exactly the reachable ones (HNSW keeps walking the graph until
 # it has found that many), and writing an unreachable record again links it back in (both checked
 # on a real segment whose links to one record were cut: tests/test_store.py).
+# Not tuned: bounds. A checking query of REACH_BATCH ids walks the graph for that many results
+# (a few ms each); a written-again record was found by the first round in every case seen
+# (tests/test_store.py), so REPAIR_ROUNDS only bounds a store that never heals.
 REACH_BATCH = 256  # ids per checking query
 REPAIR_ROUNDS = 3  # write-again rounds before giving up
 
