@@ -5,10 +5,13 @@ libraries' variables: `prepare_libraries`)."""
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from rag.errors import ConfigError
 
@@ -72,16 +75,14 @@ ABSTAIN_THRESHOLD = 0.40
 
 # Weighted reciprocal-rank fusion of the dense and BM25 lists (rag.retrieve.rrf_fuse): dense weight
 # and RRF constant, the defaults of Settings and of HybridRetriever alike. Chosen on the suite's dev
-# halves, nDCG@10 of the fusion sweep of 2026-12-02 (bench/results/fusion.json, the tables in
-# docs/benchmarks.md "Fusion"): in effect the dense ranking with BM25 breaking near-ties. It is
-# level with dense on the dev mean (0.863 against 0.862; test 0.835 against 0.833) and one
-# question below it on emacs-common's dev half (0.860 against 0.866). The best dev mean (convex
-# min-max w 0.7, 0.877) and every setting that gives BM25 real weight fall below dense on git-doc
-# and sqlite3-doc by 0.04-0.08; the settings that stay level with dense everywhere (z-score w 0.9,
-# query-adaptive RRF) differ from this one by less than the fetch depth changes them (one or two
-# questions a domain), so the simpler rule stays. Re-measure:
-# `python bench/run_suite.py && python bench/tune_fusion.py` (writes bench/results/fusion.json),
-# then `python bench/render_tables.py`.
+# halves by nDCG@10 (bench/results/fusion.json, 2026-12-05; the tables of docs/benchmarks.md
+# "Fusion"): in effect the dense ranking with BM25 breaking near-ties, never below dense on a dev
+# or test half (dev mean 0.857 against 0.855, test 0.833 against 0.831). Settings that give BM25
+# real weight, the best dev mean among them (convex min-max w 0.7, 0.872), fall 0.04-0.07 below
+# dense on git-doc and sqlite3-doc; query-adaptive RRF (0.861) and z-score w 0.9 (0.866) edge it on
+# the dev mean by one or two questions a domain, less than the fetch depth changes them, so the
+# simpler rule stays. Re-measure: `python bench/run_suite.py && python bench/tune_fusion.py`
+# (writes bench/results/fusion.json), then `python bench/render_tables.py`.
 DENSE_WEIGHT = 0.9
 RRF_K = 10
 
@@ -181,8 +182,15 @@ class Settings:
             raise ConfigError(f"RAG_LLM_THREADS must be 0 (every core) or more, not {self.llm_threads}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"the embedding batch size must be at least 1, not {self.embed_batch_size}")
-        if self.max_upload_mb <= 0:
-            raise ConfigError("the upload limit must be positive")
+        if not 0 < self.max_upload_mb < math.inf:  # (also refuses nan)
+            raise ConfigError(f"the upload limit (RAG_MAX_UPLOAD_MB) must be a positive number, not {self.max_upload_mb}")
+        if not 0.0 <= self.abstain_threshold <= 1.0:
+            raise ConfigError(f"the abstention threshold (RAG_ABSTAIN_THRESHOLD) must be between 0 and 1, "
+                              f"not {self.abstain_threshold}")
+        for name, var in (("chroma_url", "RAG_CHROMA_URL"), ("llm_base_url", "RAG_LLM_BASE_URL")):
+            url = getattr(self, name)
+            if url is not None and not _is_http_url(url):
+                raise ConfigError(f"{var} must look like http://host:port, not {url!r}")
         if not 3 <= len(self.collection) <= 512:
             raise ConfigError("the collection name needs 3 to 512 characters")
         if self.auth_file is not None and not self.auth_file.strip():
@@ -207,6 +215,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then `RAG_*` variables, then the non-None keyword overrides (CLI flags)."""
         env = dict(os.environ) if env is None else env
+        _check_names(env)
         types = {f.name: f.type for f in fields(cls)}
         values: dict[str, Any] = {}
         for var, name in _ENV.items():
@@ -248,6 +257,20 @@ def prepare_libraries(env: Any = None) -> None:
     env = os.environ if env is None else env
     for name, value in LIBRARY_ENVIRONMENT.items():
         env.setdefault(name, value)
+
+
+def _check_names(env: dict[str, str]) -> None:
+    """A RAG_* variable this package does not read is a typo (RAG_READONLY=1 would otherwise leave
+    the server writable): an error that names the variable it probably meant."""
+    for var in sorted(v for v in env if v.startswith("RAG_") and v not in _ENV):
+        close = difflib.get_close_matches(var, _ENV, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"the variables are {', '.join(sorted(_ENV))}"
+        raise ConfigError(f"unknown setting {var} in the environment: {hint} (or unset it)")
+
+
+def _is_http_url(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname)
 
 
 def _read_auth_file(path: str) -> str:
