@@ -32,7 +32,7 @@ def open_client(settings: Settings, create: bool = True) -> Any:
         try:
             with _CLIENT_LOCK:
                 return chromadb.HttpClient(
-                    host=url.hostname,
+                    host=str(url.hostname),  # (Settings refuses a URL without one)
                     port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https",
                     settings=chroma_settings,
