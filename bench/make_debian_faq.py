@@ -2,8 +2,8 @@
 
     python bench/make_debian_faq.py [--out bench/data/debian-faq] [--handbook]
 
-Downloads `debian-faq` and `debian-reference-en` (and with --handbook `debian-handbook`) with
-`apt-get download`, extracts them with `dpkg-deb -x`, and reads their plain-text editions:
+Downloads `debian-faq` and `debian-reference-en` (and with --handbook `debian-handbook`), at the
+versions pinned in PACKAGES, with `apt-get download`, checks their SHA-256, extracts them with `dpkg-deb -x`, and reads their plain-text editions:
 
 - every numbered FAQ heading that asks a question ("2.3. Where/how can I get ...?") is a query;
   the answer text under it (down to the next numbered heading) is its one gold passage, stored
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import html
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -29,16 +31,48 @@ DEBS = ROOT / "data" / "debs"
 HEADING = re.compile(r"^(?:Chapter )?(\d+(?:\.\d+)*)\.\s+(\S.*)$")
 
 
+# The Debian packages every benchmark set is built from (this script, bench/make_suite.py,
+# bench/make_holdout.py), pinned: the version `apt-get download` fetches and the SHA-256 of its
+# .deb, as Debian 12 (bookworm)'s signed archive index lists it (`apt-cache show PACKAGE=VERSION`,
+# 2026-12-05). A point release changes the texts and so every figure measured on them; when the
+# archive has moved on, put the pinned .deb (https://snapshot.debian.org) into bench/data/debs:
+# the hash is checked all the same. Pin a new version only with every figure measured again.
+PACKAGES = {
+    "debian-faq": ("11.1", "427426e0cfa6888622fc1d72631071cb4b5a1f86ccde722e7820bcef284de5d0"),
+    "debian-reference-en": ("2.100", "9f31d3a17df505de09689ca255512ea58c1fc47c59bb1b0c7bf1c23362e9743f"),
+    "debian-handbook": ("11.20220922", "3d5dbeac1f1afc9c094eab9d0f701f6ecff99c4927d5a4794cf6c85678134faa"),
+    "git-doc": ("1:2.39.5-0+deb12u3", "3c89668a11053a6bafade3de1f611f4613db31e082af63f43d8c5b69ad8795ec"),
+    "sqlite3-doc": ("3.40.1-2+deb12u2", "466e30d7066e2641fa13e56bc662a2ad521b8cc9c17dde9c9dac3d4f105e32f2"),
+    "emacs-common": ("1:28.2+1-15+deb12u4", "35a9075085d83962841c50289d7ae25e2075cffeadf5c2df78f9c76ad51ee9cf"),
+    "python3.11-doc": ("3.11.2-6+deb12u9", "5b3594189d6ef9a6963ce0347fd307a1cc67620ad697e144db366070e2e146be"),
+    "perl-doc": ("5.36.0-7+deb12u4", "f4269cff4576d6f02a6756df842988e58451c7e945b08517dd235531b24e48f8"),
+    "zsh-common": ("5.9-4", "4f263aa88910f750965b1a83dcbca1355b2cf509acffe96cc2d856333909a7b5"),
+    "zsh-doc": ("5.9-4", "79bd75df4bf03d1021e993fd773f82b8a4c8d76649e420cd32eca940cf418ff4"),
+}
+
+
 def fetch(package: str) -> Path:
-    """The package's files, extracted under bench/data/debs/<package>/."""
+    """The pinned package's files, extracted under bench/data/debs/<package>_<version>/; the .deb
+    is downloaded once (cached in bench/data/debs) and its SHA-256 checked every time."""
+    version, sha256 = PACKAGES[package]
     DEBS.mkdir(parents=True, exist_ok=True)
-    debs = sorted(DEBS.glob(f"{package}_*.deb"))
-    if not debs:
-        subprocess.run(["apt-get", "download", package], cwd=DEBS, check=True)
-        debs = sorted(DEBS.glob(f"{package}_*.deb"))
-    target = DEBS / package
+    name = f"{package}_{version.replace(':', '%3a')}_all.deb"  # how apt-get names the file
+    deb = DEBS / name
+    if not deb.exists():
+        subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=DEBS, check=False)
+        if not deb.exists():
+            raise SystemExit(f"could not download {package} {version} with apt-get: put {name} (from "
+                             f"https://snapshot.debian.org/binary/{package}/) into {DEBS}")
+    digest = hashlib.sha256(deb.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise SystemExit(f"{deb} has SHA-256 {digest}, not the pinned {sha256} (bench/make_debian_faq.py "
+                         "PACKAGES): delete it and run again")
+    target = DEBS / f"{package}_{version.replace(':', '%3a')}"
     if not target.is_dir():
-        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(target)], check=True)
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(partial)], check=True)
+        partial.rename(target)  # a killed extraction is never taken for a whole one
     return target
 
 

@@ -3,7 +3,8 @@ same package's manuals, as BEIR retrieval sets and as `rag eval` question files.
 
     python bench/make_suite.py [--out bench/data/suite]
 
-Packages are fetched with `apt-get download` into bench/data/debs (cached) and extracted with
+Packages are fetched at the versions pinned in bench/make_debian_faq.py (PACKAGES, SHA-256
+checked) with `apt-get download` into bench/data/debs (cached) and extracted with
 `dpkg-deb -x`. For each domain the builder writes, under OUT/<domain>/:
 
 - corpus/: one file per FAQ entry holding the entry's answer without its heading, verbatim in

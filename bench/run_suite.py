@@ -13,6 +13,8 @@ issue 18's checks:
   nearest the centroid of all the domain's answerable sentences (goal 0).
 
     python bench/run_suite.py [bench/data/suite] [--split dev|test|both] [--json] [--markdown]
+
+Writes its rows to bench/results/suite-SPLIT.json (see --save).
     python bench/run_suite.py --qa tests/data/qa_related.jsonl --split dev   # over corpus/
 
 `--qa FILE` runs a question set (JSON Lines; a "split" field of "dev"/"test" selects the
@@ -26,7 +28,9 @@ Tune on the dev split only; report the test split."""
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import shlex
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -58,6 +62,23 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DOMAINS = ("debian-faq", "git-doc", "sqlite3-doc", "emacs-common", "articles")
 INTRO_SENTENCES = 3  # the sentences nearest a domain's centroid that no answer should start with
+RESULTS = HERE / "results"  # committed; bench/render_tables.py renders docs tables from them
+
+
+def save_result(name: str, data: Any, domains: Iterable[str] = DOMAINS) -> Path:
+    """Write a run's results to bench/results/NAME.json with the command that made them and the
+    date (the tuning scripts and this one write there; `python bench/render_tables.py` then
+    rewrites the docs tables made from them). A run over other domains than the five is saved
+    under a name with theirs, so that it never replaces a whole run's file."""
+    if list(domains) != list(DOMAINS):
+        name = f"{name}-{'-'.join(domains)}"
+    command = " ".join(shlex.quote(a) for a in [f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    record = {"command": f"python {command}", "measured": datetime.date.today().isoformat(), "results": data}
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(f"results written to {path}", file=sys.stderr)
+    return path
 
 
 def open_domain(suite: Path, domain: str, workdir: Path, embedder: Any = None, warm: bool = True,
@@ -251,6 +272,8 @@ def main() -> None:
     parser.add_argument("--from-json", type=Path, help="print the table of an earlier --json run")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the questions answered wrongly")
+    parser.add_argument("--save", metavar="NAME", help="the results file, bench/results/NAME.json (default: "
+                        "suite-SPLIT for the five domains, else the domains' names and the split)")
     args = parser.parse_args()
     splits = ("dev", "test") if args.split == "both" else (args.split,)
     if args.retrieval_only and not args.json:
@@ -280,6 +303,10 @@ def main() -> None:
                                           for (src, s, e), text in intro]
             rows.append(row)
             print(f"{domain} {split} done", file=sys.stderr)
+    if not args.from_json:
+        names = [*domains, *([args.qa_name or args.qa.stem.removeprefix("qa_")] if args.qa else [])]
+        default = "suite" if names == list(DOMAINS) else "-".join(names)
+        save_result(args.save or f"{default}-{args.split}", rows)
     if args.json:
         print(json.dumps(rows, indent=1))
         return

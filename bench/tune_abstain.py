@@ -17,7 +17,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_suite import tuned_domains, tuning_parser
+from run_suite import save_result, tuned_domains, tuning_parser
 
 from rag.evaluate import fact_recall, load_qa
 
@@ -70,6 +70,7 @@ def main() -> None:
         asked = {i.question for i in items}
         results[domain] = sweep(confidences(kb, items + [i for q, i in pool.items() if q not in asked]))
         print(f"{domain} done", file=sys.stderr)
+    save_result(f"tune_abstain-{args.split}", {"thresholds": list(THRESHOLDS), "domains": results}, args.domains)
     if args.json:
         print(json.dumps(results, indent=1))
         return

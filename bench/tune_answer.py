@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_suite import tuned_domains, tuning_parser
+from run_suite import save_result, tuned_domains, tuning_parser
 
 from rag.evaluate import fact_recall, load_qa
 
@@ -80,10 +80,12 @@ def main() -> None:
             table.setdefault(config, {})[domain] = score(answerer, rows, config)
         answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin = defaults
         print(f"{domain} done", file=sys.stderr)
+    rows = [{"passage_weight": w, "max_sentences": n, "per_source": p, "margin": m,
+             **{d: {"right": r, "on_entry": None if math.isnan(e) else e} for d, (r, e) in cells.items()}}
+            for (w, n, p, m), cells in table.items()]
+    save_result(f"tune_answer-{args.split}", rows, args.domains)
     if args.json:
-        print(json.dumps([{"passage_weight": w, "max_sentences": n, "per_source": p, "margin": m,
-                           **{d: {"right": r, "on_entry": e} for d, (r, e) in cells.items()}}
-                          for (w, n, p, m), cells in table.items()], indent=1))
+        print(json.dumps(rows, indent=1))
         return
     print(f"{'weight':>6} {'n':>2} {'per':>3} {'margin':>6}: " + " ".join(f"{d[:14]:>14}" for d in args.domains)
           + "    mean  (right entry cited / share of sentences on the entry)")

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_suite import DOMAINS, HERE, tuned_domains
+from run_suite import DOMAINS, HERE, save_result, tuned_domains
 
 import rag.answer.evidence as evidence
 from rag.answer.llm import build_messages
@@ -50,6 +50,9 @@ def main() -> None:
                     held.append(fact_recall(" ".join(h.chunk.text for h in chosen), item.answers))
             table.setdefault((budget, margin, pieces), {})[domain] = (statistics.mean(held), int(statistics.median(sizes)))
         print(f"{domain} done", file=sys.stderr)
+    save_result(f"tune_evidence-{args.split}", [
+        {"budget": b, "margin": m, "pieces": n, **{d: {"held": h, "median_chars": c} for d, (h, c) in cells.items()}}
+        for (b, m, n), cells in table.items()])
     print("budget margin pieces: " + "  ".join(f"{d:>18}" for d in DOMAINS) + "   mean  (held / median chars)")
     for (budget, margin, pieces), cells in table.items():
         row = "  ".join(f"{cells[d][0]:>11.3f} / {cells[d][1]:>4}" for d in DOMAINS)

@@ -3,6 +3,9 @@ for the report; choose on dev only).
 
     python bench/tune_fusion.py [bench/data/suite] [--json]
 
+Writes bench/results/fusion.json; `python bench/render_tables.py` makes the tables of
+docs/benchmarks.md "Fusion" from it.
+
 Uses the indexes bench/run_suite.py keeps under bench/data/work. For each domain it fetches each
 question's dense list once, builds in-memory BM25 indexes of the same chunks with each tokenizer,
 and scores nDCG@10 of: dense, bm25, weighted RRF and min-max convex combination over a grid, a
@@ -22,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_suite import DOMAINS, HERE, tuned_domains
+from run_suite import DOMAINS, HERE, save_result, tuned_domains
 
 from rag.benchmark import doc_run, ir_metrics
 from rag.evaluate import load_qa
@@ -146,6 +149,7 @@ def main() -> None:
                 run = {q: doc_run(fn(d, b)[:N], None, K) for q, (d, b) in lists.items()}
                 table[cname][f"{domain}/{split}"] = ir_metrics(qrels, run, K)[f"ndcg@{K}"]
         print(f"{domain} done", file=sys.stderr)
+    save_result("fusion", {"k": K, "chunks": N, "fetched": FETCH, "ndcg@10": table}, args.domains)
     if args.json:
         print(json.dumps(table, indent=1))
         return

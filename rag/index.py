@@ -40,7 +40,10 @@ from rag.types import Chunk, Skipped, SyncReport
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 64  # chunks embedded and written per step; a killed sync loses at most one step
+# chunks embedded and written per step; a killed sync loses at most one step. Two model batches
+# (Settings.embed_batch_size): not tuned, the sync's overhead over the model's own time at it is
+# 6-8 % (docs/benchmarks.md; `python bench/sync_speed.py`)
+BATCH_SIZE = 64
 
 
 def chunk_key(doc: Any) -> str:

@@ -142,12 +142,23 @@ class Bm25Index:
         self.chunks: list[Chunk] = []
         self._retriever: Any = None
         self._vocab: dict[str, int] = {}
+        # `current` as last read: its (inode, mtime, size) and the build it names
+        self._pointer: tuple[tuple[int, int, int] | None, str] = (None, "")
 
     def current_version(self) -> str:
+        """The name of the current build. Each question checks it (a sync in another process
+        switches it), so the pointer file is read only when its inode or time changed: a
+        `build` replaces it with a new file, and between builds the check is one stat."""
+        pointer = self.root / "current"
         try:
-            return (self.root / "current").read_text(encoding="utf-8").strip()
+            st = os.stat(pointer)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if stamp != self._pointer[0]:
+                # (one tuple, replaced whole: threads asking at once see a stamp and its name)
+                self._pointer = (stamp, pointer.read_text(encoding="utf-8").strip())
         except OSError:
-            return ""
+            self._pointer = (None, "")
+        return self._pointer[1]
 
     def refresh(self) -> None:
         """Load the current build if it changed since the last load. A build that cannot be

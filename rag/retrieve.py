@@ -11,6 +11,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from rag.settings import DENSE_WEIGHT, RRF_K, Settings
 from rag.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,16 @@ def rrf_fuse(
 ANSWER_LEXICAL_EXTRA = 2
 
 
+# Each list fused holds max(FETCH_K, 3 k) chunks. Not tuned: the fusion only reorders the first
+# few dozen ranks, and the sweep that chose the weights (bench/tune_fusion.py, which fuses 90 per
+# list) moved by one or two questions a domain against an earlier run with 30. Re-measure:
+# `python bench/tune_fusion.py` (its FETCH) on the suite's dev halves.
+FETCH_K = 30
+# With a reranker, the cross-encoder reorders at least this many fused hits (not tuned; the
+# reranker is optional and off by default: `rag bench --beir bench/data/debian-faq --reranker NAME`).
+RERANK_POOL = 10
+
+
 class HybridRetriever(BaseRetriever):
     """Dense + BM25 retrieval over one knowledge base; returns LangChain Documents whose
     metadata carries the chunk's source, section, offsets and scores."""
@@ -58,10 +69,17 @@ class HybridRetriever(BaseRetriever):
     embedder: Any
     lexical: Any
     k: int = 5
-    dense_weight: float = 0.7
-    rrf_k: int = 60
-    fetch_k: int = 30
+    dense_weight: float = DENSE_WEIGHT  # (rag.settings, where they were chosen)
+    rrf_k: int = RRF_K
+    fetch_k: int = FETCH_K
     reranker: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, store: Any, embedder: Any, lexical: Any,
+                      k: int | None = None, reranker: Any = None) -> HybridRetriever:
+        """The retriever a knowledge base with these settings searches with."""
+        return cls(store=store, embedder=embedder, lexical=lexical, k=k or settings.k,
+                   dense_weight=settings.dense_weight, rrf_k=settings.rrf_k, reranker=reranker)
 
     def hits(self, query: str, k: int | None = None, mode: str = "hybrid", lexical_extra: int = 0) -> list[Hit]:
         """The k best hits; with `lexical_extra`, also up to that many of BM25's best that the
@@ -79,7 +97,7 @@ class HybridRetriever(BaseRetriever):
             hits = [Hit(c, s, None, s) for c, s in sparse]
         else:
             hits = rrf_fuse(dense, sparse, self.dense_weight, self.rrf_k)
-        top = hits[: max(k, 10) if self.reranker else k]
+        top = hits[: max(k, RERANK_POOL) if self.reranker else k]
         if lexical_extra and mode == "hybrid":
             kept = {h.chunk.id for h in top}
             top += [Hit(c, s, None, s) for c, s in sparse if c.id not in kept][:lexical_extra]

@@ -5,10 +5,13 @@ libraries' variables: `prepare_libraries`)."""
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from rag.errors import ConfigError
 
@@ -70,6 +73,20 @@ _LOGIN_VARS = ("RAG_AUTH", "RAG_AUTH_FILE")
 # the articles' false abstentions (11 %). Re-measure: `python bench/tune_abstain.py --split dev`.
 ABSTAIN_THRESHOLD = 0.40
 
+# Weighted reciprocal-rank fusion of the dense and BM25 lists (rag.retrieve.rrf_fuse): dense weight
+# and RRF constant, the defaults of Settings and of HybridRetriever alike. Chosen on the suite's dev
+# halves by nDCG@10 (bench/results/fusion.json, 2026-12-05; the tables of docs/benchmarks.md
+# "Fusion"): in effect the dense ranking with BM25 breaking near-ties, never below dense on a dev
+# or test half (dev mean 0.857 against 0.855, test 0.833 against 0.831). Settings that give BM25
+# real weight, the best dev mean among them (convex min-max w 0.7, 0.872), fall 0.04-0.07 below
+# dense on git-doc and sqlite3-doc; query-adaptive RRF (0.861) and z-score w 0.9 (0.866) edge it on
+# the dev mean by one or two questions a domain, less than the fetch depth changes them, so the
+# simpler rule stays. Re-measure: `python bench/run_suite.py && python bench/tune_fusion.py`
+# (writes bench/results/fusion.json), then `python bench/render_tables.py`.
+DENSE_WEIGHT = 0.9
+RRF_K = 10
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = Path("corpus")
@@ -86,15 +103,20 @@ class Settings:
     llm_api_key: str = field(default="none", repr=False)
     models_dir: str | None = None  # local GGUF models; None: ~/.cache/rag-kb/models
     reranker: str | None = None
+    # passages an answer reads (plus ANSWER_LEXICAL_EXTRA) and a search returns. Set in the first
+    # version, not tuned; the answers are measured with it: `python bench/run_suite.py --split dev`
     k: int = 5
+    # characters a chunk holds at most, and shares with its neighbour: set in the first version
+    # (LangChain's splitter, heading-aware), not swept. docs/benchmarks.md "Against the plain
+    # LangChain recipe" measures 1,000/200 against it (`python bench/langchain_baseline.py`);
+    # re-measure a change with `python bench/run_suite.py --split dev` (it re-indexes the suite)
     chunk_size: int = 800
     chunk_overlap: int = 100
-    # weighted RRF, chosen on the suite's dev halves (bench/tune_fusion.py, docs/benchmarks.md):
-    # the best dev mean nDCG@10 (0.835 against dense 0.830), never below dense on a dev half;
-    # equal weights or min-max convex combinations lose to dense on git-doc and sqlite3-doc
-    dense_weight: float = 0.9
-    rrf_k: int = 10
+    dense_weight: float = DENSE_WEIGHT
+    rrf_k: int = RRF_K
     abstain_threshold: float = ABSTAIN_THRESHOLD
+    # the largest file the web page accepts: a bound, not tuned (a 25 MB PDF is ~1,000 pages);
+    # the request-size attacks on a running server: `python bench/server_attacks.py`
     max_upload_mb: float = 25.0
     auth: str | None = field(default=None, repr=False)  # USER:PASSWORD
     auth_file: str | None = None  # a file whose first line is USER:PASSWORD (kept out of `ps`)
@@ -105,6 +127,8 @@ class Settings:
     # longer questions are refused: no real question is this long, and embedding and scoring
     # a huge one holds an answer slot for seconds
     max_question_chars: int = 2000
+    # texts per model call when indexing: sentence-transformers' default; the sync's speed against
+    # the model's own at this batch size: `python bench/sync_speed.py` (docs/benchmarks.md)
     embed_batch_size: int = 32
     # what the llm answerer reads: "evidence" (the best sentences, about 250-400 tokens) or
     # "passages" (whole chunks, up to 9,000 characters); see docs/llm.md
@@ -158,8 +182,15 @@ class Settings:
             raise ConfigError(f"RAG_LLM_THREADS must be 0 (every core) or more, not {self.llm_threads}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"the embedding batch size must be at least 1, not {self.embed_batch_size}")
-        if self.max_upload_mb <= 0:
-            raise ConfigError("the upload limit must be positive")
+        if not 0 < self.max_upload_mb < math.inf:  # (also refuses nan)
+            raise ConfigError(f"the upload limit (RAG_MAX_UPLOAD_MB) must be a positive number, not {self.max_upload_mb}")
+        if not 0.0 <= self.abstain_threshold <= 1.0:
+            raise ConfigError(f"the abstention threshold (RAG_ABSTAIN_THRESHOLD) must be between 0 and 1, "
+                              f"not {self.abstain_threshold}")
+        for name, var in (("chroma_url", "RAG_CHROMA_URL"), ("llm_base_url", "RAG_LLM_BASE_URL")):
+            url = getattr(self, name)
+            if url is not None and not _is_http_url(url):
+                raise ConfigError(f"{var} must look like http://host:port, not {url!r}")
         if not 3 <= len(self.collection) <= 512:
             raise ConfigError("the collection name needs 3 to 512 characters")
         if self.auth_file is not None and not self.auth_file.strip():
@@ -184,6 +215,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then `RAG_*` variables, then the non-None keyword overrides (CLI flags)."""
         env = dict(os.environ) if env is None else env
+        _check_names(env)
         types = {f.name: f.type for f in fields(cls)}
         values: dict[str, Any] = {}
         for var, name in _ENV.items():
@@ -225,6 +257,20 @@ def prepare_libraries(env: Any = None) -> None:
     env = os.environ if env is None else env
     for name, value in LIBRARY_ENVIRONMENT.items():
         env.setdefault(name, value)
+
+
+def _check_names(env: dict[str, str]) -> None:
+    """A RAG_* variable this package does not read is a typo (RAG_READONLY=1 would otherwise leave
+    the server writable): an error that names the variable it probably meant."""
+    for var in sorted(v for v in env if v.startswith("RAG_") and v not in _ENV):
+        close = difflib.get_close_matches(var, _ENV, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"the variables are {', '.join(sorted(_ENV))}"
+        raise ConfigError(f"unknown setting {var} in the environment: {hint} (or unset it)")
+
+
+def _is_http_url(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname)
 
 
 def _read_auth_file(path: str) -> str:

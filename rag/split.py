@@ -11,17 +11,25 @@ from rag.types import Chunk, Document
 
 _NONBLANK = re.compile(r"\S")
 _MD_NEWLINE = re.compile(r"\r\n?|\n")
-# A section title longer than this is cut: every chunk of the section carries its title. The
-# articles' longest heading has 66 characters, is_plain_heading allows 100.
+# A section title longer than this is cut: every chunk of the section carries its title (a bound,
+# not tuned: the articles' longest heading has 66 characters; tests/test_split.py).
 MAX_TITLE = 200
 _FINAL_PUNCT = ".,;:!…\"'”’)]»"
+
+
+# A plain-text heading's most words and characters, and the share of a title's 4+ letter words
+# capitalised (title case less a "with"). Chosen by reading corpus/, its licences and the suite's
+# FAQs (tests/test_split.py); re-measure: `python bench/run_suite.py --split dev`.
+HEADING_MAX_WORDS = 14
+HEADING_MAX_CHARS = 100
+TITLE_CASE_SHARE = 0.6
 
 
 def is_plain_heading(line: str) -> bool:
     """A plain-text heading: a short line that does not end like a sentence."""
     text = line.strip()
     words = text.split()
-    if not 1 <= len(words) <= 14 or len(text) > 100 or BULLET.match(line):
+    if not 1 <= len(words) <= HEADING_MAX_WORDS or len(text) > HEADING_MAX_CHARS or BULLET.match(line):
         return False
     if not (text[0].isupper() or text[0].isdigit()):
         return False
@@ -49,10 +57,10 @@ def numbered_title(line: str) -> str:
 
 
 def _title_cased(words: list[str]) -> bool:
-    """Most (60 %) of the longer words are capitalised, as in a title."""
+    """Most (TITLE_CASE_SHARE) of the longer words are capitalised, as in a title."""
     long_words = [w for w in words if len(w) > 3]
     capitalised = sum(1 for w in long_words if w[0].isupper())
-    return bool(long_words) and capitalised / len(long_words) >= 0.6
+    return bool(long_words) and capitalised / len(long_words) >= TITLE_CASE_SHARE
 
 
 def find_headings(doc: Document) -> list[tuple[int, str]]:
@@ -97,15 +105,17 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
 # checked on the development suite's Info and AsciiDoc FAQs (bench/make_suite.py).
 WRAPPED_WIDTH = 100  # the longest 10 % of lines are at most this long: the text is hard-wrapped
 WRAPPED_SHARE = 0.75  # a line this share of the wrap width or longer is part of a paragraph
+WRAP_PERCENTILE = 0.9  # the line length that stands for the wrap width ("the longest 10 %")
+WRAP_MIN_LINES = 10  # fewer non-blank lines say nothing about wrapping
 
 
 def wrap_width(lines: list[str]) -> int | None:
     """The width a hard-wrapped text is wrapped at (the 90th percentile of its line lengths), or
     None when its lines are paragraphs of their own."""
     lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
-    if len(lengths) < 10:
+    if len(lengths) < WRAP_MIN_LINES:
         return None
-    width = lengths[int(0.9 * (len(lengths) - 1))]
+    width = lengths[int(WRAP_PERCENTILE * (len(lengths) - 1))]
     return width if width <= WRAPPED_WIDTH else None
 
 

@@ -57,7 +57,7 @@ def assert_clean_failure(done: subprocess.CompletedProcess[str], status: int, *w
         (["search", "what?", "-k", "0"], 2, ["-k", "positive"]),
         (["ask", "what?", "--answerer", "oracle"], 2, ["unknown answerer", "extractive"]),
         (["index", "--corpus", "{tmp}/nowhere"], 2, ["does not exist", "--corpus"]),
-        (["ask", "what?", "--chroma-url", "ftp://x"], 3, ["http://host:port"]),
+        (["ask", "what?", "--chroma-url", "ftp://x"], 2, ["RAG_CHROMA_URL", "http://host:port"]),  # a setting: ConfigError
     ],
 )
 def test_cli_failures_are_clear(tmp_path: Path, args: list[str], status: int, words: list[str]) -> None:

@@ -36,6 +36,11 @@ def test_yes_and_no_in_their_usual_spellings(word: str, value: bool) -> None:
     ({"RAG_ANSWERERS": "extractive,magic"}, r"--answerers takes"),
     ({"RAG_LLM_MAX_TOKENS": "0"}, r"RAG_LLM_MAX_TOKENS must be at least 1"),
     ({"RAG_LLM_THREADS": "-2"}, r"RAG_LLM_THREADS must be 0"),
+    ({"RAG_ABSTAIN_THRESHOLD": "38"}, r"RAG_ABSTAIN_THRESHOLD\) must be between 0 and 1, not 38"),
+    ({"RAG_MAX_UPLOAD_MB": "nan"}, r"RAG_MAX_UPLOAD_MB\) must be a positive number, not nan"),
+    ({"RAG_CHROMA_URL": "localhost:8000"}, r"RAG_CHROMA_URL must look like http://host:port"),
+    ({"RAG_LLM_BASE_URL": "127.0.0.1:8080/v1"}, r"RAG_LLM_BASE_URL must look like http://host:port"),
+    ({"RAG_READONLY": "1"}, r"unknown setting RAG_READONLY in the environment: did you mean RAG_READ_ONLY\?"),
 ])
 def test_every_choice_is_checked_when_the_settings_load(env: dict[str, str], message: str) -> None:
     # the llm context used to be checked only when the llm answerer was built

@@ -1,0 +1,98 @@
+"""Render the docs tables that come from committed results: every block
+`<!-- table:NAME -->` ... `<!-- /table -->` in README.md and docs/*.md is rewritten from
+bench/results/ (the JSON that bench/tune_*.py and bench/run_suite.py write).
+
+    python bench/render_tables.py            # rewrite the blocks
+    python bench/render_tables.py --check    # exit 1 if a block differs from what it renders
+
+tests/test_docs_tables.py runs `--check`: the committed docs match the committed results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+
+# the fusion settings docs/benchmarks.md shows, in its order: config name in fusion.json -> row label
+FUSION_ROWS = {
+    "dense": "dense",
+    "bm25-light": "bm25, light stemmer",
+    "bm25-snowball": "bm25, Snowball stemmer (the default)",
+    "rrf-snowball-w0.7-k60": "RRF w 0.7, k 60 (the old default)",
+    "rrf-snowball-w0.5-k60": "RRF w 0.5, k 60",
+    "convex-light-w0.7": "convex min-max w 0.7, light",
+    "convex-snowball-w0.9": "convex min-max w 0.9",
+    "zscore-snowball-w0.9": "convex z-score w 0.9",
+    "zscore-snowball-w0.7": "convex z-score w 0.7",
+    "adaptive-snowball-g2.0-w0.7": "query-adaptive RRF, gate 2, w 0.7 / 0.95",
+    "adaptive-snowball-g1.5-w0.6": "query-adaptive RRF, gate 1.5, w 0.6 / 0.95",
+    "rrf-snowball-w0.9-k10": "**RRF w 0.9, k 10, Snowball (the default)**",
+}
+FUSION_DOMAINS = ("debian-faq", "git-doc", "sqlite3-doc", "emacs-common", "articles")
+
+
+def results(name: str) -> Any:
+    return json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def fusion(split: str) -> str:
+    """nDCG@10 of each fusion setting per domain on one half, and the mean (bench/tune_fusion.py)."""
+    record = results("fusion")
+    table = record["results"]["ndcg@10"]
+    lines = [f"Measured {record['measured']} with `{record['command']}`.", "",
+             "| retriever | " + " | ".join(FUSION_DOMAINS) + " | mean |",
+             "| --- |" + " --- |" * (len(FUSION_DOMAINS) + 1)]
+    for config, label in FUSION_ROWS.items():
+        cells = [table[config][f"{d}/{split}"] for d in FUSION_DOMAINS]
+        lines.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in cells)
+                     + f" | {statistics.fmean(cells):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "fusion-dev": lambda: fusion("dev"),
+    "fusion-test": lambda: fusion("test"),
+}
+
+
+def render(text: str, where: str) -> str:
+    def block(m: re.Match[str]) -> str:
+        name = m.group("name")
+        if name not in TABLES:
+            raise SystemExit(f"{where}: unknown table {name!r} (bench/render_tables.py TABLES: {', '.join(TABLES)})")
+        return m.group(1) + TABLES[name]() + m.group(4)
+
+    return BLOCK.sub(block, text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a block is out of date")
+    args = parser.parse_args()
+    stale = []
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        new = render(text, str(doc.relative_to(REPO)))
+        if new != text:
+            stale.append(str(doc.relative_to(REPO)))
+            if not args.check:
+                doc.write_text(new, encoding="utf-8")
+    if args.check and stale:
+        print(f"out of date with bench/results/: {', '.join(stale)}; run: python bench/render_tables.py",
+              file=sys.stderr)
+        sys.exit(1)
+    for name in stale if not args.check else []:
+        print(f"rewrote {name}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
