@@ -6,6 +6,7 @@ libraries' variables: `prepare_libraries`)."""
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -14,6 +15,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from rag.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 ANSWERERS = ("extractive", "llm")
 EMBED_BACKENDS = ("torch", "onnx-int8", "onnx")  # (rag.embed, rag.embed_onnx)
@@ -260,12 +263,14 @@ def prepare_libraries(env: Any = None) -> None:
 
 
 def _check_names(env: dict[str, str]) -> None:
-    """A RAG_* variable this package does not read is a typo (RAG_READONLY=1 would otherwise leave
-    the server writable): an error that names the variable it probably meant."""
+    """A RAG_* variable this package does not read and that is close to one it does is a typo
+    (RAG_READONLY=1 would otherwise leave the server writable): an error that names the variable
+    it probably meant. One close to none may belong to another tool: a warning."""
     for var in sorted(v for v in env if v.startswith("RAG_") and v not in _ENV):
         close = difflib.get_close_matches(var, _ENV, n=1)
-        hint = f"did you mean {close[0]}?" if close else f"the variables are {', '.join(sorted(_ENV))}"
-        raise ConfigError(f"unknown setting {var} in the environment: {hint} (or unset it)")
+        if close:
+            raise ConfigError(f"unknown setting {var} in the environment: did you mean {close[0]}? (or unset it)")
+        log.warning("ignoring %s: not a setting of this package (the settings are %s)", var, ", ".join(sorted(_ENV)))
 
 
 def _is_http_url(url: str) -> bool:

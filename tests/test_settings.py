@@ -82,3 +82,11 @@ def test_library_environment_is_set_unless_the_user_set_it() -> None:
     prepare_libraries(env)
     assert env == {**LIBRARY_ENVIRONMENT, "OMP_WAIT_POLICY": "ACTIVE"}
     assert LIBRARY_ENVIRONMENT == {"TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def test_a_rag_variable_close_to_no_setting_is_only_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """RAG_* names may belong to another tool: one that looks like none of ours loads, with a warning."""
+    with caplog.at_level("WARNING", logger="rag.settings"):
+        settings = Settings.from_env(env={"RAG_PIPELINE_HOME": "/opt/x", "RAG_K": "3"})
+    assert settings.k == 3
+    assert "ignoring RAG_PIPELINE_HOME" in caplog.text
