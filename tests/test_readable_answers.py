@@ -163,3 +163,10 @@ def test_a_question_answered_by_a_table_row_quotes_it(full_kb: KnowledgeBase) ->
     answer = full_kb.ask("Which dataset contributed the most training pairs?")
     assert "Reddit comments" in answer.text, answer.text
     assert any(c.quote.startswith("| [Reddit") for c in answer.citations)
+
+
+def test_the_fields_of_a_markdown_front_matter_are_units() -> None:
+    text = "---\nlanguage: en\nlicense: apache-2.0\ntags:\n- sentence-transformers\n- feature-extraction\n---\n"
+    assert [text[s:e] for s, e in answer_units(text, "")] == [
+        "language: en", "license: apache-2.0", "tags:\n- sentence-transformers\n- feature-extraction"]
+    assert answer_units("Licence:\nlicense: apache-2.0\n", "") == []  # outside a front matter: fragments

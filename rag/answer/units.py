@@ -79,11 +79,34 @@ def passage_units(text: str) -> list[tuple[int, int]]:
     Markdown table is a unit of its own (a sentence splitter reads a table as one run-on
     sentence, which no answer should quote)."""
     rows = table_rows(text)
-    if rows:
-        table = [(m.start(), m.end()) for m in _TABLE_ROW.finditer(text)]
-        other = [u for u in _sentence_units(text) if not any(s < u[1] and u[0] < e for s, e in table)]
-        return sorted(other + [(s, e) for s, e, _h in rows])
+    fields = front_matter(text)
+    if rows or fields:
+        taken = [(m.start(), m.end()) for m in _TABLE_ROW.finditer(text)] + fields
+        other = [u for u in _sentence_units(text) if not any(s < u[1] and u[0] < e for s, e in taken)]
+        return sorted(other + [(s, e) for s, e, _h in rows] + fields)
     return _sentence_units(text)
+
+
+_FIELD = re.compile(r"^[A-Za-z_][\w-]*:(?:[ \t]+\S.*)?$")
+
+
+def front_matter(text: str) -> list[tuple[int, int]]:
+    """The fields of a Markdown file's YAML front matter, when `text` starts with it: each
+    `key: value` line, a key with a list under it with its items ("license: apache-2.0" is
+    the fact a model card gives about its licence)."""
+    if not text.startswith("---\n"):
+        return []
+    close = text.find("\n---", 4)
+    block = text[: close if close >= 0 else len(text)]
+    fields: list[tuple[int, int]] = []
+    pos = 4
+    for line in block[4:].split("\n"):
+        if _FIELD.match(line):
+            fields.append((pos, pos + len(line)))
+        elif fields and line.lstrip().startswith("- ") and fields[-1][1] == pos - 1:
+            fields[-1] = (fields[-1][0], pos + len(line))  # an item of the key above
+        pos += len(line) + 1
+    return [(s, e) for s, e in fields if text[s:e].rstrip()[-1] != ":"]
 
 
 def _sentence_units(text: str) -> list[tuple[int, int]]:
@@ -107,8 +130,9 @@ def _sentence_units(text: str) -> list[tuple[int, int]]:
 def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     """The passage units an answer may quote: fragments (under 4 words, or cut by the chunk's
     edges) and headings answer nothing."""
-    return [(s, e) for s, e in passage_units(text)
-            if len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)]
+    fields = set(front_matter(text))
+    return [(s, e) for s, e in passage_units(text) if (s, e) in fields or (
+            len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e))]
 
 
 def is_heading(text: str, section: str) -> bool:
