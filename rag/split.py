@@ -48,6 +48,42 @@ def numbered_title(line: str) -> str:
     return match.group(1) if match and _title_cased(match.group(1).split()) else ""
 
 
+# "APPENDIX: How to apply the Apache License to your work." or "Appendix B. Glossary": a line of
+# its own named by a word for a part of a document (a closed class of words, not tuned), which may
+# end in a full stop as numbered titles do
+_LABELLED_TITLE = re.compile(
+    r"^\s{0,8}((?:APPENDIX|Appendix|ANNEX|Annex|CHAPTER|Chapter|PART|Part)(?:\s+[A-Z0-9]{1,4})?\s*[:.]\s+\S.{0,90}?)\.?\s*$"
+)
+
+
+def labelled_title(line: str) -> str:
+    """The title of an appendix, annex, chapter or part heading line, or ""."""
+    match = _LABELLED_TITLE.match(line)
+    return match.group(1) if match and not _runs_on(match.group(1)) else ""
+
+
+def _runs_on(text: str) -> bool:
+    return text.split()[-1].lower() in _RUNS_ON
+
+
+# "END OF TERMS AND CONDITIONS" closes the section it names (GPL-3.0 and Apache-2.0 in
+# corpus/related/): the words after "end of" begin the title of an earlier heading
+_CLOSING = re.compile(r"^(?:the\s+)?end\s+of\s+(?:the\s+)?(\w.*?)[.]?$", re.IGNORECASE)
+
+
+# "Version 3, 29 June 2007" under a licence's title dates the title; it is not a section's title
+_VERSION_LINE = re.compile(r"^(?:Version|Revision|Release|Rev\.)\s+v?\d[\w.-]*,", re.IGNORECASE)
+
+
+def _closes(line: str, headings: list[tuple[int, str]]) -> bool:
+    """Whether `line` is a closing line ("END OF TERMS AND CONDITIONS") of an earlier heading."""
+    match = _CLOSING.match(line)
+    if not match:
+        return False
+    closed = " ".join(match.group(1).split()).lower()
+    return any(title.lower().startswith(closed) for _o, title in headings if title)
+
+
 def _title_cased(words: list[str]) -> bool:
     """Most (60 %) of the longer words are capitalised, as in a title."""
     long_words = [w for w in words if len(w) > 3]
@@ -75,15 +111,20 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
         else:
             if pending is not None and not (not blank_after and _continues(pending[1], stripped, width)):
                 headings.append(pending)
-            numbered = numbered_title(line)
             # a line right under one that has not ended its sentence carries that sentence on
             # ("...any other recipients of the Work or" / "Derivative Works a copy of this License; and")
             carried = not blank_after and bool(previous) and not previous.endswith(_SENTENCE_END)
+            numbered = numbered_title(line) or ("" if carried else labelled_title(line))
             if numbered:
                 headings.append((offset, _title(numbered)))
                 pending = None
+            elif _closes(stripped, headings):
+                # the closed section ends with this line; what follows has no title until the next heading
+                headings.append((offset + len(line), ""))
+                pending = None
             else:
-                pending = (offset, _title(stripped)) if is_plain_heading(line) and not carried else None
+                titled = is_plain_heading(line) and not carried and not _VERSION_LINE.match(stripped)
+                pending = (offset, _title(stripped)) if titled else None
             previous = "" if numbered or pending else stripped
             blank_after = False
         offset += len(line)
