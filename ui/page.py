@@ -20,6 +20,7 @@ CSS = """
 .rag-source.rag-flash { background: var(--color-accent-soft); }
 .rag-source-head { font-size: 0.9em; margin-bottom: 4px; overflow-wrap: anywhere; }
 .rag-source-head span, .rag-source-head a { margin-right: 6px; }
+.rag-source-head .rag-section { display: inline-block; }  /* the § stays with its section's name */
 .rag-marker { font-weight: 600; margin-right: 2px !important; }
 .rag-file { font-family: var(--font-mono); }
 a.rag-file { text-decoration: underline; cursor: pointer; }
