@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.text import BULLET
+from rag.headings import ClosedTitles, is_plain_heading, is_version_line, labelled_title, numbered_title
 from rag.types import Chunk, Document
 
 _NONBLANK = re.compile(r"\S")
@@ -14,81 +14,7 @@ _MD_NEWLINE = re.compile(r"\r\n?|\n")
 # A section title longer than this is cut: every chunk of the section carries its title. The
 # articles' longest heading has 66 characters, is_plain_heading allows 100.
 MAX_TITLE = 200
-_FINAL_PUNCT = ".,;:!…\"'”’)]»"
-
-
-def is_plain_heading(line: str) -> bool:
-    """A plain-text heading: a short line that does not end like a sentence."""
-    text = line.strip()
-    words = text.split()
-    if not 1 <= len(words) <= 14 or len(text) > 100 or BULLET.match(line):
-        return False
-    if not (text[0].isupper() or text[0].isdigit()):
-        return False
-    if text.endswith("?"):  # a question is a heading only when it is written like a title
-        return _title_cased(words)
-    return not text.endswith(tuple(_FINAL_PUNCT)) and words[-1].lower() not in _RUNS_ON
-
-
-# a title does not end on an article, a conjunction or a preposition; a wrapped line does
-# ("You may obtain a copy of the License at"): English grammar, not tuned
-_RUNS_ON = frozenset(["a", "an", "the", "and", "or", "nor", "but", "of", "to", "at", "in", "on", "for", "with", "by", "from", "as", "is", "are", "that"])
-
-
-# "2. Basic Permissions." on a line of its own, or run in before its paragraph's text ("3. Grant
-# of Patent License. Subject to ..."): numbered sections of licences, standards and manuals
-_NUMBERED_TITLE = re.compile(r"^\s{0,8}(?:\d{1,2}|[A-Z])\.\s+([A-Z][\w'’-]*(?:[ ][\w'’-]+){0,7})\.(?:\s|$)")
 _SENTENCE_END = (".", "!", "?", ":", '"', "'", "”", "’", ")")
-
-
-def numbered_title(line: str) -> str:
-    """The title of a numbered section heading ("2. Basic Permissions."), or "": most of its
-    longer words are capitalised, as in a title (the rule `is_plain_heading` has for questions)."""
-    match = _NUMBERED_TITLE.match(line)
-    return match.group(1) if match and _title_cased(match.group(1).split()) else ""
-
-
-# "APPENDIX: How to apply the Apache License to your work." or "Appendix B. Glossary": a line of
-# its own named by a word for a part of a document (a closed class of words, not tuned), which may
-# end in a full stop as numbered titles do
-_LABELLED_TITLE = re.compile(
-    r"^\s{0,8}((?:APPENDIX|Appendix|ANNEX|Annex|CHAPTER|Chapter|PART|Part)(?:\s+[A-Z0-9]{1,4})?\s*[:.]\s+\S.{0,90}?)\.?\s*$"
-)
-
-
-def labelled_title(line: str) -> str:
-    """The title of an appendix, annex, chapter or part heading line, or ""."""
-    match = _LABELLED_TITLE.match(line)
-    return match.group(1) if match and not _runs_on(match.group(1)) else ""
-
-
-def _runs_on(text: str) -> bool:
-    return text.split()[-1].lower() in _RUNS_ON
-
-
-# "END OF TERMS AND CONDITIONS" closes the section it names (GPL-3.0 and Apache-2.0 in
-# corpus/related/): the words after "end of" begin the title of an earlier heading
-_CLOSING = re.compile(r"^(?:the\s+)?end\s+of\s+(?:the\s+)?(\w.*?)[.]?$", re.IGNORECASE)
-
-
-# "Version 3, 29 June 2007" under a licence's title dates the title; it is not a section's title
-_VERSION_LINE = re.compile(r"^(?:Version|Revision|Release|Rev\.)\s+v?\d[\w.-]*,", re.IGNORECASE)
-
-
-def _closes(line: str, headings: list[tuple[int, str]]) -> bool:
-    """Whether `line` is a closing line ("END OF TERMS AND CONDITIONS") of an earlier heading."""
-    match = _CLOSING.match(line)
-    if not match:
-        return False
-    closed = " ".join(match.group(1).split()).lower()
-    return any(title.lower().startswith(closed) for _o, title in headings if title)
-
-
-def _title_cased(words: list[str]) -> bool:
-    """Most (60 %) of the longer words are capitalised, as in a title."""
-    long_words = [w for w in words if len(w) > 3]
-    capitalised = sum(1 for w in long_words if w[0].isupper())
-    return bool(long_words) and capitalised / len(long_words) >= 0.6
 
 
 def find_headings(doc: Document) -> list[tuple[int, str]]:
@@ -103,6 +29,7 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
     pending: tuple[int, str] | None = None  # a heading line waiting for a non-blank line after it
     blank_after = False  # a blank line came between the pending heading and this line
     previous = ""  # the last non-blank line, when it was not a heading candidate
+    closed = ClosedTitles()
     offset = 0
     for line in lines:
         stripped = line.strip()
@@ -118,12 +45,12 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
             if numbered:
                 headings.append((offset, _title(numbered)))
                 pending = None
-            elif _closes(stripped, headings):
+            elif closed.closes(stripped, headings):
                 # the closed section ends with this line; what follows has no title until the next heading
                 headings.append((offset + len(line), ""))
                 pending = None
             else:
-                titled = is_plain_heading(line) and not carried and not _VERSION_LINE.match(stripped)
+                titled = is_plain_heading(line) and not carried and not is_version_line(stripped)
                 pending = (offset, _title(stripped)) if titled else None
             previous = "" if numbered or pending else stripped
             blank_after = False
