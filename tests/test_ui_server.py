@@ -21,7 +21,6 @@ from conftest import copy_articles, free_port, wait_until
 
 from ui.app import MAX_K
 
-pytestmark = [pytest.mark.browser, needs_chromium]
 __all__ = ["browser"]  # the shared fixture
 
 RISKS = "What are the risks of open source AI?"
@@ -73,6 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         served.stop()
 
 
+@pytest.mark.browser
+@needs_chromium
 def test_a_bad_k_is_said_in_the_page_and_never_reaches_the_server(browser: Any, server: Server) -> None:
     page = open_page(browser, server.url, DESKTOP)
     try:
@@ -105,6 +106,8 @@ def test_a_bad_k_is_said_in_the_page_and_never_reaches_the_server(browser: Any, 
     assert "Traceback" not in log and "maximum value" not in log and "minimum value" not in log, log
 
 
+@pytest.mark.browser
+@needs_chromium
 def test_settings_and_the_conversation_outlive_a_server_restart(browser: Any, server: Server) -> None:
     from playwright.sync_api import expect
 
@@ -137,3 +140,24 @@ def test_settings_and_the_conversation_outlive_a_server_restart(browser: Any, se
 
     key = server.root / "index" / BROWSER_SECRET
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_the_browser_key_is_made_once_owner_only_and_a_read_only_folder_falls_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rag.index_folder import BROWSER_SECRET
+    from rag.settings import Settings
+    from ui.settings_panel import browser_secret
+
+    index = tmp_path / "index"
+    index.mkdir()
+    settings = Settings.from_env(env={}, corpus_dir=tmp_path, index_dir=index)
+    key = browser_secret(settings)
+    assert key and len(key) >= 32 and browser_secret(settings) == key  # kept, not made again
+    assert stat.S_IMODE((index / BROWSER_SECRET).stat().st_mode) == 0o600
+    assert sorted(p.name for p in index.iterdir()) == [BROWSER_SECRET]  # no temporary copy left
+    other = Settings.from_env(env={}, corpus_dir=tmp_path, index_dir=tmp_path / "missing")
+    with caplog.at_level("WARNING"):
+        assert browser_secret(other) is None  # Gradio's key of this process: reloads only
+    assert "forgotten when this server restarts" in caplog.text
+    assert not (tmp_path / "missing").exists()
