@@ -23,8 +23,13 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 LOCK = "sync.lock"
 WRITING = "sync.writing"  # there while a sync writes: the collection may hold more or less than the manifest
-# Everything an index folder holds; `rebuild` removes these (but the held lock) and nothing else.
-OWNED = ("chroma", "records.sqlite", "lexical", MANIFEST, f"{MANIFEST}.tmp", LOCK, WRITING, ".write-test")
+# the web page's key for the settings and conversation it keeps in the browser (ui.settings_panel):
+# a rebuild keeps it, so that they outlive the index as they outlive a restart
+BROWSER_SECRET = "browser-state.secret"
+# Everything an index folder holds (and BROWSER_SECRET's temporary copies, BROWSER_SECRET.*);
+# `rebuild` removes these (but the held lock and the browser key) and nothing else.
+OWNED = ("chroma", "records.sqlite", "lexical", MANIFEST, f"{MANIFEST}.tmp", LOCK, WRITING, ".write-test",
+         BROWSER_SECRET)
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ def rebuild(settings: Settings) -> None:
     index_dir = settings.index_dir
     # (and SQLite's companions of the records: -journal, -wal, -shm)
     foreign = sorted(p.name for p in index_dir.iterdir()
-                     if p.name not in OWNED and not p.name.startswith("records.sqlite-"))
+                     if p.name not in OWNED and not p.name.startswith(("records.sqlite-", f"{BROWSER_SECRET}.")))
     if foreign:
         raise ConfigError(
             f"{index_dir} does not look like an index folder (it also holds {', '.join(foreign[:3])}); "
@@ -189,7 +194,7 @@ def rebuild(settings: Settings) -> None:
         )
     detach(settings)  # a System cached in this process must not keep using the removed files
     for p in index_dir.iterdir():
-        if p.name == LOCK or (p.name == "chroma" and settings.chroma_url):
+        if p.name in (LOCK, BROWSER_SECRET) or (p.name == "chroma" and settings.chroma_url):
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)

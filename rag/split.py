@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.text import BULLET
+from rag.headings import ClosedTitles, is_plain_heading, is_version_line, labelled_title, numbered_title
 from rag.types import Chunk, Document
 
 _NONBLANK = re.compile(r"\S")
@@ -14,53 +14,7 @@ _MD_NEWLINE = re.compile(r"\r\n?|\n")
 # A section title longer than this is cut: every chunk of the section carries its title (a bound,
 # not tuned: the articles' longest heading has 66 characters; tests/test_split.py).
 MAX_TITLE = 200
-_FINAL_PUNCT = ".,;:!…\"'”’)]»"
-
-
-# A plain-text heading's most words and characters, and the share of a title's 4+ letter words
-# capitalised (title case less a "with"). Chosen by reading corpus/, its licences and the suite's
-# FAQs (tests/test_split.py); re-measure: `python bench/run_suite.py --split dev`.
-HEADING_MAX_WORDS = 14
-HEADING_MAX_CHARS = 100
-TITLE_CASE_SHARE = 0.6
-
-
-def is_plain_heading(line: str) -> bool:
-    """A plain-text heading: a short line that does not end like a sentence."""
-    text = line.strip()
-    words = text.split()
-    if not 1 <= len(words) <= HEADING_MAX_WORDS or len(text) > HEADING_MAX_CHARS or BULLET.match(line):
-        return False
-    if not (text[0].isupper() or text[0].isdigit()):
-        return False
-    if text.endswith("?"):  # a question is a heading only when it is written like a title
-        return _title_cased(words)
-    return not text.endswith(tuple(_FINAL_PUNCT)) and words[-1].lower() not in _RUNS_ON
-
-
-# a title does not end on an article, a conjunction or a preposition; a wrapped line does
-# ("You may obtain a copy of the License at"): English grammar, not tuned
-_RUNS_ON = frozenset(["a", "an", "the", "and", "or", "nor", "but", "of", "to", "at", "in", "on", "for", "with", "by", "from", "as", "is", "are", "that"])
-
-
-# "2. Basic Permissions." on a line of its own, or run in before its paragraph's text ("3. Grant
-# of Patent License. Subject to ..."): numbered sections of licences, standards and manuals
-_NUMBERED_TITLE = re.compile(r"^\s{0,8}(?:\d{1,2}|[A-Z])\.\s+([A-Z][\w'’-]*(?:[ ][\w'’-]+){0,7})\.(?:\s|$)")
 _SENTENCE_END = (".", "!", "?", ":", '"', "'", "”", "’", ")")
-
-
-def numbered_title(line: str) -> str:
-    """The title of a numbered section heading ("2. Basic Permissions."), or "": most of its
-    longer words are capitalised, as in a title (the rule `is_plain_heading` has for questions)."""
-    match = _NUMBERED_TITLE.match(line)
-    return match.group(1) if match and _title_cased(match.group(1).split()) else ""
-
-
-def _title_cased(words: list[str]) -> bool:
-    """Most (TITLE_CASE_SHARE) of the longer words are capitalised, as in a title."""
-    long_words = [w for w in words if len(w) > 3]
-    capitalised = sum(1 for w in long_words if w[0].isupper())
-    return bool(long_words) and capitalised / len(long_words) >= TITLE_CASE_SHARE
 
 
 def find_headings(doc: Document) -> list[tuple[int, str]]:
@@ -75,6 +29,7 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
     pending: tuple[int, str] | None = None  # a heading line waiting for a non-blank line after it
     blank_after = False  # a blank line came between the pending heading and this line
     previous = ""  # the last non-blank line, when it was not a heading candidate
+    closed = ClosedTitles()
     offset = 0
     for line in lines:
         stripped = line.strip()
@@ -83,15 +38,20 @@ def find_headings(doc: Document) -> list[tuple[int, str]]:
         else:
             if pending is not None and not (not blank_after and _continues(pending[1], stripped, width)):
                 headings.append(pending)
-            numbered = numbered_title(line)
             # a line right under one that has not ended its sentence carries that sentence on
             # ("...any other recipients of the Work or" / "Derivative Works a copy of this License; and")
             carried = not blank_after and bool(previous) and not previous.endswith(_SENTENCE_END)
+            numbered = numbered_title(line) or ("" if carried else labelled_title(line))
             if numbered:
                 headings.append((offset, _title(numbered)))
                 pending = None
+            elif closed.closes(stripped, headings):
+                # the closed section ends with this line; what follows has no title until the next heading
+                headings.append((offset + len(line), ""))
+                pending = None
             else:
-                pending = (offset, _title(stripped)) if is_plain_heading(line) and not carried else None
+                titled = is_plain_heading(line) and not carried and not is_version_line(stripped)
+                pending = (offset, _title(stripped)) if titled else None
             previous = "" if numbered or pending else stripped
             blank_after = False
         offset += len(line)

@@ -167,3 +167,42 @@ def test_wrapped_lines_of_a_paragraph_are_not_headings() -> None:
     flat = "".join(f"Part {n}\n{long}\n{long}\n" for n in range(1, 6))
     titles = [t for _s, _e, t in sections(Document("flat.txt", flat, "0" * 64))]
     assert titles == [f"Part {n}" for n in range(1, 6)]
+
+
+def _labels(path: Path) -> list[str]:
+    d = load_file(path, CORPUS)
+    return list(dict.fromkeys(c.section for c in split_document(d)))
+
+
+def test_licence_labels_come_from_real_headings_only() -> None:
+    """Issue 19: "§ END OF TERMS AND CONDITIONS" (a closing line) labelled the Apache appendix, and
+    the GPL's preamble notice was labelled by its date line; a list item stays no title either."""
+    apache = _labels(CORPUS / "related" / "apache-license-2.0.txt")
+    assert apache[:3] == ["Apache License", "Definitions", "Grant of Copyright License"]
+    assert apache[-2:] == ["Accepting Warranty or Additional Liability",
+                           "APPENDIX: How to apply the Apache License to your work"]
+    gpl = _labels(CORPUS / "related" / "gnu-gpl-3.0.txt")
+    assert gpl[:2] == ["GNU GENERAL PUBLIC LICENSE", "Preamble"]
+    assert gpl[-1] == "How to Apply These Terms to Your New Programs"
+    for label in apache + gpl:
+        assert not label.startswith(("END OF", "Version")) and not label.endswith((";", " or", " and"))
+    # the closing line stays with the section it closes
+    d = load_file(CORPUS / "related" / "apache-license-2.0.txt", CORPUS)
+    [closing] = [c for c in split_document(d) if "END OF TERMS AND CONDITIONS" in c.text]
+    assert closing.section == "Accepting Warranty or Additional Liability"
+
+
+def test_closing_lines_end_their_section_and_other_all_caps_headings_stay() -> None:
+    text = ("USER GUIDE\n\nTERMS OF SERVICE\n\n1. Scope. These terms cover the service in full.\n\n"
+            "END OF TERMS OF SERVICE\n\nA note that belongs to no section, long enough to be a body.\n\n"
+            "End of Life Policy\n\nOld versions get fixes for two years after the next release.\n\n"
+            "APPENDIX A: Contact details.\n\nWrite to the address on the first page.\n")
+    got = [(t, text[s:e].strip().splitlines()[0]) for s, e, t in sections(doc("terms.txt", text))]
+    assert got == [
+        ("Scope", "USER GUIDE"),
+        ("", "A note that belongs to no section, long enough to be a body."),
+        ("End of Life Policy", "End of Life Policy"),  # it closes no earlier heading: a title
+        ("APPENDIX A: Contact details", "APPENDIX A: Contact details."),
+    ]
+    start, end, _title = sections(doc("terms.txt", text))[0]
+    assert text[start:end].strip().endswith("END OF TERMS OF SERVICE")  # the closing line ends its section

@@ -39,7 +39,7 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
     import gradio as gr
 
     from ui.documents import documents_panel, status_and_rows
-    from ui.settings_panel import keep_conversation, keep_settings, settings_panel
+    from ui.settings_panel import browser_secret, keep_conversation, keep_settings, settings_panel
 
     with gr.Blocks(title="Knowledge base", analytics_enabled=False) as app:
         gr.Markdown("## Ask the knowledge base", elem_id="title")
@@ -68,9 +68,10 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
                     panel.render()
             with gr.Tab("Documents", id="documents-tab"):
                 table = documents_panel(kb, header, app)
-        stored = keep_conversation(app, chatbot, panel, blocks)
+        secret = browser_secret(kb.settings)  # what the browser keeps outlives a restart
+        stored = keep_conversation(app, chatbot, panel, blocks, secret)
         chat_events(_responder(kb), chatbot, textbox, asked, options.components(), panel, blocks, stored)
-        keep_settings(app, options, kb, MAX_K)
+        keep_settings(app, options, kb, MAX_K, secret)
         panel.click(_opener(kb), None, [viewer], api_visibility="private")
         app.load(status_and_rows(kb), outputs=[table, header], api_name="documents")
         gr.api(_asker(kb), api_name="ask")

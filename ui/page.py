@@ -20,6 +20,7 @@ CSS = """
 .rag-source.rag-flash { background: var(--color-accent-soft); }
 .rag-source-head { font-size: 0.9em; margin-bottom: 4px; overflow-wrap: anywhere; }
 .rag-source-head span, .rag-source-head a { margin-right: 6px; }
+.rag-source-head .rag-section { display: inline-block; }  /* the § stays with its section's name */
 .rag-marker { font-weight: 600; margin-right: 2px !important; }
 .rag-file { font-family: var(--font-mono); }
 a.rag-file { text-decoration: underline; cursor: pointer; }
@@ -34,7 +35,7 @@ mark.rag-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-rad
 .rag-viewer-head { display: flex; flex-wrap: wrap; gap: 8px; align-items: baseline; font-size: 0.9em; overflow-wrap: anywhere; }
 .rag-close { margin-left: auto; cursor: pointer; font-size: 0.85em; font-weight: normal; padding: 1px 8px;
              border: 1px solid var(--border-color-primary); border-radius: 4px; }
-#viewer:not(:has(.rag-viewer)) { display: none; }
+#viewer:not(:has(.rag-viewer)), #k-note:not(:has(.rag-k-note)) { display: none; }
 .rag-doc { white-space: pre-wrap; overflow-wrap: anywhere; max-height: 55vh; overflow-y: auto; font-size: 0.85em;
            line-height: 1.45; margin: 6px 0 0 0; }
 """
@@ -127,25 +128,50 @@ SUBMIT_JS = """(text) => {
   window.ragBusy = true;
   return typed == null ? ['', text ?? ''] : [undefined, typed];
 }"""
-# The note under the Passages (k) slider: its number box takes any number while the slider (and
-# so the answers) keep the last good one; a bad value is said at once, with the value that
-# answers use, and leaving the box puts that value back into it.
+# The note under the Passages (k) slider. What is typed into its number box reaches the slider
+# only when the box is left or Enter is pressed, and only when it is a good value: Gradio's slider
+# would send on 0, -3, 500 or 2.5, and the server would refuse it with a traceback in its log (and
+# typing "12" would first set 1). A bad value is said at once, with the value answers use (the
+# slider's); leaving the box puts that value back into it and the note says the typed one was not
+# taken, until a good value is typed or the slider is moved.
 K_NOTE_JS = """
-const check = () => {
-  const box = document.querySelector('#k input[type=number]');
-  const slider = document.querySelector('#k input[type=range]');
-  if (!box) return;
-  const text = box.value.trim(), n = Number(text);
-  const ok = text !== '' && Number.isInteger(n) && n >= 1 && n <= __MAX_K__;
-  const used = slider ? Number(slider.value) : NaN;
-  const note = ok ? '' : '<div class="rag-k-note">k must be a whole number of passages from 1 to __MAX_K__'
-    + (Number.isInteger(used) ? `: answers use ${used}, the slider's value.` : '.') + '</div>';
-  if (props.value !== note) props.value = note;
+const MAX = __MAX_K__;
+const good = (text) => text !== '' && Number.isInteger(Number(text)) && Number(text) >= 1 && Number(text) <= MAX;
+const say = (html) => { if (props.value !== html) props.value = html; };
+const used = () => document.querySelector('#k input[type=range]')?.value ?? '';
+const note = (tail) => `<div class="rag-k-note">k must be a whole number of passages from 1 to ${MAX}: ${tail}</div>`;
+const numberBox = (event) => event.target.closest && event.target.closest('#k input[type=number]');
+let committing = false;
+document.addEventListener('input', (event) => {
+  const box = numberBox(event);
+  if (!box) {
+    if (event.target.closest && event.target.closest('#k')) say('');  // the slider was moved
+    return;
+  }
+  if (committing) return;
+  event.stopPropagation();  // the slider keeps its value until the box is left
+  say(good(box.value.trim()) ? '' : note(`answers use ${used()}, the slider's value.`));
+}, true);
+const commit = (box) => {
+  const text = box.value.trim();
+  if (good(text)) {
+    if (text !== used()) {
+      committing = true;
+      box.value = String(Number(text));
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+      committing = false;
+    }
+    say('');
+    return;
+  }
+  const typed = text.slice(0, 12).replace(/[^0-9eE.+-]/g, '');
+  box.value = used();
+  say(note(`${typed ? typed + ' was' : 'an empty box is'} not taken; answers use ${used()}.`));
 };
-// after the slider's own handler has moved the slider
-document.addEventListener('input', (event) => { if (event.target.closest('#k')) setTimeout(check, 0); }, true);
-document.addEventListener('focusout', (event) => {
-  if (event.target.closest && event.target.closest('#k')) setTimeout(check, 0);
+document.addEventListener('focusout', (event) => { const box = numberBox(event); if (box) commit(box); }, true);
+document.addEventListener('keydown', (event) => {
+  const box = numberBox(event);
+  if (box && event.key === 'Enter') commit(box);
 }, true);
 """
 

@@ -18,11 +18,12 @@ from rag.text import MARKER_NUMBER, MARKER_PATTERN
 from rag.types import Answer, DocumentInfo, Progress
 
 ABSTAINED_BANNER = "> ⚠️ **Not answered from the knowledge base**\n>\n"
-ERROR_PREFIX = "⛔ **The answer failed:** "
+# symbols DejaVu Sans (Debian's default font) has: ⛔, ⏳ and ⏹ were empty boxes in Chromium without an emoji font
+ERROR_PREFIX = "✖ **The answer failed:** "
 HINT_PREFIX = "ℹ️ "
-STATUS_PREFIX = "⏳ "  # what an answer is doing before its first words (never an answer itself)
+STATUS_PREFIX = "◷ "  # what an answer is doing before its first words (never an answer itself)
 EMPTY_HINT = HINT_PREFIX + "Type a question first\\."
-STOPPED_NOTE = "\n\n⏹ *Stopped: the answer is not complete\\.*"
+STOPPED_NOTE = "\n\n■ *Stopped: the answer is not complete\\.*"
 UNSUPPORTED_MARK = "⚠️"
 UNSUPPORTED_NOTE = f"\n\n{UNSUPPORTED_MARK} *marks a sentence that no source supports\\.*"
 

@@ -1,22 +1,29 @@
 """The chat's Settings, each explained where it is set (the answerer, with why `llm` is or is
 not there and how to get it; the passages; the similarity scores), and kept in the browser
-(gr.BrowserState: the page's localStorage) across a reload, as is the conversation."""
+(gr.BrowserState: the page's localStorage) across a reload and a server restart, as is the
+conversation."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rag.index_folder import BROWSER_SECRET
 from rag.kb import KnowledgeBase
-from rag.settings import AUTO
+from rag.settings import AUTO, Settings
 from ui import render, sources
 from ui.page import K_NOTE_JS
 
 if TYPE_CHECKING:
     import gradio as gr
 
-# localStorage keys (Gradio encrypts the values with a secret of the server process, so a
-# restarted server starts from its defaults)
+log = logging.getLogger(__name__)
+
+# localStorage keys (Gradio encrypts the values, in the browser, with `browser_secret`)
 SETTINGS_KEY = "rag-kb-settings"
 CHAT_KEY = "rag-kb-chat"
 # the sources kept across a reload: those of the last answers (each a few kB of HTML; the
@@ -63,12 +70,38 @@ def settings_panel(kb: KnowledgeBase, max_k: int) -> Options:
     return Options(answerer, k, show_scores)
 
 
-def keep_settings(app: gr.Blocks, options: Options, kb: KnowledgeBase, max_k: int) -> None:
+def browser_secret(settings: Settings) -> str | None:
+    """The key the page's settings and conversation are encrypted with in the browser, kept in
+    the index folder (BROWSER_SECRET, readable by its owner only) so that a restarted server
+    reads what the browser kept; None (a key of this process, as Gradio makes by default) when
+    the folder cannot hold it (a read-only index), and the log says so."""
+    path = settings.index_dir / BROWSER_SECRET
+    tmp = path.with_name(f"{BROWSER_SECRET}.{os.getpid()}.tmp")
+    try:
+        if not path.exists():
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+                out.write(secrets.token_urlsafe(32))
+            with contextlib.suppress(FileExistsError):  # a server started at the same time made one first
+                os.link(tmp, path)  # whole or not at all: another server never reads half a key
+        secret = path.read_text(encoding="ascii").strip()
+        if len(secret) < 32:
+            raise ValueError("it holds no key; delete it and restart")
+        return secret
+    except (OSError, ValueError) as exc:
+        log.warning("cannot keep the web page's browser key in %s (%s): the settings and conversations "
+                    "kept in browsers are forgotten when this server restarts", path, exc)
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def keep_settings(app: gr.Blocks, options: Options, kb: KnowledgeBase, max_k: int, secret: str | None) -> None:
     """The options are stored in the browser when changed and put back when the page loads (a
     stored value the server no longer offers falls back to the default)."""
     import gradio as gr
 
-    stored = gr.BrowserState({}, storage_key=SETTINGS_KEY)
+    stored = gr.BrowserState({}, storage_key=SETTINGS_KEY, secret=secret)
     offered = kb.settings.offered_answerers
 
     def restore(saved: Any) -> tuple[Any, Any, Any]:
@@ -87,12 +120,13 @@ def keep_settings(app: gr.Blocks, options: Options, kb: KnowledgeBase, max_k: in
         component.change(save, options.components(), [stored], **private)
 
 
-def keep_conversation(app: gr.Blocks, chatbot: gr.Chatbot, panel: gr.HTML, blocks: gr.State) -> Any:
+def keep_conversation(app: gr.Blocks, chatbot: gr.Chatbot, panel: gr.HTML, blocks: gr.State,
+                      secret: str | None) -> Any:
     """The conversation stored in the browser and put back when the page loads. Returns the
     function that stores it (chat.py runs it after every answer, undo and clear)."""
     import gradio as gr
 
-    stored = gr.BrowserState({}, storage_key=CHAT_KEY)
+    stored = gr.BrowserState({}, storage_key=CHAT_KEY, secret=secret)
 
     def restore(saved: Any) -> tuple[Any, Any, Any]:
         saved = saved if isinstance(saved, dict) else {}

@@ -1,0 +1,163 @@
+"""The web chat served as its operator serves it (`rag serve`, its log on standard error), in
+Debian's chromium: a bad k typed into the Settings panel is said in the page and never reaches
+the server (issue 19: 0, -3, 500 or text in the k box logged a Gradio traceback), and the
+settings and conversation kept in the browser outlive a server restart (the key they are
+encrypted with is kept in the index folder, owner-only)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import DESKTOP, ask, bot, browser, needs_chromium, open_page
+from conftest import copy_articles, free_port, wait_until
+
+from ui.app import MAX_K
+
+__all__ = ["browser"]  # the shared fixture
+
+RISKS = "What are the risks of open source AI?"
+
+
+class Server:
+    """`rag serve` on the two articles, its standard error in a log file; restartable on the
+    same index folder and port."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.port, self.log = root, free_port(), root / "server.log"
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "RAG_INDEX_DIR": str(self.root / "index"), "RAG_CORPUS_DIR": str(self.root / "corpus"),
+               "RAG_ANSWERERS": "extractive", "PYTHONUNBUFFERED": "1"}
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(self.port)],
+                                         env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self.ready, self.proc, "rag serve", self.text)
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url, timeout=5) as reply:
+                return bool(reply.status == 200)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+            self.proc = None
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("served")
+    copy_articles(root / "corpus")
+    served = Server(root)
+    served.start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_bad_k_is_said_in_the_page_and_never_reaches_the_server(browser: Any, server: Server) -> None:
+    page = open_page(browser, server.url, DESKTOP)
+    try:
+        page.get_by_text("Settings", exact=True).click()
+        number, slider = page.locator("#k input[type=number]"), page.locator("#k input[type=range]")
+        note = page.locator("#k-note .rag-k-note")
+        number.fill("4")
+        number.press("Tab")
+        assert slider.input_value() == "4"
+        for bad, shown in (("0", "0"), ("-3", "-3"), (str(MAX_K * 25), str(MAX_K * 25)), ("2.5", "2.5"),
+                           ("abc", "")):
+            number.click()
+            number.press("Control+a")
+            number.press_sequentially(bad)  # as a user types it (text: the box stays empty)
+            note.wait_for()
+            assert note.inner_text().endswith("answers use 4, the slider's value.")
+            number.press("Tab")
+            page.get_by_text(f"{shown + ' was' if shown else 'an empty box is'} not taken; answers use 4.").wait_for()
+            assert number.input_value() == "4" and slider.input_value() == "4"
+        number.click()
+        number.press("Control+a")
+        number.press_sequentially("12")  # never 1 on its way to 12
+        number.press("Tab")
+        note.wait_for(state="detached")
+        assert slider.input_value() == "12"
+        ask(page, RISKS, 0).locator('a[href="#a1-source-1"]').wait_for()
+    finally:
+        page.context.close()
+    log = server.text()
+    assert "Traceback" not in log and "maximum value" not in log and "minimum value" not in log, log
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_settings_and_the_conversation_outlive_a_server_restart(browser: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    from ui.settings_panel import CHAT_KEY
+
+    page = open_page(browser, server.url, DESKTOP)
+    try:
+        page.get_by_text("Settings", exact=True).click()
+        number = page.locator("#k input[type=number]")
+        number.fill("3")
+        number.press("Tab")
+        page.get_by_label("Show retrieval similarity scores").check()
+        before = page.evaluate("(k) => localStorage.getItem(k)", CHAT_KEY)
+        ask(page, RISKS, 0).locator('a[href="#a1-source-1"]').wait_for()
+        page.wait_for_function("([k, v]) => localStorage.getItem(k) !== v", arg=[CHAT_KEY, before])
+        answer = bot(page, 0).inner_text()
+
+        server.stop()
+        server.start()  # the same index folder: the same key
+        page.reload()
+        page.locator("#chat").wait_for()
+        page.get_by_text("Settings", exact=True).click()
+        expect(page.locator("#k input[type=number]")).to_have_value("3")
+        expect(page.get_by_label("Show retrieval similarity scores")).to_be_checked()
+        expect(page.locator('#chat [data-testid="user"]').first).to_have_text(RISKS)
+        expect(bot(page, 0)).to_have_text(answer)
+    finally:
+        page.context.close()
+    from rag.index_folder import BROWSER_SECRET
+
+    key = server.root / "index" / BROWSER_SECRET
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_the_browser_key_is_made_once_owner_only_and_a_read_only_folder_falls_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rag.index_folder import BROWSER_SECRET
+    from rag.settings import Settings
+    from ui.settings_panel import browser_secret
+
+    index = tmp_path / "index"
+    index.mkdir()
+    settings = Settings.from_env(env={}, corpus_dir=tmp_path, index_dir=index)
+    key = browser_secret(settings)
+    assert key and len(key) >= 32 and browser_secret(settings) == key  # kept, not made again
+    assert stat.S_IMODE((index / BROWSER_SECRET).stat().st_mode) == 0o600
+    assert sorted(p.name for p in index.iterdir()) == [BROWSER_SECRET]  # no temporary copy left
+    other = Settings.from_env(env={}, corpus_dir=tmp_path, index_dir=tmp_path / "missing")
+    with caplog.at_level("WARNING"):
+        assert browser_secret(other) is None  # Gradio's key of this process: reloads only
+    assert "forgotten when this server restarts" in caplog.text
+    assert not (tmp_path / "missing").exists()
