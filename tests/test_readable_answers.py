@@ -7,7 +7,8 @@ import re
 
 from rag.answer.evidence import NoIndex
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.units import answer_units, cut, joined, unit_context, with_sources
+from rag.answer.quotes import in_lead, leads
+from rag.answer.units import answer_units, cut, joined, table_rows, unit_context, with_sources
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.split import find_headings
@@ -170,3 +171,18 @@ def test_the_fields_of_a_markdown_front_matter_are_units() -> None:
     assert [text[s:e] for s, e in answer_units(text, "")] == [
         "language: en", "license: apache-2.0", "tags:\n- sentence-transformers\n- feature-extraction"]
     assert answer_units("Licence:\nlicense: apache-2.0\n", "") == []  # outside a front matter: fragments
+
+
+def test_bar_delimited_lines_without_a_header_rule_are_no_table() -> None:
+    ascii_art = "Packages:\n|    |Debian  |\n|  stable  |  12 |\n"
+    assert table_rows(ascii_art) == []
+    assert table_rows(CARD) and len(table_rows(CARD)) == 2
+
+
+def test_the_lead_of_a_document_with_sections_is_known() -> None:
+    article = [Chunk("a.txt", "Intro", "x", 0, 10), Chunk("a.txt", "Intro", "y", 10, 20),
+               Chunk("a.txt", "Costs", "z", 20, 30), Chunk("a.txt", "Risks", "w", 30, 40)]
+    entry = [Chunk("faq-1.txt", "How do I?", "v", 0, 10), Chunk("faq-1.txt", "How do I?", "u", 10, 20)]
+    found = leads(article + entry)
+    assert found == {"a.txt": "Intro"}  # a one-section FAQ entry has no lead: it is the answer
+    assert [in_lead(c, found) for c in article + entry] == [True, True, False, False, False, False]

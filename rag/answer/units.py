@@ -13,7 +13,7 @@ from rag.split import is_plain_heading, numbered_title
 from rag.text import is_list_item, readable, sentence_spans
 from rag.types import Chunk, Hit
 
-_ENDS_SENTENCE = tuple(".!?:;\"'”’)]»…|")
+_ENDS_SENTENCE = tuple(".!?:;\"'”’)]»…")
 
 
 def cut(chunk_text: str, start: int, end: int) -> bool:
@@ -54,22 +54,23 @@ _TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
 _TABLE_RULE = re.compile(r"^[ \t]*\|[\s:|-]*\|[ \t]*$")
 
 
-def table_rows(text: str) -> list[tuple[int, int, int]]:
-    """(start, end, header start) of each data row of the Markdown tables in `text`; the
-    header is the table's first line, when the line under it is the |---| rule."""
-    rows: list[tuple[int, int, int]] = []
-    header = -1
-    prev_end = -2
+def tables(text: str) -> list[list[tuple[int, int]]]:
+    """The Markdown tables of `text`: each as the (start, end) of its lines, the header first
+    and the |---| rule second (a block of bar-delimited lines without that rule is not one)."""
+    blocks: list[list[tuple[int, int]]] = []
     for m in _TABLE_ROW.finditer(text):
-        if m.start() != prev_end + 1:  # not the next line: a new table
-            header = m.start()
-            first = True
-        prev_end = m.end()
-        if first or _TABLE_RULE.match(m.group()):
-            first = False
-            continue
-        rows.append((m.start(), m.end(), header))
-    return rows
+        if blocks and blocks[-1][-1][1] + 1 == m.start():
+            blocks[-1].append((m.start(), m.end()))
+        else:
+            blocks.append([(m.start(), m.end())])
+    return [b for b in blocks if len(b) > 2 and _TABLE_RULE.match(text[b[1][0] : b[1][1]])]
+
+
+def table_rows(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, header start) of each data row of the Markdown tables in `text` that has
+    words in at least two cells."""
+    return [(s, e, table[0][0]) for table in tables(text) for s, e in table[2:]
+            if sum(bool(re.search(r"\w", cell)) for cell in text[s:e].split("|")) >= 2]
 
 
 def passage_units(text: str) -> list[tuple[int, int]]:
@@ -81,7 +82,7 @@ def passage_units(text: str) -> list[tuple[int, int]]:
     rows = table_rows(text)
     fields = front_matter(text)
     if rows or fields:
-        taken = [(m.start(), m.end()) for m in _TABLE_ROW.finditer(text)] + fields
+        taken = [(t[0][0], t[-1][1]) for t in tables(text)] + fields
         other = [u for u in _sentence_units(text) if not any(s < u[1] and u[0] < e for s, e in taken)]
         return sorted(other + [(s, e) for s, e, _h in rows] + fields)
     return _sentence_units(text)
@@ -130,8 +131,8 @@ def _sentence_units(text: str) -> list[tuple[int, int]]:
 def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     """The passage units an answer may quote: fragments (under 4 words, or cut by the chunk's
     edges) and headings answer nothing."""
-    fields = set(front_matter(text))
-    return [(s, e) for s, e in passage_units(text) if (s, e) in fields or (
+    whole = set(front_matter(text)) | {(s, e) for s, e, _h in table_rows(text)}  # short, yet whole
+    return [(s, e) for s, e in passage_units(text) if (s, e) in whole or (
             len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e))]
 
 
@@ -141,7 +142,7 @@ def is_heading(text: str, section: str) -> bool:
     title = numbered_title(text)
     if title and text.strip().endswith(title + "."):  # "3. Grant of Patent License."
         return True
-    return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()) == section)
+    return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()).rstrip(".") == section)
 
 
 def unit_context(passage: str, start: int, end: int, section: str) -> str:
