@@ -186,3 +186,10 @@ def test_the_lead_of_a_document_with_sections_is_known() -> None:
     found = leads(article + entry)
     assert found == {"a.txt": "Intro"}  # a one-section FAQ entry has no lead: it is the answer
     assert [in_lead(c, found) for c in article + entry] == [True, True, False, False, False, False]
+
+
+def test_a_sentence_that_asks_is_no_answer() -> None:
+    faq = "What happens when a new release is made? The testing suite is frozen first.\n"
+    assert [faq[s:e] for s, e in answer_units(faq, "")] == ["The testing suite is frozen first."]
+    listed = "The debate will affect:\n- Innovation Pace: Will progress be driven by a few labs?\n"
+    assert [listed[s:e] for s, e in answer_units(listed, "")] == [listed.strip()]  # a list still answers

@@ -133,7 +133,15 @@ def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     edges) and headings answer nothing."""
     whole = set(front_matter(text)) | {(s, e) for s, e, _h in table_rows(text)}  # short, yet whole
     return [(s, e) for s, e in passage_units(text) if (s, e) in whole or (
-            len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e))]
+            len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)
+            and not asks(text[s:e]))]
+
+
+def asks(text: str) -> bool:
+    """A sentence that asks (a FAQ's question, a rhetorical one): it answers nothing. A list
+    whose last item asks still may."""
+    lines = text.strip().splitlines()
+    return text.rstrip().rstrip("\"'”’)").endswith("?") and not any(is_list_item(line.strip()) for line in lines[1:])
 
 
 def is_heading(text: str, section: str) -> bool:
