@@ -90,15 +90,28 @@ class _Quiet(logging.Filter):
         return "pre-processing before quantization" not in record.getMessage()
 
 
-def quantize(source: Path, target: Path, per_channel: bool = True) -> Path:
-    """int8 weights, activations quantized at run time (onnxruntime's dynamic quantization)."""
+def quantize(source: Path, target: Path, per_channel: bool = True, keep: list[str] | None = None) -> Path:
+    """int8 weights, activations quantized at run time (onnxruntime's dynamic quantization);
+    the nodes named in `keep` stay in fp32."""
     quantization = needs("onnxruntime.quantization")
     needs("onnx")
     quiet = _Quiet()
     logging.getLogger().addFilter(quiet)
     try:
         quantization.quantize_dynamic(str(source), str(target), weight_type=quantization.QuantType.QInt8,
-                                      per_channel=per_channel)
+                                      per_channel=per_channel, nodes_to_exclude=keep or [])
     finally:
         logging.getLogger().removeFilter(quiet)
     return target
+
+
+def after_gelu(model: Path) -> list[str]:
+    """The MatMul nodes fed by a GELU: each layer's feed-forward output. Their input has outliers
+    that one int8 scale per tensor (dynamic quantization) flattens: all-mpnet-base-v2 with them
+    quantized falls to cosine 0.77 to torch, 0.99 with them in fp32 (check texts of
+    rag.embed_onnx; all-MiniLM-L6-v2 needs no such help). Re-measure: docs/benchmarks.md."""
+    onnx = needs("onnx")
+    graph = onnx.load(str(model), load_external_data=False).graph
+    produced_by = {out: node.op_type for node in graph.node for out in node.output}
+    return [node.name for node in graph.node
+            if node.op_type == "MatMul" and produced_by.get(node.input[0]) in ("Gelu", "BiasGelu", "FastGelu")]

@@ -223,3 +223,22 @@ def test_int8_is_only_for_the_packaged_model(tmp_path: Path) -> None:
         _ = Embedder(str(tmp_path), backend="onnx-int8", models_dir=tmp_path).dimension
     with pytest.raises(ConfigError, match="torch or onnx-int8"):
         Settings.from_env(env={"RAG_EMBED_BACKEND": "int4"})
+
+
+def test_the_matmuls_after_a_gelu_are_the_ones_kept_in_fp32(tmp_path: Path) -> None:
+    """The feed-forward output MatMuls (fed by a GELU), which the recipe keeps in fp32 when
+    quantizing them all strays (all-mpnet-base-v2): found by what feeds them, not by name."""
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    from rag.onnx_export import after_gelu
+
+    w = numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "w")
+    bias = numpy_helper.from_array(np.zeros(4, dtype=np.float32), "b")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["up"], name="ffn_up"),
+             helper.make_node("BiasGelu", ["up", "b"], ["act"], name="gelu", domain="com.microsoft"),
+             helper.make_node("MatMul", ["act", "w"], ["down"], name="ffn_down"),
+             helper.make_node("MatMul", ["down", "w"], ["y"], name="attention_out")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [w, bias])
+    save(helper.make_model(graph), str(tmp_path / "m.onnx"))
+    assert after_gelu(tmp_path / "m.onnx") == ["ffn_down"]
