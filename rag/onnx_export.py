@@ -109,7 +109,8 @@ def after_gelu(model: Path) -> list[str]:
     """The MatMul nodes fed by a GELU: each layer's feed-forward output. Their input has outliers
     that one int8 scale per tensor (dynamic quantization) flattens: all-mpnet-base-v2 with them
     quantized falls to cosine 0.77 to torch, 0.99 with them in fp32 (check texts of
-    rag.embed_onnx; all-MiniLM-L6-v2 needs no such help). Re-measure: docs/benchmarks.md."""
+    rag.embed_onnx; all-MiniLM-L6-v2 needs no such help). Re-measure: `rag models install
+    mpnet-onnx-int8` logs the all-int8 cosine before it quantizes again; docs/benchmarks.md."""
     onnx = needs("onnx")
     graph = onnx.load(str(model), load_external_data=False).graph
     produced_by = {out: node.op_type for node in graph.node for out in node.output}
