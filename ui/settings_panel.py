@@ -116,8 +116,12 @@ def keep_settings(app: gr.Blocks, options: Options, kb: KnowledgeBase, max_k: in
 
     private: dict[str, Any] = {"api_visibility": "private", "queue": False}
     app.load(restore, [stored], options.components(), **private)
+    # saved one at a time, in the order the changes came: two saves run side by side (k set from
+    # the number box, then the scores box ticked at once) could store the older k last (seen in
+    # CI: tests/test_ui_server.py restored k 5 instead of 3)
     for component in options.components():
-        component.change(save, options.components(), [stored], **private)
+        component.change(save, options.components(), [stored], api_visibility="private",
+                         concurrency_limit=1, concurrency_id="rag-settings-save")
 
 
 def keep_conversation(app: gr.Blocks, chatbot: gr.Chatbot, panel: gr.HTML, blocks: gr.State,
