@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from rag.split import is_plain_heading, numbered_title
@@ -54,23 +55,30 @@ _TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
 _TABLE_RULE = re.compile(r"^[ \t]*\|[\s:|-]*\|[ \t]*$")
 
 
-def tables(text: str) -> list[list[tuple[int, int]]]:
+@lru_cache(maxsize=8192)
+def tables(text: str) -> tuple[tuple[tuple[int, int], ...], ...]:
     """The Markdown tables of `text`: each as the (start, end) of its lines, the header first
-    and the |---| rule second (a block of bar-delimited lines without that rule is not one)."""
+    and the |---| rule second (a block of bar-delimited lines without that rule is not one).
+    Cached per passage text, as its sentences are (rag.text): every unit of a passage asks."""
     blocks: list[list[tuple[int, int]]] = []
     for m in _TABLE_ROW.finditer(text):
         if blocks and blocks[-1][-1][1] + 1 == m.start():
             blocks[-1].append((m.start(), m.end()))
         else:
             blocks.append([(m.start(), m.end())])
-    return [b for b in blocks if len(b) > 2 and _TABLE_RULE.match(text[b[1][0] : b[1][1]])]
+    return tuple(tuple(b) for b in blocks if len(b) > 2 and _TABLE_RULE.match(text[b[1][0] : b[1][1]]))
 
 
 def table_rows(text: str) -> list[tuple[int, int, int]]:
     """(start, end, header start) of each data row of the Markdown tables in `text` that has
     words in at least two cells."""
-    return [(s, e, table[0][0]) for table in tables(text) for s, e in table[2:]
-            if sum(bool(re.search(r"\w", cell)) for cell in text[s:e].split("|")) >= 2]
+    return list(_table_rows(text))
+
+
+@lru_cache(maxsize=8192)
+def _table_rows(text: str) -> tuple[tuple[int, int, int], ...]:
+    return tuple((s, e, table[0][0]) for table in tables(text) for s, e in table[2:]
+                 if sum(bool(re.search(r"\w", cell)) for cell in text[s:e].split("|")) >= 2)
 
 
 def passage_units(text: str) -> list[tuple[int, int]]:
@@ -82,21 +90,22 @@ def passage_units(text: str) -> list[tuple[int, int]]:
     rows = table_rows(text)
     fields = front_matter(text)
     if rows or fields:
-        taken = [(t[0][0], t[-1][1]) for t in tables(text)] + fields
+        taken = [(t[0][0], t[-1][1]) for t in tables(text)] + list(fields)
         other = [u for u in _sentence_units(text) if not any(s < u[1] and u[0] < e for s, e in taken)]
-        return sorted(other + [(s, e) for s, e, _h in rows] + fields)
+        return sorted(other + [(s, e) for s, e, _h in rows] + list(fields))
     return _sentence_units(text)
 
 
 _FIELD = re.compile(r"^[A-Za-z_][\w-]*:(?:[ \t]+\S.*)?$")
 
 
-def front_matter(text: str) -> list[tuple[int, int]]:
+@lru_cache(maxsize=8192)
+def front_matter(text: str) -> tuple[tuple[int, int], ...]:
     """The fields of a Markdown file's YAML front matter, when `text` starts with it: each
     `key: value` line, a key with a list under it with its items ("license: apache-2.0" is
     the fact a model card gives about its licence)."""
     if not text.startswith("---\n"):
-        return []
+        return ()
     close = text.find("\n---", 4)
     block = text[: close if close >= 0 else len(text)]
     fields: list[tuple[int, int]] = []
@@ -107,7 +116,7 @@ def front_matter(text: str) -> list[tuple[int, int]]:
         elif fields and line.lstrip().startswith("- ") and fields[-1][1] == pos - 1:
             fields[-1] = (fields[-1][0], pos + len(line))  # an item of the key above
         pos += len(line) + 1
-    return [(s, e) for s, e in fields if text[s:e].rstrip()[-1] != ":"]
+    return tuple((s, e) for s, e in fields if text[s:e].rstrip()[-1] != ":")
 
 
 def _sentence_units(text: str) -> list[tuple[int, int]]:
