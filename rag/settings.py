@@ -67,14 +67,17 @@ _LOGIN_VARS = ("RAG_AUTH", "RAG_AUTH_FILE")
 
 # The extractive answerer abstains below this confidence (the mean of its best sentence's and its
 # best passage's closeness to the question; ExtractiveAnswerer.confidence), and the llm answerer
-# asks its model only above it less GATE_MARGIN. Rule and value chosen together on the dev halves
-# (articles qa.jsonl, related qa_related.jsonl dev, the four FAQ dev halves; docs/eval.md):
-# against the earlier rule (the smaller of the two, 0.38) false abstentions fall from
-# 8/4/2/0/12/0 % to 5/0/0/0/4/0 % (articles, debian, emacs, git, related, sqlite) while every
-# general-knowledge question is still refused; one on-topic unanswerable article question more is
-# answered ("Which company operates the Overchat platform?"). 0.42 refuses it again but doubles
-# the articles' false abstentions (11 %). Re-measure: `python bench/tune_abstain.py --split dev`.
-ABSTAIN_THRESHOLD = 0.40
+# asks its model only above it less GATE_MARGIN. Rule chosen on the dev halves (articles
+# qa.jsonl, related qa_related.jsonl dev, the four FAQ dev halves; docs/eval.md): against the
+# earlier rule (the smaller of the two) false abstentions fell from 8/4/2/0/12/0 % to
+# 5/0/0/0/4/0 % (articles, debian, emacs, git, related, sqlite). Value re-chosen in round 4 with
+# the paraphrased questions' dev half (tests/data/qa_paraphrase.jsonl: questions in a reader's
+# own words, whose confidences sit lower): 0.38 instead of 0.40 answers 2 more of its 14 (false
+# abstentions 4 -> 2, facts 46 -> 54 %), while the FAQ and article dev halves keep refusing >= 95 %
+# of the off-topic pool (emacs-common 100 -> 98 %, the rest unchanged) with no more false
+# abstentions. 0.36 lets debian-faq's off-topic refusals fall to 95 % and the articles' to 93 %.
+# Re-measure: `python bench/tune_abstain.py --split dev` (bench/results/tune_abstain-dev.json).
+ABSTAIN_THRESHOLD = 0.38
 
 # Weighted reciprocal-rank fusion of the dense and BM25 lists (rag.retrieve.rrf_fuse): dense weight
 # and RRF constant, the defaults of Settings and of HybridRetriever alike. Chosen on the suite's dev

@@ -60,3 +60,9 @@ _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|tw
 def unanswered_amount(question: str, quotes: list[str]) -> bool:
     """A question for an amount ("how much does it cost?") whose quotes name none."""
     return bool(_AMOUNT_ASKED.search(question)) and not any(_NUMBER.search(q) for q in quotes)
+
+
+def without_terms(question: str, terms: set[str]) -> str:
+    """The question's words less those whose terms are `terms`; "" when no key word is left."""
+    kept = [w for w in question.split() if not set(tokenize(w)) & terms]
+    return " ".join(kept) if any(tokenize(w) for w in kept) else ""

@@ -29,6 +29,17 @@ def cut(chunk_text: str, start: int, end: int) -> bool:
     return not chunk_text[end:].strip() and not text.rstrip().endswith(_ENDS_SENTENCE) and not short_item
 
 
+# words an English sentence does not end on (grammar, not tuned): a unit ending on one without
+# punctuation was cut at a line break ("You may obtain a copy of the License at" above a URL)
+_DANGLING = frozenset("a an the of to at in on by for from with and or as than that into".split())
+
+
+def dangling(text: str) -> bool:
+    """A unit that stops where no sentence stops: on an article, preposition or conjunction."""
+    words = text.rstrip().split()
+    return bool(words) and words[-1].lower() in _DANGLING
+
+
 def with_sources(parts: list[tuple[str, str]]) -> str:
     """The answer's sentences, grouped by document in the order given; when they come from more
     than one document, each group starts with the document's file name, so a reader sees which
@@ -143,7 +154,7 @@ def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     whole = set(front_matter(text)) | {(s, e) for s, e, _h in table_rows(text)}  # short, yet whole
     return [(s, e) for s, e in passage_units(text) if (s, e) in whole or (
             len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)
-            and not asks(text[s:e]))]
+            and not asks(text[s:e]) and not dangling(text[s:e]))]
 
 
 def asks(text: str) -> bool:
