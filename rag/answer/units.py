@@ -31,7 +31,7 @@ def cut(chunk_text: str, start: int, end: int) -> bool:
 
 # words an English sentence does not end on (grammar, not tuned): a unit ending on one without
 # punctuation was cut at a line break ("You may obtain a copy of the License at" above a URL)
-_DANGLING = frozenset("a an the of to at in on by for from with and or as than that into".split())
+_DANGLING = frozenset(["a", "an", "the", "of", "to", "at", "in", "on", "by", "for", "from", "with", "and", "or", "as", "than", "that", "into"])
 
 
 def dangling(text: str) -> bool:
