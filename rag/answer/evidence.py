@@ -1,4 +1,4 @@
-"""What the llm answerer reads in its default mode: the sentences that the extractive scorer
+"""What the llm answerer reads in its default mode: the sentences that the SentenceScorer
 ranks best for the question, each widened by a short neighbouring sentence of its chunk. Each
 piece of evidence is a small Hit whose chunk is an exact span of the source, so a `[n]` the
 model writes maps back to exact offsets (`quote == source[start:end]`), as with whole chunks."""
@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rag.answer.terms import redundant
 from rag.text import sentence_spans
 from rag.types import Chunk, Hit
+
+if TYPE_CHECKING:
+    from rag.answer.scorer import SentenceScorer
 
 # The evidence's budget. Issue 10 asked for 250-400 tokens; fewer is faster to read (the model
 # reads about 40-70 prompt tokens/s on 2 cores, docs/llm.md). Chosen on the suite's dev halves
@@ -47,25 +51,13 @@ class _Window:
         return c.text[self.start - c.start : self.end - c.start]
 
 
-class NoIndex:
-    """A stand-in for the BM25 index when there is none: the scorer then weighs every
-    question term the same."""
-
-    def __init__(self) -> None:
-        self.version = "none"
-        self.chunks: list[Chunk] = []
-
-    def refresh(self) -> None:
-        """Nothing to reload."""
-
-
-def select_evidence(question: str, hits: Sequence[Hit], scorer: object,
+def select_evidence(question: str, hits: Sequence[Hit], scorer: SentenceScorer,
                     budget: int = EVIDENCE_CHARS, max_pieces: int = MAX_PIECES) -> list[Hit]:
     """The evidence for `question`, best first, at most `budget` characters in all: the
-    candidates of `scorer` (an `ExtractiveAnswerer`) that overlap no chosen one and repeat
-    none, then widened by their neighbours while the budget lasts."""
+    scorer's candidates that overlap no chosen one and repeat none, then widened by their
+    neighbours while the budget lasts."""
     hits = list(hits)
-    candidates = scorer.candidates(question, hits)  # type: ignore[attr-defined]
+    candidates = scorer.candidates(question, hits)
     if not candidates:
         return []
     floor = candidates[0].score - SCORE_MARGIN

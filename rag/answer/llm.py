@@ -4,7 +4,7 @@ each sentence is checked against the passages it cites, and the sentences that n
 are removed (the answer abstains when they are most of it).
 
 What the model reads (`RAG_LLM_CONTEXT`): "evidence" (the default), the best sentences of the
-retrieved chunks as the extractive scorer ranks them, about 300 tokens (rag/answer/evidence.py);
+retrieved chunks as the SentenceScorer ranks them, about 300 tokens (rag/answer/evidence.py);
 or "passages", the whole chunks, up to `max_context_chars`. The fixed system prompt comes first,
 so the server's prompt cache keeps it from one question to the next (`warm()` fills it).
 
@@ -25,11 +25,13 @@ from urllib.parse import urlparse
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from rag.answer import Draft, Turn, abstention, final
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import carry_over
+from rag.answer.scorer import SentenceScorer
 from rag.answer.units import joined
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
-from rag.settings import ABSTAIN_THRESHOLD, LLM_CONTEXTS, Settings
+from rag.settings import LLM_CONTEXTS, Settings
 from rag.text import MARKER, defuse_markers
 from rag.types import Hit
 
@@ -119,38 +121,31 @@ class LLMAnswerer:
     def __init__(
         self,
         llm: Any,
-        embedder: Any,
-        threshold: float = ABSTAIN_THRESHOLD,
+        scorer: SentenceScorer,
         gate_margin: float = GATE_MARGIN,
         max_context_chars: int = 9000,
         server: Any = None,
         context: str = "evidence",
-        lexical: Any = None,
     ) -> None:
-        from rag.answer.evidence import NoIndex
-        from rag.answer.extractive import ExtractiveAnswerer
-
+        """`scorer`: the knowledge base's SentenceScorer (shared with its extractive answerer):
+        its scores choose the evidence, its confidence gates the model."""
         if context not in LLM_CONTEXTS:
             raise ConfigError(f"unknown llm context {context!r}: choose evidence or passages (RAG_LLM_CONTEXT)")
         self.llm = llm
-        self.embedder = embedder
+        self.scorer = scorer
+        self.embedder = scorer.embedder  # checks the reply's sentences against the evidence
         self.gate_margin = gate_margin
         self.max_context_chars = max_context_chars
         self.server = server  # a local xllamacpp server kept alive with the answerer
         self.context = context
-        # the extractive answerer's sentence scores choose the evidence; `lexical` (the BM25
-        # index) gives its term weights
-        self.scorer = ExtractiveAnswerer(embedder, lexical or NoIndex(), threshold=threshold)
+        # where the model gives no usable answer and the scorer is sure of one: the extractive
+        # answerer's quotes (on the same scores)
+        self.fallback = ExtractiveAnswerer(scorer)
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Any, lexical: Any = None) -> LLMAnswerer:
-        """The answerer the settings describe; `lexical`: the knowledge base's BM25 index (by
-        default the one in the index folder is opened)."""
+    def from_settings(cls, settings: Settings, scorer: SentenceScorer) -> LLMAnswerer:
+        """The answerer the settings describe, on the knowledge base's scorer."""
         _chat_openai()  # fail early, before starting a local server, without langchain-openai
-        if lexical is None:
-            from rag.lexical import Bm25Index
-
-            lexical = Bm25Index(settings.index_dir / "lexical")
         server = None
         extra: dict[str, Any] = {}
         base_url, api_key = settings.llm_base_url, settings.llm_api_key
@@ -169,8 +164,7 @@ class LLMAnswerer:
             base_url, api_key = server.base_url, server.api_key
             extra = {"extra_body": {"cache_prompt": True}}  # llama.cpp: reuse the prompt's shared start
         llm = chat_model(base_url, settings.llm_model, api_key, max_tokens=settings.llm_max_tokens, **extra)
-        return cls(llm, embedder, threshold=settings.abstain_threshold, server=server,
-                   context=settings.llm_context, lexical=lexical)
+        return cls(llm, scorer, server=server, context=settings.llm_context)
 
     # -- answer ----------------------------------------------------------------------------
     def passages(self, hits: Sequence[Hit]) -> list[Hit]:
@@ -213,7 +207,8 @@ class LLMAnswerer:
 
     def stream(self, question: str, hits: list[Hit], history: Sequence[Turn] = ()) -> Iterator[str | Draft]:
         hits = joined(hits)  # a sentence cut between two retrieved chunks is whole again
-        # the extractive answerer's confidence, computed once: the gate, then the fallback
+        # the scorer's confidence, computed once: the gate, then the fallback (the scored
+        # sentences are kept: the evidence and the fallback do not score them again)
         confidence = self.scorer.confidence_for(question, hits) if hits else -math.inf
         if self.too_weak(confidence):
             log.info("abstaining without the LLM: the retrieved evidence is too weak")
@@ -254,8 +249,8 @@ class LLMAnswerer:
             # than a refusal. On qa.jsonl (the articles' dev half) qwen-1.5b refused 3 of the 38
             # answerable questions this way, all three answered by the extractive answerer.
             log.info("the LLM gave no usable answer; the extractive answerer's quotes instead")
-            draft = replace(final(self.scorer.stream(question, retrieved, history)), unsupported=draft.unsupported,
-                            answerer=self.scorer.name)
+            draft = replace(final(self.fallback.stream(question, retrieved, history)), unsupported=draft.unsupported,
+                            answerer=self.fallback.name)
         yield draft
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
