@@ -50,14 +50,20 @@ SYSTEM_PROMPT = (
     "Answer in one to four short sentences."
 )
 
-# The model is asked only when the extractive answerer's confidence reaches its threshold less
-# this margin (LLMAnswerer.too_weak), so that the model's own refusals can add to the gate's
-# without more false refusals than the extractive answerer makes. Chosen on the suite's five dev
-# halves (`python bench/tune_abstain.py --split dev`): at 0.34 instead of 0.38 false abstentions
-# fall from 4/10/0/3/8 % to 2/0/0/0/8 %, off-topic abstentions stay 100 % (articles 92 %);
-# at 0.32 debian-faq's fall to 80 %.
+# The model is asked only when the scorer's confidence reaches its threshold less this margin
+# (LLMAnswerer.too_weak), so that the model's own refusals can add to the gate's without more
+# false refusals than the extractive answerer makes. Chosen on the suite's five dev halves
+# (`python bench/tune_abstain.py --split dev`; the gate is its row at threshold - margin): at
+# 0.34 instead of 0.38 false abstentions fall from 4/10/0/3/8 % to 2/0/0/0/8 %, off-topic
+# abstentions stay 100 % (articles 92 %); at 0.32 debian-faq's fall to 80 %. Measured under the
+# old confidence (the smaller of sentence and passage, threshold 0.38; 4dd57cc); not re-measured
+# since the mean and 0.40 replaced it (ce1a737): the gate is now at 0.36.
 GATE_MARGIN = 0.04
 
+# What condense shows the model: the last 3 turns, each answer cut at 400 characters; its reply
+# may take 64 tokens, and a question longer than 200 characters and 3 times the follow-up is
+# rambling (clean_question's limit, 300 by default). Set by hand with the first llm answerer
+# (18527f0), tuned on no split; re-measure: `python bench/followups.py --answerer llm --split dev`.
 CONDENSE_PROMPT = (
     "Rewrite the follow-up question of a conversation as one standalone question that can be "
     "understood without the conversation. Keep its meaning. Reply with the question only: no "
@@ -77,7 +83,8 @@ def _chat_openai() -> Any:
 
 def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 150, **kwargs: Any) -> Any:
     """A streaming `ChatOpenAI` for an OpenAI-compatible server (a URL without a path gets /v1).
-    For a llama.cpp server pass `extra_body={"cache_prompt": True}` (its default anyway)."""
+    For a llama.cpp server pass `extra_body={"cache_prompt": True}` (its default anyway).
+    `max_tokens`: 150 is RAG_LLM_MAX_TOKENS's default (rag.settings; docs/llm.md)."""
     ChatOpenAI = _chat_openai()
     if urlparse(base_url).path in ("", "/"):
         base_url = base_url.rstrip("/") + "/v1"
@@ -123,24 +130,22 @@ class LLMAnswerer:
         llm: Any,
         scorer: SentenceScorer,
         gate_margin: float = GATE_MARGIN,
+        # passages mode's budget: set by hand with the first llm answerer (18527f0), tuned on no
+        # split; re-measure: `RAG_LLM_CONTEXT=passages rag eval --answerer llm --qa tests/data/qa.jsonl`
         max_context_chars: int = 9000,
         server: Any = None,
         context: str = "evidence",
     ) -> None:
-        """`scorer`: the knowledge base's SentenceScorer (shared with its extractive answerer):
-        its scores choose the evidence, its confidence gates the model."""
         if context not in LLM_CONTEXTS:
             raise ConfigError(f"unknown llm context {context!r}: choose evidence or passages (RAG_LLM_CONTEXT)")
         self.llm = llm
-        self.scorer = scorer
+        self.scorer = scorer  # the knowledge base's: its scores choose the evidence and gate the model
         self.embedder = scorer.embedder  # checks the reply's sentences against the evidence
         self.gate_margin = gate_margin
         self.max_context_chars = max_context_chars
         self.server = server  # a local xllamacpp server kept alive with the answerer
         self.context = context
-        # where the model gives no usable answer and the scorer is sure of one: the extractive
-        # answerer's quotes (on the same scores)
-        self.fallback = ExtractiveAnswerer(scorer)
+        self.fallback = ExtractiveAnswerer(scorer)  # quotes when the model gives no usable answer
 
     @classmethod
     def from_settings(cls, settings: Settings, scorer: SentenceScorer) -> LLMAnswerer:
