@@ -85,7 +85,7 @@ def prompts(questions: int) -> list[list[dict[str, str]]]:
     with tempfile.TemporaryDirectory(prefix="rag-spec-") as tmp:
         kb = KnowledgeBase(Settings.from_env(env={}, corpus_dir=REPO / "corpus", index_dir=Path(tmp) / "index"))
         kb.sync(progress=False)
-        a = LLMAnswerer(None, kb.embedder, threshold=kb.settings.abstain_threshold, lexical=kb.lexical)
+        a = LLMAnswerer(None, kb.scorer)
         for item in load_qa(REPO / "tests" / "data" / "qa.jsonl"):
             hits = kb.search(item.question)
             if not item.answerable or a.too_weak(a.scorer.confidence_for(item.question, hits) if hits else -math.inf):

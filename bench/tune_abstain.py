@@ -29,12 +29,12 @@ def confidences(kb: Any, items: list[Any]) -> list[dict[str, Any]]:
     rows = []
     for item in items:
         hits = kb.search(item.question, kb.settings.k)
-        cands = answerer.candidates(item.question, hits)
+        cands = answerer.scorer.candidates(item.question, hits)
         if not cands:
             rows.append({"answerable": item.answerable, "conf": -1.0, "right": False})
             continue
         chosen = answerer.select(cands, hits)
-        conf = answerer.confidence(cands, hits)
+        conf = answerer.scorer.confidence(cands, hits)
         sources = {hits[c.hit_rank].chunk.source for c in chosen}
         if item.entry:
             right = item.entry in sources

@@ -35,8 +35,8 @@ CONFIGS = [(0.0, 3, 3, 0.2)] + [(w, n, p, m) for w in (0.3, 0.4, 0.5) for n, p i
 
 def prepared(kb: Any, items: list[Any]) -> list[tuple[Any, list[Any], list[Any]]]:
     """(item, hits, candidates) of every question: the expensive part, done once."""
-    answerer = kb.answerer("extractive")
-    return [(item, hits, answerer.candidates(item.question, hits))
+    scorer = kb.scorer
+    return [(item, hits, scorer.candidates(item.question, hits))
             for item in items for hits in [kb.search(item.question, kb.settings.k)]]
 
 
@@ -44,21 +44,20 @@ def score(answerer: Any, rows: list[tuple[Any, list[Any], list[Any]]],
           config: tuple[float, int, int, float]) -> tuple[float, float]:
     """The share of answerable questions answered right under one configuration, and the mean
     share of an answer's sentences that come from the question's entry."""
-    answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin = config
+    w, answerer.max_sentences, answerer.per_source, answerer.margin = config
     right = []
     on_entry = []
     for item, hits, cands in rows:
         if not item.answerable:
             continue
         passage = [h.dense_score or 0.0 for h in hits]
-        w = answerer.passage_weight
         ranked = sorted((replace(c, score=(1 - w) * c.relevance + w * passage[c.hit_rank]) for c in cands),
                         key=lambda c: -c.score)
         if not ranked:
             right.append(0.0)
             continue
         chosen = answerer.select(ranked, hits)
-        if answerer.confidence(ranked, hits) < answerer.threshold:
+        if answerer.scorer.confidence(ranked, hits) < answerer.scorer.threshold:
             right.append(0.0)
         elif item.entry:
             sources = [hits[c.hit_rank].chunk.source for c in chosen]
@@ -74,11 +73,11 @@ def main() -> None:
     table: dict[tuple[float, int, int, float], dict[str, tuple[float, float]]] = {}
     for domain, kb in tuned_domains(args.suite, args.domains):
         answerer = kb.answerer("extractive")
-        defaults = (answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin)
+        defaults = (answerer.max_sentences, answerer.per_source, answerer.margin)
         rows = prepared(kb, load_qa(args.suite / domain / f"qa-{args.split}.jsonl"))
         for config in CONFIGS:
             table.setdefault(config, {})[domain] = score(answerer, rows, config)
-        answerer.passage_weight, answerer.max_sentences, answerer.per_source, answerer.margin = defaults
+        answerer.max_sentences, answerer.per_source, answerer.margin = defaults
         print(f"{domain} done", file=sys.stderr)
     rows = [{"passage_weight": w, "max_sentences": n, "per_source": p, "margin": m,
              **{d: {"right": r, "on_entry": None if math.isnan(e) else e} for d, (r, e) in cells.items()}}

@@ -35,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     table: dict[tuple[int, float, int], dict[str, tuple[float, int]]] = {}
     for domain, kb in tuned_domains(args.suite, DOMAINS):
-        scorer = kb.answerer("extractive")
+        scorer = kb.scorer
         items = [i for i in load_qa(args.suite / domain / f"qa-{args.split}.jsonl") if i.answerable]
         searched = [(item, kb.search(item.question, kb.settings.k)) for item in items]
         for budget, margin, pieces in CONFIGS:

@@ -1,17 +1,25 @@
 """What a knowledge base is made of, each part loaded on first use: the embedder, the vector store
-(reopened when a sync changed the index), the BM25 index, the hybrid retriever and the answerers.
-rag.kb.KnowledgeBase builds the chain on them."""
+(reopened when a sync changed the index), the BM25 index, the hybrid retriever, the sentence
+scorer and the answerers. rag.kb.KnowledgeBase builds the chain on them."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag.answer import Answerer
 from rag.errors import ConfigError
 from rag.follow import Follower
 from rag.settings import AUTO, Settings
+
+if TYPE_CHECKING:  # the classes only: their modules load torch, chromadb and LangChain
+    from langchain_chroma import Chroma
+
+    from rag.answer.scorer import SentenceScorer
+    from rag.embed import Embedder
+    from rag.lexical import Bm25Index
+    from rag.retrieve import HybridRetriever
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +27,15 @@ log = logging.getLogger(__name__)
 class Components:
     """The parts of one knowledge base, loaded on first use and shared by its questions."""
 
-    def __init__(self, settings: Settings | None = None, *, embedder: Any = None) -> None:
-        """`embedder`: an already loaded `rag.embed.Embedder` (or any LangChain `Embeddings` with
-        `encode`) to share between knowledge bases; by default the settings' model, loaded on
-        first use."""
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
+        """`embedder`: an already loaded `rag.embed.Embedder` to share between knowledge bases;
+        by default the settings' model, loaded on first use."""
         self.settings = settings or Settings.from_env()
-        self._embedder: Any = embedder
-        self._store: Any = None
-        self._lexical: Any = None
-        self._retriever: Any = None
+        self._embedder = embedder
+        self._store: Chroma | None = None
+        self._lexical: Bm25Index | None = None
+        self._retriever: HybridRetriever | None = None
+        self._scorer: SentenceScorer | None = None
         self._answerers: dict[str, Answerer] = {}
         self._auto: str | None = None  # what `auto` resolved to, decided once
         self._store_lock = threading.Lock()
@@ -36,7 +44,7 @@ class Components:
         self.follower = Follower(self.settings, lambda: self.store)
 
     @property
-    def embedder(self) -> Any:
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             from rag.embed import Embedder
             from rag.models import embedding_model_path, models_dir
@@ -48,7 +56,7 @@ class Components:
         return self._embedder
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Chroma:
         """The vector store; reopened when a sync (maybe in another process) changed the index,
         because an embedded Chroma client does not see another client's writes. The check costs
         a stat of BM25's `current` pointer (Bm25Index.current_version), read again only when a
@@ -68,7 +76,7 @@ class Components:
             return self._store
 
     @property
-    def lexical(self) -> Any:
+    def lexical(self) -> Bm25Index:
         if self._lexical is None:
             from rag.lexical import Bm25Index
 
@@ -76,7 +84,7 @@ class Components:
         return self._lexical
 
     @property
-    def retriever(self) -> Any:
+    def retriever(self) -> HybridRetriever:
         """The hybrid retriever, a LangChain `BaseRetriever`."""
         store = self.store  # first: it resets the retriever when it reopens
         if self._retriever is None:
@@ -92,6 +100,16 @@ class Components:
                 reranker=load_reranker(s.reranker) if s.reranker else None,
             )
         return self._retriever
+
+    @property
+    def scorer(self) -> SentenceScorer:
+        """The sentence scorer both answerers read (one per knowledge base, so that a question's
+        sentences are scored once, and each passage sentence embedded once, whichever answers)."""
+        if self._scorer is None:
+            from rag.answer.scorer import SentenceScorer
+
+            self._scorer = SentenceScorer(self.embedder, self.lexical, threshold=self.settings.abstain_threshold)
+        return self._scorer
 
     def answerer_name(self, name: str | None = None) -> str:
         """The answerer that answers when `name` (by default the settings' answerer) is asked
@@ -116,13 +134,11 @@ class Components:
             if name == "extractive":
                 from rag.answer.extractive import ExtractiveAnswerer
 
-                self._answerers[name] = ExtractiveAnswerer(
-                    self.embedder, self.lexical, threshold=self.settings.abstain_threshold
-                )
+                self._answerers[name] = ExtractiveAnswerer(self.scorer)
             else:
                 from rag.answer.llm import LLMAnswerer
 
-                self._answerers[name] = LLMAnswerer.from_settings(self.settings, self.embedder, self.lexical)
+                self._answerers[name] = LLMAnswerer.from_settings(self.settings, self.scorer)
         return self._answerers[name]
 
     def warm(self, max_chunks: int = 5000) -> None:

@@ -32,6 +32,7 @@ from rag.answer.llm import (
     clean_question,
     finish,
 )
+from rag.answer.scorer import SentenceScorer
 from rag.answer.verify import Similarity
 from rag.citations import cited_sentences, markers_in, normalize_markers, renumber, supported
 from rag.cli import main
@@ -81,7 +82,7 @@ def answerer(server: LocalServer, embedder: object, reply: str | None = None, co
     if reply is not None:
         body["grammar"] = f"root ::= {json.dumps(reply)}"
     llm = chat_model(server.base_url, "local", server.api_key, max_tokens=128, extra_body=body)
-    return LLMAnswerer(llm, embedder, context=context)
+    return LLMAnswerer(llm, SentenceScorer(embedder), context=context)
 
 
 def run(a: LLMAnswerer, question: str, hits: list[Hit]) -> tuple[list[str], Draft]:
@@ -154,8 +155,8 @@ def tokens(server: LocalServer, text: str) -> int:
 
 
 def test_evidence_fits_the_budget_and_maps_to_exact_spans(server: LocalServer, articles_kb, embedder: object) -> None:
-    a = LLMAnswerer(None, embedder, lexical=articles_kb.lexical)
-    whole = LLMAnswerer(None, embedder, context="passages")
+    a = LLMAnswerer(None, articles_kb.scorer)
+    whole = LLMAnswerer(None, SentenceScorer(embedder), context="passages")
     corpus = articles_kb.settings.corpus_dir
     questions = [json.loads(line)["question"] for line in (DATA / "qa.jsonl").read_text().splitlines()[:6]]
     for question in questions:
@@ -181,11 +182,11 @@ def fake_llm(reply: str) -> object:
 
 def test_an_invented_sentence_is_removed_and_all_invented_abstains(embedder: object) -> None:
     question = "What do open-weight models publish?"
-    evidence = LLMAnswerer(None, embedder).evidence(question, HITS)
+    evidence = LLMAnswerer(None, SentenceScorer(embedder)).evidence(question, HITS)
     n = next(i for i, h in enumerate(evidence, start=1) if "publish their trained weights" in h.chunk.text)
     invented = "Napoleon trained the first one on the Moon."
     reply = f"Open-weight models publish their trained weights, so anyone can download them [{n}]. {invented}"
-    pieces, draft = run(LLMAnswerer(fake_llm(reply), embedder), question, HITS)
+    pieces, draft = run(LLMAnswerer(fake_llm(reply), SentenceScorer(embedder)), question, HITS)
     assert invented.split()[0] in "".join(pieces)  # it was streamed, but is not in the checked answer
     assert not draft.abstained and invented not in draft.text and draft.unsupported == (invented,)
     assert draft.text == "Open-weight models publish their trained weights, so anyone can download them [1]."
@@ -195,11 +196,11 @@ def test_an_invented_sentence_is_removed_and_all_invented_abstains(embedder: obj
     # is sure of an answer, its quotes are; where it is not, the answer abstains. Both keep what
     # the model invented
     all_invented = f"Penguins enjoy jazz music [{n}]. {invented}"
-    a = LLMAnswerer(fake_llm(all_invented), embedder)
+    a = LLMAnswerer(fake_llm(all_invented), SentenceScorer(embedder))
     _, draft = run(a, question, HITS)
     assert not draft.abstained and draft.text == run_extractive(a, question).text
     assert "Penguins" not in draft.text and draft.unsupported == ("Penguins enjoy jazz music.", invented)
-    a = LLMAnswerer(fake_llm(all_invented), embedder)
+    a = LLMAnswerer(fake_llm(all_invented), SentenceScorer(embedder))
     a.scorer.threshold, a.gate_margin = 2.0, 2.0  # not sure, yet the model is asked
     _, draft = run(a, question, HITS)
     assert draft.abstained and draft.text == NOT_COVERED and draft.citations == ()
@@ -222,7 +223,7 @@ class CountingChat:
 
 def test_weak_evidence_abstains_without_asking_the_model(embedder: object) -> None:
     chat = CountingChat("Napoleon trained it on the Moon [1].")
-    a = LLMAnswerer(chat, embedder)
+    a = LLMAnswerer(chat, SentenceScorer(embedder))
     _, draft = run(a, "What is the boiling point of mercury in kelvin?", HITS)
     assert draft.abstained and chat.calls == 0
     assert not a.scorer.would_answer("What is the boiling point of mercury in kelvin?", HITS)
@@ -231,7 +232,7 @@ def test_weak_evidence_abstains_without_asking_the_model(embedder: object) -> No
 def test_the_sentinel_defers_to_a_confident_extractive_answer(embedder: object) -> None:
     question = "What do open-weight models publish?"
     chat = CountingChat(SENTINEL)
-    a = LLMAnswerer(chat, embedder)
+    a = LLMAnswerer(chat, SentenceScorer(embedder))
     assert a.scorer.would_answer(question, HITS)
     _, draft = run(a, question, HITS)
     assert chat.calls == 1 and not draft.abstained
@@ -245,8 +246,34 @@ def test_the_sentinel_defers_to_a_confident_extractive_answer(embedder: object) 
     assert chat.calls == 2 and draft.abstained and draft.text == NOT_COVERED
 
 
+class CountingEmbedder:
+    """The session's embedder, counting the questions it is asked to embed."""
+
+    def __init__(self, embedder: object) -> None:
+        self.embedder = embedder
+        self.queries = 0
+
+    def embed_query(self, text: str) -> list[float]:
+        self.queries += 1
+        return self.embedder.embed_query(text)
+
+    def encode(self, texts: list[str]) -> object:
+        return self.embedder.encode(texts)
+
+
+def test_the_gate_the_evidence_and_the_fallback_score_a_question_once(embedder: object) -> None:
+    question = "What do open-weight models publish?"
+    counting = CountingEmbedder(embedder)
+    chat = CountingChat(SENTINEL)
+    a = LLMAnswerer(chat, SentenceScorer(counting))
+    _, draft = run(a, question, HITS)
+    # the gate let the model in, the model read evidence and refused, the extractive quotes came
+    assert chat.calls == 1 and not draft.abstained and draft.answerer == "extractive"
+    assert counting.queries == 1  # the sentences were scored once for the three of them
+
+
 def run_extractive(a: LLMAnswerer, question: str) -> Draft:
-    out = list(a.scorer.stream(question, list(HITS)))
+    out = list(a.fallback.stream(question, list(HITS)))
     assert isinstance(out[-1], Draft)
     return out[-1]
 
@@ -313,7 +340,7 @@ def test_weak_retrieval_abstains_without_calling_the_llm(embedder: object) -> No
     with socket.socket() as s:  # a port where nothing listens: any LLM call would fail
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
-    a = LLMAnswerer(chat_model(dead, "local", "none"), embedder, threshold=0.45)
+    a = LLMAnswerer(chat_model(dead, "local", "none"), SentenceScorer(embedder, threshold=0.45))
     weak = [hit("open.md", OPEN, dense=0.1), hit("closed.md", CLOSED, dense=0.05)]
     _, draft = run(a, "What is the price of a pizza in Rome?", weak)
     assert draft.abstained and draft.citations == ()
@@ -339,6 +366,9 @@ def test_knowledge_base_with_llm_answerer(server: LocalServer, make_kb, articles
     kb.sync(progress=False)
     a = kb.answerer()
     assert isinstance(a, LLMAnswerer) and a.context == "evidence"
+    # one scorer per knowledge base: the extractive answerer, the llm answerer and its fallback
+    extractive = kb.answerer("extractive")
+    assert a.scorer is kb.scorer and a.fallback.scorer is kb.scorer and extractive.scorer is kb.scorer
     a.llm = a.llm.model_copy(update={"max_tokens": 64})
     answer = kb.ask("What is open source AI?")  # evidence mode, end to end
     assert not answer.abstained and answer.citations
@@ -430,7 +460,7 @@ def test_auto_counts_only_a_model_that_rag_models_install_recorded(tmp_path: Pat
 def test_from_settings_without_a_model_says_how_to_fix(tmp_path: Path, embedder: object) -> None:
     settings = Settings.from_env(env={"RAG_MODELS_DIR": str(tmp_path / "models")}, answerer="llm")
     with pytest.raises(RagError, match="rag models install"):
-        LLMAnswerer.from_settings(settings, embedder)
+        LLMAnswerer.from_settings(settings, SentenceScorer(embedder))
 
 
 def test_from_settings_serves_the_installed_model(tmp_path: Path, embedder: object) -> None:
@@ -438,7 +468,7 @@ def test_from_settings_serves_the_installed_model(tmp_path: Path, embedder: obje
 
     model = install("smollm2-135m", tmp_path / "models", progress=False)
     settings = Settings.from_env(env={"RAG_MODELS_DIR": str(tmp_path / "models")}, answerer="llm")
-    a = LLMAnswerer.from_settings(settings, embedder)
+    a = LLMAnswerer.from_settings(settings, SentenceScorer(embedder))
     try:
         assert a.server is not None and a.server.model_path == model.path
         assert a.server.address.startswith("http://127.0.0.1:")

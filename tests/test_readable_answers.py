@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.evidence import NoIndex
-from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.quotes import in_lead, leads
+from rag.answer.scorer import SentenceScorer
 from rag.answer.units import answer_units, cut, joined, table_rows, unit_context, with_sources
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
@@ -94,9 +93,9 @@ def test_the_sentence_about_the_question_beats_the_ones_about_the_topic(embedder
         "Open source AI communities around open source AI grow every year.",
     ]
     hits = [Hit(Chunk("doc.txt", "", t, i * 100, i * 100 + len(t)), 0.7, 0.7) for i, t in enumerate(texts)]
-    ranked = ExtractiveAnswerer(embedder, NoIndex()).candidates("What are the risks of open source AI?", hits)
+    ranked = SentenceScorer(embedder).candidates("What are the risks of open source AI?", hits)
     assert ranked[0].text == texts[2]
-    plain = ExtractiveAnswerer(embedder, NoIndex(), generic_share=1.1)  # no term is generic
+    plain = SentenceScorer(embedder, generic_share=1.1)  # no term is generic
     gap = ranked[0].score - ranked[1].score
     plain_ranked = plain.candidates("What are the risks of open source AI?", hits)
     assert gap > plain_ranked[0].score - plain_ranked[1].score  # the specific term made the difference larger
@@ -113,7 +112,7 @@ def test_words_naming_the_document_do_not_pick_its_sentences(embedder: Embedder)
 
     def gap(source: str) -> float:
         hits = [Hit(Chunk(source, "", t, i * 200, i * 200 + len(t)), 0.6, 0.6) for i, t in enumerate(texts)]
-        by_text = {c.text: c.score for c in ExtractiveAnswerer(embedder, NoIndex()).candidates(question, hits)}
+        by_text = {c.text: c.score for c in SentenceScorer(embedder).candidates(question, hits)}
         return by_text[texts[1]] - by_text[texts[0]]
 
     named, neutral = gap("licenses/zorblax-license.txt"), gap("licenses/doc.txt")

@@ -4,7 +4,7 @@ each sentence is checked against the passages it cites, and the sentences that n
 are removed (the answer abstains when they are most of it).
 
 What the model reads (`RAG_LLM_CONTEXT`): "evidence" (the default), the best sentences of the
-retrieved chunks as the extractive scorer ranks them, about 300 tokens (rag/answer/evidence.py);
+retrieved chunks as the SentenceScorer ranks them, about 300 tokens (rag/answer/evidence.py);
 or "passages", the whole chunks, up to `max_context_chars`. The fixed system prompt comes first,
 so the server's prompt cache keeps it from one question to the next (`warm()` fills it).
 
@@ -25,11 +25,13 @@ from urllib.parse import urlparse
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from rag.answer import Draft, Turn, abstention, final
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import carry_over
+from rag.answer.scorer import SentenceScorer
 from rag.answer.units import joined
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
-from rag.settings import ABSTAIN_THRESHOLD, LLM_CONTEXTS, Settings
+from rag.settings import LLM_CONTEXTS, Settings
 from rag.text import MARKER, defuse_markers
 from rag.types import Hit
 
@@ -48,14 +50,20 @@ SYSTEM_PROMPT = (
     "Answer in one to four short sentences."
 )
 
-# The model is asked only when the extractive answerer's confidence reaches its threshold less
-# this margin (LLMAnswerer.too_weak), so that the model's own refusals can add to the gate's
-# without more false refusals than the extractive answerer makes. Chosen on the suite's five dev
-# halves (`python bench/tune_abstain.py --split dev`): at 0.34 instead of 0.38 false abstentions
-# fall from 4/10/0/3/8 % to 2/0/0/0/8 %, off-topic abstentions stay 100 % (articles 92 %);
-# at 0.32 debian-faq's fall to 80 %.
+# The model is asked only when the scorer's confidence reaches its threshold less this margin
+# (LLMAnswerer.too_weak), so that the model's own refusals can add to the gate's without more
+# false refusals than the extractive answerer makes. Chosen on the suite's five dev halves
+# (`python bench/tune_abstain.py --split dev`; the gate is its row at threshold - margin): at
+# 0.34 instead of 0.38 false abstentions fall from 4/10/0/3/8 % to 2/0/0/0/8 %, off-topic
+# abstentions stay 100 % (articles 92 %); at 0.32 debian-faq's fall to 80 %. Measured under the
+# old confidence (the smaller of sentence and passage, threshold 0.38; 4dd57cc); not re-measured
+# since the mean and 0.40 replaced it (ce1a737): the gate is now at 0.36.
 GATE_MARGIN = 0.04
 
+# What condense shows the model: the last 3 turns, each answer cut at 400 characters; its reply
+# may take 64 tokens, and a question longer than 200 characters and 3 times the follow-up is
+# rambling (clean_question's limit, 300 by default). Set by hand with the first llm answerer
+# (18527f0), tuned on no split; re-measure: `python bench/followups.py --answerer llm --split dev`.
 CONDENSE_PROMPT = (
     "Rewrite the follow-up question of a conversation as one standalone question that can be "
     "understood without the conversation. Keep its meaning. Reply with the question only: no "
@@ -75,7 +83,8 @@ def _chat_openai() -> Any:
 
 def chat_model(base_url: str, model: str, api_key: str, max_tokens: int = 150, **kwargs: Any) -> Any:
     """A streaming `ChatOpenAI` for an OpenAI-compatible server (a URL without a path gets /v1).
-    For a llama.cpp server pass `extra_body={"cache_prompt": True}` (its default anyway)."""
+    For a llama.cpp server pass `extra_body={"cache_prompt": True}` (its default anyway).
+    `max_tokens`: 150 is RAG_LLM_MAX_TOKENS's default (rag.settings; docs/llm.md)."""
     ChatOpenAI = _chat_openai()
     if urlparse(base_url).path in ("", "/"):
         base_url = base_url.rstrip("/") + "/v1"
@@ -119,38 +128,29 @@ class LLMAnswerer:
     def __init__(
         self,
         llm: Any,
-        embedder: Any,
-        threshold: float = ABSTAIN_THRESHOLD,
+        scorer: SentenceScorer,
         gate_margin: float = GATE_MARGIN,
+        # passages mode's budget: set by hand with the first llm answerer (18527f0), tuned on no
+        # split; re-measure: `RAG_LLM_CONTEXT=passages rag eval --answerer llm --qa tests/data/qa.jsonl`
         max_context_chars: int = 9000,
         server: Any = None,
         context: str = "evidence",
-        lexical: Any = None,
     ) -> None:
-        from rag.answer.evidence import NoIndex
-        from rag.answer.extractive import ExtractiveAnswerer
-
         if context not in LLM_CONTEXTS:
             raise ConfigError(f"unknown llm context {context!r}: choose evidence or passages (RAG_LLM_CONTEXT)")
         self.llm = llm
-        self.embedder = embedder
+        self.scorer = scorer  # the knowledge base's: its scores choose the evidence and gate the model
+        self.embedder = scorer.embedder  # checks the reply's sentences against the evidence
         self.gate_margin = gate_margin
         self.max_context_chars = max_context_chars
         self.server = server  # a local xllamacpp server kept alive with the answerer
         self.context = context
-        # the extractive answerer's sentence scores choose the evidence; `lexical` (the BM25
-        # index) gives its term weights
-        self.scorer = ExtractiveAnswerer(embedder, lexical or NoIndex(), threshold=threshold)
+        self.fallback = ExtractiveAnswerer(scorer)  # quotes when the model gives no usable answer
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Any, lexical: Any = None) -> LLMAnswerer:
-        """The answerer the settings describe; `lexical`: the knowledge base's BM25 index (by
-        default the one in the index folder is opened)."""
+    def from_settings(cls, settings: Settings, scorer: SentenceScorer) -> LLMAnswerer:
+        """The answerer the settings describe, on the knowledge base's scorer."""
         _chat_openai()  # fail early, before starting a local server, without langchain-openai
-        if lexical is None:
-            from rag.lexical import Bm25Index
-
-            lexical = Bm25Index(settings.index_dir / "lexical")
         server = None
         extra: dict[str, Any] = {}
         base_url, api_key = settings.llm_base_url, settings.llm_api_key
@@ -169,8 +169,7 @@ class LLMAnswerer:
             base_url, api_key = server.base_url, server.api_key
             extra = {"extra_body": {"cache_prompt": True}}  # llama.cpp: reuse the prompt's shared start
         llm = chat_model(base_url, settings.llm_model, api_key, max_tokens=settings.llm_max_tokens, **extra)
-        return cls(llm, embedder, threshold=settings.abstain_threshold, server=server,
-                   context=settings.llm_context, lexical=lexical)
+        return cls(llm, scorer, server=server, context=settings.llm_context)
 
     # -- answer ----------------------------------------------------------------------------
     def passages(self, hits: Sequence[Hit]) -> list[Hit]:
@@ -213,7 +212,8 @@ class LLMAnswerer:
 
     def stream(self, question: str, hits: list[Hit], history: Sequence[Turn] = ()) -> Iterator[str | Draft]:
         hits = joined(hits)  # a sentence cut between two retrieved chunks is whole again
-        # the extractive answerer's confidence, computed once: the gate, then the fallback
+        # the scorer's confidence, computed once: the gate, then the fallback (the scored
+        # sentences are kept: the evidence and the fallback do not score them again)
         confidence = self.scorer.confidence_for(question, hits) if hits else -math.inf
         if self.too_weak(confidence):
             log.info("abstaining without the LLM: the retrieved evidence is too weak")
@@ -254,8 +254,8 @@ class LLMAnswerer:
             # than a refusal. On qa.jsonl (the articles' dev half) qwen-1.5b refused 3 of the 38
             # answerable questions this way, all three answered by the extractive answerer.
             log.info("the LLM gave no usable answer; the extractive answerer's quotes instead")
-            draft = replace(final(self.scorer.stream(question, retrieved, history)), unsupported=draft.unsupported,
-                            answerer=self.scorer.name)
+            draft = replace(final(self.fallback.stream(question, retrieved, history)), unsupported=draft.unsupported,
+                            answerer=self.fallback.name)
         yield draft
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
