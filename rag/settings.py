@@ -66,7 +66,7 @@ _LOGIN_VARS = ("RAG_AUTH", "RAG_AUTH_FILE")
 
 
 # The extractive answerer abstains below this confidence (the mean of its best sentence's and its
-# best passage's closeness to the question; ExtractiveAnswerer.confidence), and the llm answerer
+# best passage's closeness to the question; SentenceScorer.confidence), and the llm answerer
 # asks its model only above it less GATE_MARGIN. Rule chosen on the dev halves (articles
 # qa.jsonl, related qa_related.jsonl dev, the four FAQ dev halves; docs/eval.md): against the
 # earlier rule (the smaller of the two) false abstentions fell from 8/4/2/0/12/0 % to
