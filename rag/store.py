@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # public count, no way to write stored vectors back (it embeds what it adds itself), and keeps
 # its collection in a private attribute
 _collections: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # and its chromadb client
 
 
 def vector_store(settings: Settings, embedding: Embeddings | None, client: Any | None = None) -> Chroma:
@@ -47,6 +48,7 @@ def vector_store(settings: Settings, embedding: Embeddings | None, client: Any |
         collection_configuration={"hnsw": {"space": "cosine"}},
     )
     _collections[store] = client.get_collection(settings.collection)
+    _clients[store] = client
     return store
 
 
@@ -99,15 +101,20 @@ def dense_search(store: Chroma, vector: list[float], k: int) -> list[tuple[Chunk
 VERSION_KEY = "rag:version"  # in the collection's metadata, set by a sync that changed the collection
 
 
+def _fetched(store: Chroma) -> Any:
+    """`store`'s collection fetched from the server now (a Collection object keeps the metadata
+    it was fetched with)."""
+    return _clients[store].get_collection(collection(store).name, embedding_function=None)
+
+
 def collection_version(store: Chroma) -> str:
     """The version the last sync that changed the collection stored with it ("" when none),
-    read from the server now (a Collection object keeps the metadata it was fetched with)."""
-    fresh = store._client.get_collection(store._collection.name, embedding_function=None)
-    return str((fresh.metadata or {}).get(VERSION_KEY, ""))
+    read from the server now."""
+    return str((_fetched(store).metadata or {}).get(VERSION_KEY, ""))
 
 
 def set_collection_version(store: Chroma, version: str) -> None:
-    fresh = store._client.get_collection(store._collection.name, embedding_function=None)
+    fresh = _fetched(store)
     # the distance function (hnsw:*) cannot be given again, even unchanged
     kept = {k: v for k, v in (fresh.metadata or {}).items() if not k.startswith("hnsw:")}
     fresh.modify(metadata={**kept, VERSION_KEY: version})
