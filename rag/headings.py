@@ -58,11 +58,13 @@ _LABELLED_TITLE = re.compile(
 def labelled_title(line: str) -> str:
     """The title of an appendix, annex, chapter or part heading line, or ""."""
     match = _LABELLED_TITLE.match(line)
-    return match.group(1) if match and not _runs_on(match.group(1)) else ""
+    return match.group(1) if match and not runs_on(match.group(1)) else ""
 
 
-def _runs_on(text: str) -> bool:
-    return text.split()[-1].lower() in _RUNS_ON
+def runs_on(text: str) -> bool:
+    """Text that stops where no sentence or title stops: on an article, conjunction or preposition."""
+    words = text.split()
+    return bool(words) and words[-1].lower() in _RUNS_ON
 
 
 # "END OF TERMS AND CONDITIONS" closes the section it names (GPL-3.0 and Apache-2.0 in

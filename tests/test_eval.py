@@ -133,7 +133,7 @@ def test_summarize_counts_false_abstentions() -> None:
 # -- the shipped question sets -------------------------------------------------------------
 @pytest.mark.parametrize(("name", "minimum", "unanswerable_share"),
                          [("qa.jsonl", 45, 1 / 3), ("qa_holdout.jsonl", 12, 1 / 3),
-                          ("qa_articles_independent.jsonl", 30, 8 / 34)])
+                          ("qa_articles_independent.jsonl", 30, 8 / 34), ("qa_paraphrase.jsonl", 30, 2 / 30)])
 def test_question_sets_are_sound(name: str, minimum: int, unanswerable_share: float) -> None:
     items = load_qa(DATA / name)
     assert len(items) >= minimum

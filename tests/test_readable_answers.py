@@ -192,3 +192,47 @@ def test_a_sentence_that_asks_is_no_answer() -> None:
     assert [faq[s:e] for s, e in answer_units(faq, "")] == ["The testing suite is frozen first."]
     listed = "The debate will affect:\n- Innovation Pace: Will progress be driven by a few labs?\n"
     assert [listed[s:e] for s, e in answer_units(listed, "")] == [listed.strip()]  # a list still answers
+
+
+class _Index:
+    """A BM25 index stand-in: the chunks whose terms give the IDF."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.version = "1"
+        self.chunks = [Chunk("kb.txt", "", t, i * 1000, i * 1000 + len(t)) for i, t in enumerate(texts)]
+
+    def refresh(self) -> None:
+        """Nothing to reload."""
+
+
+def test_the_knowledge_base_s_topic_words_do_not_choose_the_sentence(embedder: Embedder) -> None:
+    """In a knowledge base about open source AI every sentence is near "open source AI": the
+    sentence about the weak points must win on what the question asks beyond its topic."""
+    texts = [
+        "Open source AI is at the heart of the debate about the future of open source AI.",
+        "Open source AI needs in-house expertise and carries misuse risks.",
+    ]
+    topic = _Index([f"Open source AI note {i}." for i in range(20)] + ["Cooking pasta takes ten minutes."] * 20)
+    hits = [Hit(Chunk("doc.txt", "", t, i * 100, i * 100 + len(t)), 0.7, 0.7) for i, t in enumerate(texts)]
+    question = "What are the weak points of open source AI?"
+
+    def gap(focus_weight: float) -> float:
+        by_text = {c.text: c.score for c in SentenceScorer(embedder, topic, focus_weight=focus_weight).candidates(question, hits)}
+        return by_text[texts[1]] - by_text[texts[0]]
+
+    # the question without "open source AI" favours the weak points: by 0.005 at the default
+    # weight, and at full weight they lead
+    assert gap(0.0) < gap(0.25) < gap(1.0)
+    assert gap(1.0) > 0 > gap(0.0)
+    rare = _Index([f"Cooking note {i}." for i in range(40)] + ["Open source AI note."])
+    by_text = {c.text: c.score for c in SentenceScorer(embedder, rare, focus_weight=0.25).candidates(question, hits)}
+    plain = {c.text: c.score for c in SentenceScorer(embedder, rare, focus_weight=0.0).candidates(question, hits)}
+    assert by_text == plain  # words rare in the index are what the question is about: read as asked
+
+
+def test_a_line_that_runs_on_is_no_answer_and_a_version_line_is() -> None:
+    notice = "   You may obtain a copy of the License at\n\n       http://www.example.org/LICENSE-2.0\n"
+    assert [notice[s:e] for s, e in answer_units(notice, "")] == []
+    title = "Apache License\n                           Version 2.0, January 2004\n                        http://www.apache.org/licenses/\n"
+    units = [title[s:e] for s, e in answer_units(title, "Apache License")]
+    assert len(units) == 1 and units[0].startswith("Version 2.0, January 2004"), units

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import PurePosixPath
 
+from rag.headings import is_version_line, runs_on
 from rag.split import is_plain_heading, numbered_title
 from rag.text import is_list_item, readable, sentence_spans
 from rag.types import Chunk, Hit
@@ -27,17 +28,6 @@ def cut(chunk_text: str, start: int, end: int) -> bool:
         return True
     short_item = is_list_item(text) and len(text.split()) <= 8  # "- Rapid deployment"
     return not chunk_text[end:].strip() and not text.rstrip().endswith(_ENDS_SENTENCE) and not short_item
-
-
-# words an English sentence does not end on (grammar, not tuned): a unit ending on one without
-# punctuation was cut at a line break ("You may obtain a copy of the License at" above a URL)
-_DANGLING = frozenset(["a", "an", "the", "of", "to", "at", "in", "on", "by", "for", "from", "with", "and", "or", "as", "than", "that", "into"])
-
-
-def dangling(text: str) -> bool:
-    """A unit that stops where no sentence stops: on an article, preposition or conjunction."""
-    words = text.rstrip().split()
-    return bool(words) and words[-1].lower() in _DANGLING
 
 
 def with_sources(parts: list[tuple[str, str]]) -> str:
@@ -151,10 +141,13 @@ def _sentence_units(text: str) -> list[tuple[int, int]]:
 def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     """The passage units an answer may quote: fragments (under 4 words, or cut by the chunk's
     edges) and headings answer nothing."""
-    whole = set(front_matter(text)) | {(s, e) for s, e, _h in table_rows(text)}  # short, yet whole
+    # short, yet whole: front-matter fields, table rows, and a title's version line ("Version 2.0,
+    # January 2004": when a licence or standard was published)
+    whole = set(front_matter(text)) | {(s, e) for s, e, _h in table_rows(text)} | {
+        (s, e) for s, e in passage_units(text) if is_version_line(text[s:e].split("\n", 1)[0])}
     return [(s, e) for s, e in passage_units(text) if (s, e) in whole or (
             len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)
-            and not asks(text[s:e]) and not dangling(text[s:e]))]
+            and not asks(text[s:e]) and not runs_on(text[s:e]))]
 
 
 def asks(text: str) -> bool:
