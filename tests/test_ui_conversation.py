@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from browser import ask, browser, needs_chromium, open_page
+from browser import ask, browser, needs_chromium, open_page, stored, stored_changed
 from conftest import copy_articles, free_port
 
 from rag.embed import Embedder
@@ -74,15 +74,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     server.app.close()
 
 
-def stored(page: Any) -> str | None:
-    return page.evaluate("(k) => localStorage.getItem(k)", CHAT_KEY)
-
-
-def saved_after(page: Any, before: str | None) -> None:
-    """Wait until the conversation kept in the browser is no longer `before`."""
-    page.wait_for_function("([k, v]) => localStorage.getItem(k) !== v", arg=[CHAT_KEY, before])
-
-
 def test_a_follow_up_gets_the_earlier_turns_as_the_answerer_wrote_them(
     browser: Any, served: tuple[KnowledgeBase, Server]
 ) -> None:
@@ -100,9 +91,9 @@ def test_a_follow_up_gets_the_earlier_turns_as_the_answerer_wrote_them(
         page.locator("#chat").hover()
         page.locator('#chat button[aria-label="Undo"]').last.click()  # the follow-up and its answer go
         page.locator("#a2-sources").wait_for(state="detached")
-        before = stored(page)
+        before = stored(page, CHAT_KEY)
         ask(page, RISKS, 1).locator('a[href="#a2-source-1"]').wait_for()
-        saved_after(page, before)
+        stored_changed(page, CHAT_KEY, before)
         assert recorder.calls[-1] == (RISKS, [(CUT, cut)])
         recorder.called.clear()
         page.locator("#chat").hover()
@@ -117,10 +108,10 @@ def test_a_follow_up_gets_the_earlier_turns_as_the_answerer_wrote_them(
         ask(page, FOLLOW_UP, 2).locator('a[href="#a3-source-1"]').wait_for()
         assert recorder.calls[-1] == (FOLLOW_UP, [(CUT, cut), (RISKS, risks)])
 
-        before = stored(page)
+        before = stored(page, CHAT_KEY)
         page.locator("#chat").hover()
         page.locator('#chat button[aria-label="Clear"]').last.click()
-        saved_after(page, before)
+        stored_changed(page, CHAT_KEY, before)
         ask(page, FOLLOW_UP, 0)
         assert recorder.calls[-1] == (FOLLOW_UP, [])
     finally:
