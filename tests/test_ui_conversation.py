@@ -1,8 +1,8 @@
 """The web chat's conversation, in a real browser (Debian's chromium driven by Playwright): a
 follow-up question reaches the knowledge base with the earlier turns as the answerer wrote
 them (not as Gradio shows them: it expands tabs and trims indentation), through undo, retry,
-clear and a server restart. The KnowledgeBase is real; its `steps` is wrapped to record the
-history each question is asked with."""
+clear and a server restart. The KnowledgeBase is real; its `steps` is wrapped to record
+the history each question is asked with."""
 
 from __future__ import annotations
 
@@ -63,6 +63,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[tuple[KnowledgeBase, Server]]:
+    """The articles and CUT_DOC, answered by the extractive answerer."""
     root = tmp_path_factory.mktemp("ui_conversation")
     copy_articles(root / "corpus")
     (root / "corpus" / "cut.md").write_text(CUT_DOC)
@@ -74,14 +75,22 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     server.app.close()
 
 
+@pytest.fixture
+def recorder(served: tuple[KnowledgeBase, Server]) -> Iterator[Recorder]:
+    """The served KnowledgeBase's `steps`, recorded for one test."""
+    kb = served[0]
+    recorder = Recorder(kb)
+    kb.steps = recorder  # type: ignore[method-assign]
+    yield recorder
+    del kb.steps
+
+
 def test_a_follow_up_gets_the_earlier_turns_as_the_answerer_wrote_them(
-    browser: Any, served: tuple[KnowledgeBase, Server]
+    browser: Any, served: tuple[KnowledgeBase, Server], recorder: Recorder
 ) -> None:
     kb, server = served
     cut, risks = kb.ask(CUT).text, kb.ask(RISKS).text
     assert "\t" in cut and "*second*" in cut and "[1]" in cut  # what Gradio's bubble would change
-    recorder = Recorder(kb)
-    kb.steps = recorder  # type: ignore[method-assign]
     page = open_page(browser, server.url)
     try:
         ask(page, CUT, 0).locator('a[href="#a1-source-1"]').wait_for()
@@ -116,4 +125,4 @@ def test_a_follow_up_gets_the_earlier_turns_as_the_answerer_wrote_them(
         assert recorder.calls[-1] == (FOLLOW_UP, [])
     finally:
         page.context.close()
-        del kb.steps
+
