@@ -123,12 +123,14 @@ def test_settings_and_the_conversation_outlive_a_server_restart(page: Any, serve
     from playwright.sync_api import expect
 
     from rag.index_folder import BROWSER_SECRET
-    from ui.settings_panel import CHAT_KEY
+    from ui.settings_panel import CHAT_KEY, SETTINGS_KEY
 
     number, _ = k_boxes(page)
     number.fill("3")
     number.press("Tab")
+    before = stored(page, SETTINGS_KEY)
     page.get_by_label("Show retrieval similarity scores").check()
+    stored_changed(page, SETTINGS_KEY, before)  # saved, k with it, before the server stops
     before = stored(page, CHAT_KEY)
     ask(page, RISKS, 0).locator('a[href="#a1-source-1"]').wait_for()
     stored_changed(page, CHAT_KEY, before)
@@ -137,11 +139,15 @@ def test_settings_and_the_conversation_outlive_a_server_restart(page: Any, serve
     server.stop()
     server.start()  # the same index folder: the same key
     page.reload()
+    page.locator("#chat").wait_for()
     page.get_by_text("Settings", exact=True).click()
-    expect(k_boxes(page)[0]).to_have_value("3")
-    expect(page.get_by_label("Show retrieval similarity scores")).to_be_checked()
-    expect(page.locator('#chat [data-testid="user"]').first).to_have_text(RISKS)
-    expect(bot(page, 0)).to_have_text(answer)
+    # what the page loads from a server that has just started: slow on a loaded machine (the full
+    # suite once saw k still 5 at Playwright's default 5 s); waits that end when it has come
+    loaded = {"timeout": 120_000}
+    expect(k_boxes(page)[0]).to_have_value("3", **loaded)
+    expect(page.get_by_label("Show retrieval similarity scores")).to_be_checked(**loaded)
+    expect(page.locator('#chat [data-testid="user"]').first).to_have_text(RISKS, **loaded)
+    expect(bot(page, 0)).to_have_text(answer, **loaded)
     key = server.root / "index" / BROWSER_SECRET
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
