@@ -100,7 +100,8 @@ class HybridRetriever(BaseRetriever):
         top = hits[: max(k, RERANK_POOL) if self.reranker else k]
         if lexical_extra and mode == "hybrid":
             kept = {h.chunk.id for h in top}
-            top += [Hit(c, s, None, s) for c, s in sparse if c.id not in kept][:lexical_extra]
+            dense_of = {c.id: s for c, s in dense}
+            top += [Hit(c, s, dense_of.get(c.id), s) for c, s in sparse if c.id not in kept][:lexical_extra]
             k += lexical_extra
         hits = self._fill_dense_scores(top, qvec)
         if self.reranker is not None and hits:
@@ -110,7 +111,18 @@ class HybridRetriever(BaseRetriever):
         return hits[:k]
 
     def _fill_dense_scores(self, hits: list[Hit], qvec: list[float]) -> list[Hit]:
-        """Give chunks found only by BM25 their cosine similarity too (abstention uses it)."""
+        """Give chunks found only by BM25 their cosine similarity too (abstention uses it).
+
+        Kept, measured (issue 20): one Chroma read of the missing chunks' vectors. On corpus/,
+        the first 20 questions of tests/data/qa.jsonl, medians in one process: `kb.search`
+        (13-16 ms) never reads (its fused top 5 are all in the dense list); the answerers' path
+        (ANSWER_LEXICAL_EXTRA) read for every question, 0.6-0.8 ms, 4 % of its retrieval and 1 %
+        of an extractive answer (80 ms), until the extras took their cosine from the dense list
+        when they are in it (as `hits` does now): 7 of 20 questions read, median 0 ms. What is
+        left is a small share, and removing it needs vectors that only Chroma holds (embedding
+        the chunks again costs more than the read). Re-measure: time this method (a wrapper on
+        the retriever) and `kb.search` / `retriever.hits(q, k, lexical_extra=2)` on those
+        questions, after a sync of corpus/ (bench/ask_latency.py's setup)."""
         missing = [h.chunk.id for h in hits if h.dense_score is None]
         if not missing:
             return hits

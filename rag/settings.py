@@ -1,12 +1,11 @@
-"""The one Settings object. Defaults live here, `RAG_*` environment variables override them,
-CLI flags override both. Nothing else in the package reads the environment (but for where the
-user's cache folder is, XDG_CACHE_HOME, in rag.models.models_dir) or writes it (the native
-libraries' variables: `prepare_libraries`)."""
+"""The one Settings object. Defaults live here, `RAG_*` environment variables override them
+(which variable sets which field, and how it is read: rag.settings_env), CLI flags override
+both. Nothing else in the package reads the environment (but for where the user's cache folder
+is, XDG_CACHE_HOME, in rag.models.models_dir) or writes it (the native libraries' variables:
+`prepare_libraries`)."""
 
 from __future__ import annotations
 
-import difflib
-import logging
 import math
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -15,55 +14,15 @@ from typing import Any
 from urllib.parse import urlparse
 
 from rag.errors import ConfigError
-
-log = logging.getLogger(__name__)
+from rag.settings_env import values_from_env
 
 ANSWERERS = ("extractive", "llm")
 EMBED_BACKENDS = ("torch", "onnx-int8", "onnx")  # (rag.embed, rag.embed_onnx)
 # what the llm answerer reads: the best sentences, or whole passages (rag.answer.llm)
 LLM_CONTEXTS = ("evidence", "passages")
-# how a boolean variable is written (RAG_READ_ONLY=1); anything else is an error, so that a typo
-# ("ture") is not taken as "off"
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
 # `auto`, the default: the llm answerer when it has a model (RAG_LLM_BASE_URL, or a local model
 # that `rag models install` recorded), else the extractive one (rag.models.resolve_answerer)
 AUTO = "auto"
-
-# environment variable -> field name
-_ENV = {
-    "RAG_CORPUS_DIR": "corpus_dir",
-    "RAG_INDEX_DIR": "index_dir",
-    "RAG_CHROMA_URL": "chroma_url",
-    "RAG_COLLECTION": "collection",
-    "RAG_EMBED_MODEL": "embed_model",
-    "RAG_EMBED_BACKEND": "embed_backend",
-    "RAG_ANSWERER": "answerer",
-    "RAG_LLM_BASE_URL": "llm_base_url",
-    "RAG_LLM_MODEL": "llm_model",
-    "RAG_LLM_API_KEY": "llm_api_key",
-    "RAG_MODELS_DIR": "models_dir",
-    "RAG_RERANKER": "reranker",
-    "RAG_K": "k",
-    "RAG_CHUNK_SIZE": "chunk_size",
-    "RAG_CHUNK_OVERLAP": "chunk_overlap",
-    "RAG_DENSE_WEIGHT": "dense_weight",
-    "RAG_RRF_K": "rrf_k",
-    "RAG_ABSTAIN_THRESHOLD": "abstain_threshold",
-    "RAG_MAX_UPLOAD_MB": "max_upload_mb",
-    "RAG_AUTH": "auth",
-    "RAG_AUTH_FILE": "auth_file",
-    "RAG_READ_ONLY": "read_only",
-    "RAG_ANSWERERS": "answerers",
-    "RAG_MAX_QUESTION_CHARS": "max_question_chars",
-    "RAG_LLM_CONTEXT": "llm_context",
-    "RAG_LLM_MAX_TOKENS": "llm_max_tokens",
-    "RAG_LLM_THREADS": "llm_threads",
-    "RAG_KB_DESCRIPTION": "kb_description",
-}
-
-_LOGIN_VARS = ("RAG_AUTH", "RAG_AUTH_FILE")
-
 
 # The extractive answerer abstains below this confidence (the mean of its best sentence's and its
 # best passage's closeness to the question; SentenceScorer.confidence), and the llm answerer
@@ -221,16 +180,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then `RAG_*` variables, then the non-None keyword overrides (CLI flags)."""
         env = dict(os.environ) if env is None else env
-        _check_names(env)
-        types = {f.name: f.type for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for var, name in _ENV.items():
-            raw = env.get(var)
-            if raw == "" and var in _LOGIN_VARS:  # an empty login must not mean no login
-                raise ConfigError(f"{var} is set but empty: give it USER:PASSWORD (or a file), or unset it")
-            if raw is None or raw == "":
-                continue
-            values[name] = _convert(var, raw, str(types[name]))
+        values = values_from_env(env, {f.name: str(f.type) for f in fields(cls)})
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -265,17 +215,6 @@ def prepare_libraries(env: Any = None) -> None:
         env.setdefault(name, value)
 
 
-def _check_names(env: dict[str, str]) -> None:
-    """A RAG_* variable this package does not read and that is close to one it does is a typo
-    (RAG_READONLY=1 would otherwise leave the server writable): an error that names the variable
-    it probably meant. One close to none may belong to another tool: a warning."""
-    for var in sorted(v for v in env if v.startswith("RAG_") and v not in _ENV):
-        close = difflib.get_close_matches(var, _ENV, n=1)
-        if close:
-            raise ConfigError(f"unknown setting {var} in the environment: did you mean {close[0]}? (or unset it)")
-        log.warning("ignoring %s: not a setting of this package (the settings are %s)", var, ", ".join(sorted(_ENV)))
-
-
 def _is_http_url(url: str) -> bool:
     parsed = urlparse(url)
     return parsed.scheme in ("http", "https") and bool(parsed.hostname)
@@ -287,20 +226,3 @@ def _read_auth_file(path: str) -> str:
             return fh.readline().strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the login file {path} ({exc}); it should hold USER:PASSWORD") from None
-
-
-def _convert(var: str, raw: str, type_name: str) -> Any:
-    try:
-        if type_name == "int":
-            return int(raw)
-        if type_name == "float":
-            return float(raw)
-        if type_name == "bool":
-            word = raw.strip().lower()
-            if word not in TRUE_WORDS + FALSE_WORDS:
-                raise ConfigError(f"{var}={raw!r} is not a yes or no: write {'/'.join(TRUE_WORDS)} "
-                                  f"or {'/'.join(FALSE_WORDS)}")
-            return word in TRUE_WORDS
-    except ValueError:
-        raise ConfigError(f"{var}={raw!r} is not a valid {type_name}") from None
-    return raw

@@ -25,6 +25,7 @@ QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "why", "how
 # At most three digits: no answer cites a thousand passages, and "[2024]" in a text is no marker.
 MARKER_NUMBER = r"\d{1,3}"
 MARKER_PATTERN = rf"\[({MARKER_NUMBER})\]"
+BARE_MARKER = re.compile(MARKER_PATTERN)
 MARKER = re.compile(r"\s*" + MARKER_PATTERN)  # with the spaces before it, which go with it
 # a list item: a bullet, "1." / "2)", "a." / "b)" or "(a)" / "(iv)" followed by a space
 BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,4}\))\s")
@@ -46,10 +47,7 @@ _segmenter: Any = None
 def defuse_markers(quoted: str) -> str:
     """Document text shown inside an answer: its own bracketed numbers ("see [2]") become "(2)",
     so that every `[n]` of an answer is a citation marker of ours."""
-    return _BRACKETED.sub(r"(\1)", quoted)
-
-
-_BRACKETED = re.compile(MARKER_PATTERN)
+    return BARE_MARKER.sub(r"(\1)", quoted)
 
 
 _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")

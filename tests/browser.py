@@ -1,5 +1,5 @@
 """Shared by the browser tests: Debian's chromium driven by Playwright, a page opened on a
-served app, and asking a question the way a user does."""
+served app, asking a question the way a user does, and what the page keeps in the browser."""
 
 from __future__ import annotations
 
@@ -57,3 +57,13 @@ IN_VIEW = """(sel) => { const r = document.querySelector(sel).getBoundingClientR
 
 def in_view(page: Any, selector: str) -> bool:
     return bool(page.evaluate(IN_VIEW, selector))
+
+
+def stored(page: Any, key: str) -> str | None:
+    """The page's localStorage value of `key` (what a gr.BrowserState keeps, encrypted)."""
+    return page.evaluate("(k) => localStorage.getItem(k)", key)  # type: ignore[no-any-return]
+
+
+def stored_changed(page: Any, key: str, before: str | None) -> None:
+    """Wait until the page's localStorage value of `key` is no longer `before`."""
+    page.wait_for_function("([k, v]) => localStorage.getItem(k) !== v", arg=[key, before])

@@ -122,5 +122,7 @@ def test_the_marker_and_reply_sentence_rules_are_written_once() -> None:
     from ui import page, render
 
     constants = json.loads(re.search(r"const C = (\{.*\});", page.SOURCES_JS).group(1))  # type: ignore[union-attr]
-    assert (constants["link"], constants["flagged"]) == (render.LINK_PATTERN, render.FLAGGED_PATTERN)
+    assert (constants["link"], constants["flagged"], constants["unescape"]) == (
+        render.LINK_PATTERN, render.FLAGGED_PATTERN, render.UNESCAPE_PATTERN)
+    assert "\\d" not in page.SOURCES_JS.replace(json.dumps(constants), "")  # no digit rule of the page's own
     assert re.fullmatch(render.LINK_PATTERN, render.answer_markdown("x [7]", [7], turn=3)[2:])

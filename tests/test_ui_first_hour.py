@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser import DESKTOP, PHONE, ask, bot, browser, needs_chromium, open_page
+from browser import DESKTOP, PHONE, ask, bot, browser, needs_chromium, open_page, stored, stored_changed
 from conftest import copy_articles, free_port
 from standin_llm import StandinLLM, quote_first_passage
 
@@ -53,15 +53,6 @@ def page(browser: Any, served: tuple[KnowledgeBase, StandinLLM, str]) -> Iterato
     page = open_page(browser, served[2])
     yield page
     page.context.close()
-
-
-def stored_changed(page: Any, key: str, before: str | None) -> None:
-    """Wait until the page's localStorage value of `key` is no longer `before`."""
-    page.wait_for_function("([k, v]) => localStorage.getItem(k) !== v", arg=[key, before])
-
-
-def stored(page: Any, key: str) -> str | None:
-    return page.evaluate("(k) => localStorage.getItem(k)", key)
 
 
 def test_settings_are_explained_and_kept_across_a_reload_with_the_conversation(

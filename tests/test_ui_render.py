@@ -1,5 +1,5 @@
 """The web chat's pure rendering helpers: Markdown answers with source links, escaped and
-highlighted source passages, chat history back to turns."""
+highlighted source passages, questions shown as the text they are."""
 
 from __future__ import annotations
 
@@ -57,38 +57,29 @@ def test_abstained_answer_is_visibly_different() -> None:
     assert all(line.startswith(">") for line in abstained.splitlines())
 
 
-@given(st.text(max_size=200), st.booleans())
-def test_plain_text_inverts_the_markdown(text: str, abstained: bool) -> None:
-    markers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", text)})
-    assert render.plain_text(render.answer_markdown(text, markers, abstained)) == text
-
-
 def test_markers_link_to_their_own_answers_sources() -> None:
     md = render.render_answer(answer(f"{QUOTE} [1]", (citation(1),)), turn=3)
     assert "](#a3-source-1)" in md
     assert 'id="a3-source-1"' in sources.answer_sources(answer("x [1]", (citation(1),)), 3)
 
 
-def test_unsupported_sentences_are_flagged_in_the_message_and_copy_back_plain() -> None:
+def test_unsupported_sentences_are_flagged_in_the_message() -> None:
     text = "Made up *claim*. Weights are public. [1]"
     a = Answer("q?", text, (citation(),), False, unsupported=("Made up *claim*.",))
     md = render.render_answer(a)
     assert md.startswith(render.UNSUPPORTED_MARK + " *Made up \\*claim\\*\\.*")
     assert md.endswith(render.UNSUPPORTED_NOTE)
-    assert render.plain_text(md) == text
-    assert render.plain_text(render.stopped_markdown(md)) == text
 
 
-def test_errors_and_hints_are_no_answers_to_follow_up_on() -> None:
+def test_an_error_is_one_line_and_every_reply_counts_as_a_turn() -> None:
     failed = render.error_markdown("the LLM server failed: connection refused\nsecond line")
     assert failed.startswith(render.ERROR_PREFIX) and "second line" not in failed
     messages = [
         {"role": "user", "content": ""}, {"role": "assistant", "content": render.EMPTY_HINT},
         {"role": "user", "content": "q1"}, {"role": "assistant", "content": failed},
-        {"role": "user", "content": "q2"}, {"role": "assistant", "content": "An answer\\."},
+        {"role": "user", "content": "q2"},
     ]
-    assert render.history_turns(messages) == [("q2", "An answer.")]
-    assert render.answer_count(messages) == 3
+    assert render.answer_count(messages) == 2
 
 
 def test_marked_highlights_spans_and_leaves_out_dropped_ranges() -> None:
@@ -179,20 +170,6 @@ def test_the_viewer_shows_the_whole_text_escaped_with_the_span_marked() -> None:
     assert "<script>" not in html and "page 2" in html and html.count("<mark") == 1
 
 
-def test_history_turns_pair_questions_with_plain_answers() -> None:
-    md = render.render_answer(answer("Weights are public. [1]", (citation(),)))
-    messages = [
-        {"role": "user", "content": "What is open?"},
-        {"role": "assistant", "content": md},
-        {"role": "user", "content": [{"type": "text", "text": "And closed?"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "Secret\\."}]},
-    ]
-    assert render.history_turns(messages) == [
-        ("What is open?", "Weights are public. [1]"),
-        ("And closed?", "Secret."),
-    ]
-
-
 def test_documents_rows_and_status_line() -> None:
     docs = [DocumentInfo("a.md", 3), DocumentInfo("b.txt", 4)]
     assert render.documents_rows(docs) == [["a.md", 3], ["b.txt", 4]]
@@ -224,8 +201,7 @@ def test_the_page_names_the_answerer_and_how_to_get_the_llm() -> None:
 def test_a_question_shows_as_the_text_it_is(question: str) -> None:
     shown = render.question_markdown(question)
     assert "<" not in shown and render.question_text(shown) == question
-    messages = [{"role": "user", "content": shown}, {"role": "assistant", "content": "An answer."}]
-    assert render.history_turns(messages) == [(question, "An answer.")]
+    assert render.question_text([{"type": "text", "text": shown}]) == question  # as Gradio sends it back
 
 
 def test_a_long_question_is_shortened_at_the_head_of_its_sources() -> None:
@@ -252,13 +228,11 @@ def test_a_documents_title_is_its_first_heading_or_short_first_line_else_its_nam
     assert topics_markdown("  Notes on *insects*\n", ["Ants"]) == "Notes on \\*insects\\*"  # the operator's line
 
 
-def test_what_an_answer_does_before_its_words_is_never_an_answer() -> None:
+def test_what_an_answer_does_before_its_words_is_said() -> None:
     from rag.types import Progress
 
     searching, reading = render.progress_markdown(Progress("searching")), render.progress_markdown(Progress("reading", 7))
     assert "Searching the knowledge base" in searching and render.unescape_markdown(reading).endswith("Reading 7 passages…*")
-    assert not render.is_answer(reading)
-    messages = [{"role": "user", "content": "q?"}, {"role": "assistant", "content": reading}]
-    assert render.history_turns(messages) == []
+    assert reading.startswith(render.STATUS_PREFIX)
     assert sources.is_pending(sources.pending_html(Progress("reading", 1)))
     assert "Reading 1 passage…" in sources.pending_html(Progress("reading", 1))

@@ -13,7 +13,7 @@ from rag.kb import KnowledgeBase
 from rag.settings import Settings
 from rag.types import Answer, Progress
 from ui import render, sources
-from ui.chat import Blocks, chat_events
+from ui.chat import Blocks, Turns, chat_events
 from ui.page import CSS, SOURCES_JS, VIEWER_JS
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
         gr.Markdown("## Ask the knowledge base", elem_id="title")
         # what the knowledge base is about (its documents' titles, or the operator's line) and holds
         header = gr.Markdown(elem_id="kb-status")
-        blocks = gr.State({})
+        blocks, turns = gr.State({}), gr.State({})  # each answer's sources; the conversation (ui.chat)
         panel = gr.HTML(sources.EMPTY_HTML, elem_id="sources", render=False, js_on_load=SOURCES_JS)
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("Chat", id="chat-tab"), gr.Row():
@@ -69,8 +69,8 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
             with gr.Tab("Documents", id="documents-tab"):
                 table = documents_panel(kb, header, app)
         secret = browser_secret(kb.settings)  # what the browser keeps outlives a restart
-        stored = keep_conversation(app, chatbot, panel, blocks, secret)
-        chat_events(_responder(kb), chatbot, textbox, asked, options.components(), panel, blocks, stored)
+        stored = keep_conversation(app, chatbot, panel, blocks, turns, secret)
+        chat_events(_responder(kb), chatbot, textbox, asked, options.components(), panel, blocks, turns, stored)
         keep_settings(app, options, kb, MAX_K, secret)
         panel.click(_opener(kb), None, [viewer], api_visibility="private")
         app.load(status_and_rows(kb), outputs=[table, header], api_name="documents")
@@ -102,22 +102,26 @@ def checked_k(k: object) -> int:
     return int(number)
 
 
-Reply = tuple[list[dict[str, Any]], str, Blocks]
+Reply = tuple[list[dict[str, Any]], str, Blocks, Turns]
 
 
 def _responder(kb: KnowledgeBase) -> Any:
     def respond(
         question: str | None, messages: list[dict[str, Any]], answerer: str, k: float, show_scores: bool,
-        blocks: Blocks,
+        blocks: Blocks, turns: Turns,
     ) -> Iterator[Reply]:
-        """The answer to the chat's last question, streamed: (chat, sources panel, blocks)."""
+        """The answer to the chat's last question, streamed: (chat, sources panel, blocks,
+        turns). The question is asked with the earlier turns, as the answerer wrote them."""
         question = question or ""
         messages = list(messages or [])
         turn = render.answer_count(messages) + 1
         blocks = {t: b for t, b in (blocks or {}).items() if t < turn}
+        turns = {t: (str(q), str(a)) for t, (q, a) in (turns or {}).items() if t < turn}
 
-        def reply(markdown: str, shown: Blocks) -> Reply:
-            return [*messages, {"role": "assistant", "content": markdown}], sources.panel(shown, turn), shown
+        def reply(markdown: str, shown: Blocks, said: str | None = None) -> Reply:
+            """`said`: the answer's text so far (a stopped answer is a turn with what it had)."""
+            now = turns if said is None else {**turns, turn: (question, said)}
+            return [*messages, {"role": "assistant", "content": markdown}], sources.panel(shown, turn), shown, now
 
         if not question.strip():
             yield reply(render.EMPTY_HINT, blocks)
@@ -130,20 +134,19 @@ def _responder(kb: KnowledgeBase) -> Any:
         pending = {**blocks, turn: (question, sources.SEARCHING_HTML)}
         text = ""
         try:
-            history = render.history_turns(messages[:-1] if messages and messages[-1].get("role") == "user"
-                                           else messages)
+            history = [turns[t] for t in sorted(turns)]
             # what the answer is doing shows at once ("searching", "reading 7 passages"), in the
             # chat and the sources panel, until its first words come
             for piece in kb.steps(question, history, k=passages, answerer=answerer):
                 if isinstance(piece, Answer):
                     blocks = {**blocks, turn: (question, sources.answer_sources(piece, turn, show_scores))}
-                    yield reply(render.render_answer(piece, turn), blocks)
+                    yield reply(render.render_answer(piece, turn), blocks, piece.text)
                 elif isinstance(piece, Progress):
                     pending = {**blocks, turn: (question, sources.pending_html(piece))}
-                    yield reply(render.progress_markdown(piece), pending)
+                    yield reply(render.progress_markdown(piece), pending, text)
                 else:
                     text += piece
-                    yield reply(render.answer_markdown(text), pending)
+                    yield reply(render.answer_markdown(text), pending, text)
         except Exception as exc:  # every failure becomes the reply; the page stays usable
             blocks = {**blocks, turn: (question, sources.FAILED_HTML)}
             yield reply(render.error_markdown(_answer_failed(exc, kb.settings)), blocks)

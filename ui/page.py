@@ -42,7 +42,8 @@ mark.rag-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-rad
 
 _CONSTANTS = json.dumps({
     "banner": render.ABSTAINED_BANNER, "stopped": render.STOPPED_NOTE, "note": render.UNSUPPORTED_NOTE,
-    "link": render.LINK_PATTERN, "flagged": render.FLAGGED_PATTERN,  # the markers' rule, rag.text
+    # the markers' rule (rag.text) and the escapes, as ui.render writes them
+    "link": render.LINK_PATTERN, "flagged": render.FLAGGED_PATTERN, "unescape": render.UNESCAPE_PATTERN,
 })
 
 # Runs once, when the sources panel loads. `element` and `trigger` come from gr.HTML.
@@ -59,7 +60,9 @@ const show = (id) => {
   entry.scrollIntoView({block: 'start'});
   return true;
 };
-// the copy button's text: the answer as plain text with [n] markers (the inverse of render.py)
+// the copy button's text: the answer as plain text with [n] markers. Gradio's button copies a
+// message's Markdown, so this is the inverse of render.answer_markdown, on render's patterns (the
+// conversation a follow-up is asked with is kept as data on the server, never parsed back).
 const plain = (t) => {
   const ours = new RegExp(C.link).test(t) || t.startsWith(C.banner) || t.endsWith(C.stopped)
     || t.endsWith(C.note);
@@ -69,11 +72,10 @@ const plain = (t) => {
   if (t.startsWith(C.banner)) {
     t = t.slice(C.banner.length).split('\n').map((l) => l.startsWith('> ') ? l.slice(2) : l).join('\n');
   }
-  t = t.replace(new RegExp(C.flagged, 'g'), '$1');
-  t = t.replace(new RegExp(C.link, 'g'), '\ue000$1\ue001');
+  t = t.replace(new RegExp(C.flagged, 'g'), '$1').replace(new RegExp(C.link, 'g'), '[$1]');
   const box = document.createElement('textarea');
-  box.innerHTML = t;
-  return box.value.replace(/\\([\s\S])/g, '$1').replace(/\ue000(\d+)\ue001/g, '[$1]');
+  box.innerHTML = t;  // the entities
+  return box.value.replace(new RegExp(C.unescape, 'g'), '$1');
 };
 window.ragPlainText = plain;
 if (!window.ragLinks) {

@@ -1,6 +1,6 @@
 """Pure rendering helpers for the chat messages: an Answer to Markdown with `[n]` links to its
-own sources, unsupported sentences marked, error and stopped replies, and chat history back to
-(question, answer) turns.
+own sources, unsupported sentences marked, error and stopped replies. The conversation itself
+is kept as data (ui.chat.Turns), never read back from this Markdown.
 
 Everything that comes from a document is escaped: source text is shown as the text it is,
 never interpreted as HTML or Markdown."""
@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rag.text import MARKER_NUMBER, MARKER_PATTERN
+from rag.text import BARE_MARKER, MARKER_NUMBER
 from rag.types import Answer, DocumentInfo, Progress
 
 ABSTAINED_BANNER = "> ⚠️ **Not answered from the knowledge base**\n>\n"
@@ -29,14 +29,13 @@ UNSUPPORTED_NOTE = f"\n\n{UNSUPPORTED_MARK} *marks a sentence that no source sup
 
 # ASCII punctuation Markdown may act on; `&`, `<` and `>` are turned into entities instead
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=])")
-_MARKER = re.compile(MARKER_PATTERN)
 # a marker as `answer_markdown` writes it, a link to its source entry ("[\[3\]](#a2-source-3)"),
-# and a flagged sentence; the page's JavaScript (ui/page.py) gets these two patterns as they are
+# a flagged sentence and an escaped character: the copy button's JavaScript (ui/page.py), which
+# copies an answer as plain text, gets these patterns as they are (each works in both languages)
 LINK_PATTERN = r"\[\\\[(" + MARKER_NUMBER + r")\\\]\]\(#a\d+-source-\d+\)"
 FLAGGED_PATTERN = re.escape(UNSUPPORTED_MARK) + r" \*((?:\\.|[^\\*])*)\*"
-_LINK = re.compile(LINK_PATTERN)
-_FLAGGED = re.compile(FLAGGED_PATTERN)
-_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+UNESCAPE_PATTERN = r"\\([\s\S])"
+_UNESCAPE = re.compile(UNESCAPE_PATTERN)
 
 
 def anchor(turn: int, marker: int) -> str:
@@ -67,7 +66,7 @@ def question_text(content: Any) -> str:
 def _with_links(text: str, known: set[int], turn: int) -> str:
     parts: list[str] = []
     pos = 0
-    for m in _MARKER.finditer(text):
+    for m in BARE_MARKER.finditer(text):
         n = int(m.group(1))
         if n not in known:
             continue
@@ -130,29 +129,6 @@ def stopped_markdown(markdown: str) -> str:
     return markdown if markdown.endswith(STOPPED_NOTE) else markdown + STOPPED_NOTE
 
 
-def is_answer(markdown: str) -> bool:
-    """False for the chat's own replies (errors, hints), which are no answer to follow up on."""
-    return not markdown.startswith((ERROR_PREFIX, HINT_PREFIX, STATUS_PREFIX))
-
-
-def plain_text(markdown: str) -> str:
-    """The answer text back from `answer_markdown`'s output (for the conversation history and
-    the copy button): `[n]` markers kept, links, flags and notes dropped."""
-    markdown = markdown.removesuffix(STOPPED_NOTE).removesuffix(UNSUPPORTED_NOTE)
-    if markdown.startswith(ABSTAINED_BANNER):
-        lines = markdown[len(ABSTAINED_BANNER) :].split("\n")
-        markdown = "\n".join(line[2:] if line.startswith("> ") else line for line in lines)
-    markdown = _FLAGGED.sub(r"\1", markdown)
-    parts: list[str] = []
-    pos = 0
-    for m in _LINK.finditer(markdown):
-        parts.append(unescape_markdown(markdown[pos : m.start()]))
-        parts.append(f"[{m.group(1)}]")
-        pos = m.end()
-    parts.append(unescape_markdown(markdown[pos:]))
-    return "".join(parts)
-
-
 def documents_rows(documents: Sequence[DocumentInfo]) -> list[list[Any]]:
     return [[d.source, d.chunks] for d in documents]
 
@@ -211,22 +187,6 @@ def message_text(content: Any) -> str:
     if isinstance(content, (list, tuple)):
         return "".join(message_text(part) for part in content)
     return ""
-
-
-def history_turns(messages: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Gradio's messages (role/content dicts) as (question, answer text) turns, the questions
-    as `question_markdown` shows them; failed answers and hints are left out."""
-    turns: list[tuple[str, str]] = []
-    question: str | None = None
-    for message in messages:
-        role, text = message.get("role"), message_text(message.get("content"))
-        if role == "user":
-            question = unescape_markdown(text)
-        elif role == "assistant" and question is not None:
-            if is_answer(text):
-                turns.append((question, plain_text(text)))
-            question = None
-    return turns
 
 
 def answer_count(messages: Sequence[dict[str, Any]]) -> int:

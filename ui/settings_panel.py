@@ -16,6 +16,7 @@ from rag.index_folder import BROWSER_SECRET
 from rag.kb import KnowledgeBase
 from rag.settings import AUTO, Settings
 from ui import render, sources
+from ui.chat import Blocks, Turns
 from ui.page import K_NOTE_JS
 
 if TYPE_CHECKING:
@@ -124,38 +125,44 @@ def keep_settings(app: gr.Blocks, options: Options, kb: KnowledgeBase, max_k: in
                          concurrency_limit=1, concurrency_id="rag-settings-save")
 
 
-def keep_conversation(app: gr.Blocks, chatbot: gr.Chatbot, panel: gr.HTML, blocks: gr.State,
+def keep_conversation(app: gr.Blocks, chatbot: gr.Chatbot, panel: gr.HTML, blocks: gr.State, turns: gr.State,
                       secret: str | None) -> Any:
-    """The conversation stored in the browser and put back when the page loads. Returns the
+    """The conversation stored in the browser and put back when the page loads: the messages,
+    the sources of the last answers and the turns a follow-up is asked with. Returns the
     function that stores it (chat.py runs it after every answer, undo and clear)."""
     import gradio as gr
 
     stored = gr.BrowserState({}, storage_key=CHAT_KEY, secret=secret)
 
-    def restore(saved: Any) -> tuple[Any, Any, Any]:
+    def restore(saved: Any) -> tuple[Any, Any, Any, Any]:
         saved = saved if isinstance(saved, dict) else {}
         messages = [m for m in saved.get("messages") or [] if isinstance(m, dict)
                     and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
         if not messages:
-            return gr.skip(), gr.skip(), gr.skip()
-        kept = {}
-        for turn, block in (saved.get("blocks") or {}).items():
-            if str(turn).isdigit() and isinstance(block, list) and len(block) == 2:
-                kept[int(turn)] = (str(block[0]), str(block[1]))
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        kept, said = _by_turn(saved.get("blocks")), _by_turn(saved.get("turns"))
         latest = render.answer_count(messages)
-        return messages, sources.panel(kept, latest), kept
+        return messages, sources.panel(kept, latest), kept, said
 
-    def save(messages: list[dict[str, Any]], shown: dict[int, tuple[str, str]]) -> dict[str, Any]:
-        """The messages as text, and the sources of the last KEPT_ANSWERS answers."""
+    def save(messages: list[dict[str, Any]], shown: Blocks, said: Turns) -> dict[str, Any]:
+        """The messages as text, the sources of the last KEPT_ANSWERS answers, all the turns."""
         messages = [{"role": m.get("role"), "content": render.message_text(m.get("content"))}
                     for m in messages or []]
         latest = render.answer_count(messages)
         kept = {str(t): list(b) for t, b in (shown or {}).items() if latest - KEPT_ANSWERS < int(t) <= latest}
-        return {"messages": messages, "blocks": kept}
+        return {"messages": messages, "blocks": kept, "turns": {str(t): list(s) for t, s in (said or {}).items()}}
 
-    app.load(restore, [stored], [chatbot, panel, blocks], api_visibility="private", queue=False)
+    app.load(restore, [stored], [chatbot, panel, blocks, turns], api_visibility="private", queue=False)
 
     def stored_after(event: Any) -> Any:
-        return event.then(save, [chatbot, blocks], [stored], api_visibility="private", queue=False)
+        return event.then(save, [chatbot, blocks, turns], [stored], api_visibility="private", queue=False)
 
     return stored_after
+
+
+def _by_turn(saved: Any) -> dict[int, tuple[str, str]]:
+    """turn -> a pair of strings (a sources block, a turn), from what the browser kept (JSON:
+    the turns are strings, the pairs lists); anything else is left out."""
+    pairs = saved.items() if isinstance(saved, dict) else ()
+    return {int(t): (str(p[0]), str(p[1])) for t, p in pairs
+            if str(t).isdigit() and isinstance(p, list) and len(p) == 2}
