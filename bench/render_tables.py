@@ -58,7 +58,36 @@ def fusion(split: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f} %"
+
+
+# the measures a reader-set row shows: (label, key in a bench/run_suite.py row)
+READER_MEASURES = (("right entry / file cited", "entry_cited"), ("facts", "fact_recall"),
+                   ("right file with all facts", "right_file_with_facts"),
+                   ("false abstentions", "false_abstentions"), ("off-topic abstentions", "off_topic_abstentions"))
+
+
+def rounds(before: str, after: str, names: tuple[str, ...]) -> str:
+    """Test halves of two rounds side by side (bench/run_suite.py rows: `{name}_{round}_test.json`)."""
+    lines = ["| set | measure | " + before.replace("round", "round ") + " | " + after.replace("round", "round ") + " |",
+             "| --- | --- | --- | --- |"]
+    for name in names:
+        old = {r["domain"]: r for r in results(f"{name}_{before}_test")} if (RESULTS / f"{name}_{before}_test.json").exists() else {}
+        for row in (r for r in results(f"{name}_{after}_test") if r["split"] == "test"):
+            prev = old.get(row["domain"], {})
+            for label, key in READER_MEASURES:
+                if row.get(key) is not None:
+                    lines.append(f"| {row['domain']} | {label} | {_pct(prev.get(key))} | {_pct(row[key])} |")
+            if row.get("intro_first") is not None:
+                lines.append(f"| {row['domain']} | first sentence one of the 3 nearest the centroid | "
+                             f"{prev.get('intro_first', '-')} of {prev.get('answered', '-')} | "
+                             f"{row['intro_first']} of {row['answered']} |")
+    return "\n".join(lines) + "\n"
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "rounds-3-4-test": lambda: rounds("round3", "round4", ("suite", "related", "paraphrase", "holdout")),
     "fusion-dev": lambda: fusion("dev"),
     "fusion-test": lambda: fusion("test"),
 }

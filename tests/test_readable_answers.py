@@ -230,9 +230,11 @@ def test_the_knowledge_base_s_topic_words_do_not_choose_the_sentence(embedder: E
     assert by_text == plain  # words rare in the index are what the question is about: read as asked
 
 
-def test_a_line_that_runs_on_is_no_answer_and_a_version_line_is() -> None:
-    notice = "   You may obtain a copy of the License at\n\n       http://www.example.org/LICENSE-2.0\n"
-    assert [notice[s:e] for s, e in answer_units(notice, "")] == []
+def test_lines_that_run_on_or_fill_in_a_template_are_no_answers_and_a_version_line_is() -> None:
+    notice = ("   Copyright [yyyy] [name of copyright owner]\n\n   You may obtain a copy of the License at\n\n"
+              "       http://www.example.org/LICENSE-2.0\n\n   Run git add <pathspec> to stage the changed files.\n")
+    # a line that runs on and a template line to fill in state nothing; a command's <pathspec> does
+    assert [notice[s:e] for s, e in answer_units(notice, "")] == ["Run git add <pathspec> to stage the changed files."]
     title = "Apache License\n                           Version 2.0, January 2004\n                        http://www.apache.org/licenses/\n"
     units = [title[s:e] for s, e in answer_units(title, "Apache License")]
     assert len(units) == 1 and units[0].startswith("Version 2.0, January 2004"), units

@@ -30,6 +30,17 @@ def cut(chunk_text: str, start: int, end: int) -> bool:
     return not chunk_text[end:].strip() and not text.rstrip().endswith(_ENDS_SENTENCE) and not short_item
 
 
+# a placeholder of a template to fill in: three or more lower-case words in brackets ("Copyright
+# [yyyy] [name of copyright owner]", "<name of author>"); a command's "<pathspec>" is one word
+_PLACEHOLDER = re.compile(r"[\[<][a-z][a-z']*(?: [a-z'.]+){2,}[\]>]")
+
+
+def is_template(text: str) -> bool:
+    """A line of a template for the reader to fill in (a licence's "how to apply" notice): it
+    states nothing."""
+    return bool(_PLACEHOLDER.search(text))
+
+
 def with_sources(parts: list[tuple[str, str]]) -> str:
     """The answer's sentences, grouped by document in the order given; when they come from more
     than one document, each group starts with the document's file name, so a reader sees which
@@ -147,7 +158,7 @@ def answer_units(text: str, section: str) -> list[tuple[int, int]]:
         (s, e) for s, e in passage_units(text) if is_version_line(text[s:e].split("\n", 1)[0])}
     return [(s, e) for s, e in passage_units(text) if (s, e) in whole or (
             len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)
-            and not asks(text[s:e]) and not runs_on(text[s:e]))]
+            and not asks(text[s:e]) and not runs_on(text[s:e]) and not is_template(text[s:e]))]
 
 
 def asks(text: str) -> bool:
