@@ -67,6 +67,13 @@ def runs_on(text: str) -> bool:
     return bool(words) and words[-1].lower() in _RUNS_ON
 
 
+def runs_in(text: str) -> bool:
+    """Text that starts where no sentence starts: on a lower-case article, conjunction or
+    preposition ("to change the prompt." after a code block cut its sentence)."""
+    words = text.split()
+    return bool(words) and words[0] in _RUNS_ON
+
+
 # "END OF TERMS AND CONDITIONS" closes the section it names (GPL-3.0 and Apache-2.0 in
 # corpus/related/): the words after "end of" begin the title of an earlier heading
 _CLOSING = re.compile(r"^(?:the\s+)?end\s+of\s+(?:the\s+)?(\w.*?)[.]?$", re.IGNORECASE)

@@ -235,6 +235,9 @@ def test_lines_that_run_on_or_fill_in_a_template_are_no_answers_and_a_version_li
               "       http://www.example.org/LICENSE-2.0\n\n   Run git add <pathspec> to stage the changed files.\n")
     # a line that runs on and a template line to fill in state nothing; a command's <pathspec> does
     assert [notice[s:e] for s, e in answer_units(notice, "")] == ["Run git add <pathspec> to stage the changed files."]
+    code = ("Zsh provides an alternative to the sh-like forms with `do',\n\n  for f in *; print $f\n\n"
+            "to loop over the files. Use this form in scripts.\n")
+    assert [code[s:e] for s, e in answer_units(code, "")] == ["Use this form in scripts."]  # the code block cut the first
     title = "Apache License\n                           Version 2.0, January 2004\n                        http://www.apache.org/licenses/\n"
     units = [title[s:e] for s, e in answer_units(title, "Apache License")]
     assert len(units) == 1 and units[0].startswith("Version 2.0, January 2004"), units

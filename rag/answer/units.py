@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import PurePosixPath
 
-from rag.headings import is_version_line, runs_on
+from rag.headings import is_version_line, runs_in, runs_on
 from rag.split import is_plain_heading, numbered_title
 from rag.text import is_list_item, readable, sentence_spans
 from rag.types import Chunk, Hit
@@ -28,6 +28,14 @@ def cut(chunk_text: str, start: int, end: int) -> bool:
         return True
     short_item = is_list_item(text) and len(text.split()) <= 8  # "- Rapid deployment"
     return not chunk_text[end:].strip() and not text.rstrip().endswith(_ENDS_SENTENCE) and not short_item
+
+
+def interrupted(text: str) -> bool:
+    """A piece of a sentence that a line break, a code block or a URL interrupted: it ends on an
+    article, conjunction, preposition, comma or semicolon ("You may obtain a copy of the License
+    at", "... the traditional sh-like forms with `do',"), or starts on a lower-case one ("to
+    change the prompt.")."""
+    return runs_on(text) or runs_in(text) or text.rstrip().endswith((",", ";"))
 
 
 # a placeholder of a template to fill in: three or more lower-case words in brackets ("Copyright
@@ -158,7 +166,7 @@ def answer_units(text: str, section: str) -> list[tuple[int, int]]:
         (s, e) for s, e in passage_units(text) if is_version_line(text[s:e].split("\n", 1)[0])}
     return [(s, e) for s, e in passage_units(text) if (s, e) in whole or (
             len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)
-            and not asks(text[s:e]) and not runs_on(text[s:e]) and not is_template(text[s:e]))]
+            and not asks(text[s:e]) and not interrupted(text[s:e]) and not is_template(text[s:e]))]
 
 
 def asks(text: str) -> bool:
