@@ -47,7 +47,7 @@ def test_a_lone_bullet_item_reads_as_a_sentence() -> None:
 
 def test_an_answer_from_two_documents_names_each() -> None:
     text = with_sources([("a/first.txt", "One [1]"), ("a/first.txt", "Two [2]"), ("second.md", "Three [3]")])
-    assert text == "first.txt: One [1] Two [2]\n\nsecond.md: Three [3]"
+    assert text == "a/first.txt: One [1] Two [2]\n\nsecond.md: Three [3]"  # the path the citations give
     assert with_sources([("first.txt", "One [1]"), ("first.txt", "Two [2]")]) == "One [1] Two [2]"
 
 

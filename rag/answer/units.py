@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import PurePosixPath
 
 from rag.headings import is_version_line, runs_in, runs_on
 from rag.split import is_plain_heading, numbered_title
@@ -51,19 +50,19 @@ def is_template(text: str) -> bool:
 
 def with_sources(parts: list[tuple[str, str]]) -> str:
     """The answer's sentences, grouped by document in the order given; when they come from more
-    than one document, each group starts with the document's file name, so a reader sees which
-    document says what."""
+    than one document, each group starts with the document's path as its citations give it
+    ("related/apache-license-2.0.txt"), so a reader sees which document says what."""
     groups: dict[str, list[str]] = {}
     for source, sentence in parts:
         groups.setdefault(source, []).append(sentence)
     if len(groups) == 1:
         return " ".join(next(iter(groups.values())))
-    return "\n\n".join(f"{PurePosixPath(source).name}: " + " ".join(sents) for source, sents in groups.items())
+    return "\n\n".join(f"{source}: " + " ".join(sents) for source, sents in groups.items())
 
 
 def without_sources(text: str, sources: Sequence[str]) -> str:
     """An answer's text without the document names `with_sources` put before its groups."""
-    names = "|".join(re.escape(PurePosixPath(s).name) for s in sorted(set(sources)))
+    names = "|".join(re.escape(s) for s in sorted(set(sources)))
     return re.sub(rf"(^|\n\n)(?:{names}): ", r"\1", text) if names else text
 
 
