@@ -58,6 +58,12 @@ def fusion(split: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rows(name: str) -> list[dict[str, Any]]:
+    """The rows of a bench/run_suite.py result (a list before `save_result` added its command)."""
+    data = results(name)
+    return data["results"] if isinstance(data, dict) else data
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f} %"
 
@@ -73,8 +79,8 @@ def rounds(before: str, after: str, names: tuple[str, ...]) -> str:
     lines = ["| set | measure | " + before.replace("round", "round ") + " | " + after.replace("round", "round ") + " |",
              "| --- | --- | --- | --- |"]
     for name in names:
-        old = {r["domain"]: r for r in results(f"{name}_{before}_test")} if (RESULTS / f"{name}_{before}_test.json").exists() else {}
-        for row in (r for r in results(f"{name}_{after}_test") if r["split"] == "test"):
+        old = {r["domain"]: r for r in rows(f"{name}_{before}_test")} if (RESULTS / f"{name}_{before}_test.json").exists() else {}
+        for row in (r for r in rows(f"{name}_{after}_test") if r["split"] == "test"):
             prev = old.get(row["domain"], {})
             for label, key in READER_MEASURES:
                 if row.get(key) is not None:
@@ -86,7 +92,17 @@ def rounds(before: str, after: str, names: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def suite(names: tuple[str, ...]) -> str:
+    """bench/run_suite.py's Markdown table of the test-half rows of these results."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from run_suite import markdown_table
+
+    return markdown_table([r for name in names for r in rows(name) if r["split"] == "test"]) + "\n"
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "suite-test": lambda: suite(("suite_round4_test", "related_round4_test", "paraphrase_round4_test",
+                                 "holdout_round4_test")),
     "rounds-3-4-test": lambda: rounds("round3", "round4", ("suite", "related", "paraphrase", "holdout")),
     "fusion-dev": lambda: fusion("dev"),
     "fusion-test": lambda: fusion("test"),
