@@ -166,8 +166,10 @@ def run_killed(point: str, corpus: Path, index: Path, tmp_path: Path) -> None:
     env = {**os.environ, **ENV_SMALL, "PYTHONPATH": str(REPO)}
     args = [sys.executable, "-c", DRIVER, point, str(marker), "index", "--corpus", str(corpus), "--index", str(index)]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    deadline = time.monotonic() + 600  # a sync of the small corpus reaches any point in seconds
     try:
         while not marker.exists():
+            assert time.monotonic() < deadline, f"the sync did not reach {point} in 600 s"
             if proc.poll() is not None:
                 _out, err = proc.communicate()
                 pytest.fail(f"the sync ended (status {proc.returncode}) before reaching {point}:\n{err.decode()}")
