@@ -66,6 +66,20 @@ def test_ask_returns_the_design_json_with_citations(server: tuple[KnowledgeBase,
     assert set(result["timings_ms"]) >= {"retrieve", "answer", "total"}
 
 
+def page_value(client: Client, elem_id: str) -> object:
+    """The value a component of the page has as the server sends the page (before any event)."""
+    return next(c["props"].get("value") for c in client.config["components"] if c["props"].get("elem_id") == elem_id)
+
+
+def test_the_page_comes_with_its_header(server: tuple[KnowledgeBase, str], client: Client) -> None:
+    """The header is in the page as served, not blank until the load event fills it in, and it
+    names the answerer the page's answers use by default."""
+    header = str(page_value(client, "kb-status"))
+    assert "**About:** A Defining Divide in the AI Era" in header
+    assert re.search(r"^2 documents, \d+ passages, last synced 20", header, re.M)
+    assert page_value(client, "kb-answerer") == "Answers by the **extractive** answerer (see Settings)\\."
+
+
 def test_the_api_page_lists_ask_upload_delete_and_sync(client: Client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/ask", "/upload", "/delete", "/sync", "/documents"} <= set(endpoints)
@@ -268,7 +282,7 @@ def test_the_chat_streams_an_llm_answer_chosen_per_session(tmp_path: Path, embed
         # no answerer chosen: the default, auto, is the llm answerer, since RAG_LLM_BASE_URL is set;
         # the page's header says so, and so do /ask and the answer's sources
         client = Client(url, verbose=False)
-        assert "answers by the **llm** answerer" in client.predict(api_name="/documents")[1]
+        assert page_value(client, "kb-answerer") == "Answers by the **llm** answerer (see Settings)\\."
         # the answerer named is the one that wrote the answer: the llm, or the extractive answerer's
         # quotes when the tiny model's reply was unsupported (the same for /chat and /ask: temperature 0)
         by = client.predict("What is open source AI?", None, 2, api_name="/ask")["answerer"]
