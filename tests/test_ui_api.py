@@ -64,6 +64,12 @@ def test_ask_returns_the_design_json_with_citations(server: tuple[KnowledgeBase,
         text = load_file(kb.settings.corpus_dir / c["source"], kb.settings.corpus_dir).text
         assert text[c["start"] : c["end"]] == c["quote"]
     assert set(result["timings_ms"]) >= {"retrieve", "answer", "total"}
+    # the README's example of this JSON (what `rag ask --json` prints) has the same fields
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = json.loads(re.search(r"`rag ask --json` prints one object:\n\n```json\n(.*?)```", readme, re.S)[1])
+    assert list(example) == list(result)
+    assert list(example["citations"][0]) == list(result["citations"][0])
+    assert list(example["timings_ms"]) == list(result["timings_ms"])
 
 
 def page_value(client: Client, elem_id: str) -> object:
