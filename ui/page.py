@@ -20,8 +20,8 @@ CSS = """
 #chat .wrapper > .bubble-wrap { height: auto; flex: 1 1 0; min-height: 0; padding-top: 0; }
 /* narrow screens, where the two columns (min 320 px each) stack: a shorter chat, so that the
    question box is on the first screen after an answer. At 390x844 with a three-line "About" the
-   box ends at 800 px with 45vh (925 px with 58vh, the sources ~1000 px down); checked by
-   `pytest tests/test_ui_browser.py -k keeps_its_sources` */
+   box ends at 795 px with 45vh (884 px, below the fold, with 58vh; the sources start at 896 px,
+   were 986 px); checked by `pytest tests/test_ui_browser.py -k keeps_its_sources` */
 @media (max-width: 720px) { #chat { height: min(520px, 45vh) !important; } }
 #how-to { color: var(--body-text-color-subdued); }
 .rag-sources h3 { margin: 0 0 6px 0; }
