@@ -83,7 +83,7 @@ def test_the_page_comes_with_its_header(server: tuple[KnowledgeBase, str], clien
     header = str(page_value(client, "kb-status"))
     assert "**About:** A Defining Divide in the AI Era" in header
     assert re.search(r"^2 documents, \d+ passages, last synced 20", header, re.M)
-    assert page_value(client, "kb-answerer") == "Answers by the **extractive** answerer (see Settings)\\."
+    assert page_value(client, "kb-answerer") == "Answers by the **extractive** answerer\\."
 
 
 def test_the_api_page_lists_ask_upload_delete_and_sync(client: Client) -> None:
@@ -288,7 +288,7 @@ def test_the_chat_streams_an_llm_answer_chosen_per_session(tmp_path: Path, embed
         # no answerer chosen: the default, auto, is the llm answerer, since RAG_LLM_BASE_URL is set;
         # the page's header says so, and so do /ask and the answer's sources
         client = Client(url, verbose=False)
-        assert page_value(client, "kb-answerer") == "Answers by the **llm** answerer (see Settings)\\."
+        assert page_value(client, "kb-answerer") == "Answers by the **llm** answerer\\."
         # the answerer named is the one that wrote the answer: the llm, or the extractive answerer's
         # quotes when the tiny model's reply was unsupported (the same for /chat and /ask: temperature 0)
         by = client.predict("What is open source AI?", None, 2, api_name="/ask")["answerer"]

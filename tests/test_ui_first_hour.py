@@ -64,7 +64,7 @@ def test_settings_are_explained_and_kept_across_a_reload_with_the_conversation(
 
     served[1].release()
     header = page.locator("#kb-answerer")  # the answerer named is the one this page's answers use
-    expect(header).to_have_text("Answers by the llm answerer (see Settings).")  # the default (auto)
+    expect(header).to_have_text("Answers by the llm answerer.")  # the default (auto)
     page.get_by_text("Settings", exact=True).click()
     settings = page.locator("#settings")
     page.get_by_label("Answerer").wait_for()
@@ -72,7 +72,7 @@ def test_settings_are_explained_and_kept_across_a_reload_with_the_conversation(
     assert "more can find more" in settings.inner_text() and "not of truth" in settings.inner_text()
     page.get_by_label("Answerer").click()
     page.get_by_role("option", name="extractive").click()
-    expect(header).to_have_text("Answers by the extractive answerer (see Settings).")
+    expect(header).to_have_text("Answers by the extractive answerer.")
     number = page.locator("#k input[type=number]")
     number.fill("3")
     number.press("Tab")
@@ -89,7 +89,7 @@ def test_settings_are_explained_and_kept_across_a_reload_with_the_conversation(
     page.locator("#chat").wait_for()
     page.get_by_text("Settings", exact=True).click()
     expect(page.get_by_label("Answerer")).to_have_value("extractive")
-    expect(page.locator("#kb-answerer")).to_have_text("Answers by the extractive answerer (see Settings).")
+    expect(page.locator("#kb-answerer")).to_have_text("Answers by the extractive answerer.")
     expect(page.locator("#k input[type=number]")).to_have_value("3")
     expect(page.get_by_label("Show retrieval similarity scores")).to_be_checked()
     expect(page.locator('#chat [data-testid="user"]').first).to_have_text(RISKS)

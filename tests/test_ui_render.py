@@ -179,7 +179,7 @@ def test_documents_rows_and_status_line() -> None:
 
 
 def test_the_page_names_the_answerer_and_how_to_get_the_llm() -> None:
-    assert render.answerer_line("llm") == "Answers by the **llm** answerer (see Settings)\\."
+    assert render.answerer_line("llm") == "Answers by the **llm** answerer\\."
     alone = render.answerer_info("extractive", ("extractive",), auto=True, no_model=True)
     assert "quoted" in alone and "rag models install qwen-1.5b" in alone and "RAG_LLM_BASE_URL" in alone
     assert "no language model is set up" in alone

@@ -153,8 +153,9 @@ def sync_status(last_sync: str, documents: Sequence[DocumentInfo]) -> str:
 
 
 def answerer_line(name: str) -> str:
-    """The header's line under the status: the answerer this page's answers use (its Settings)."""
-    return f"Answers by the **{escape_markdown(name)}** answerer (see Settings)\\."
+    """The header's line under the status: the answerer this page's answers use (chosen in the
+    Settings; the word is not repeated here: one thing on the page is called Settings)."""
+    return f"Answers by the **{escape_markdown(name)}** answerer\\."
 
 
 # what each answerer does, for the Settings dropdown and the line under an answer's sources
