@@ -64,6 +64,26 @@ def test_ask_returns_the_design_json_with_citations(server: tuple[KnowledgeBase,
         text = load_file(kb.settings.corpus_dir / c["source"], kb.settings.corpus_dir).text
         assert text[c["start"] : c["end"]] == c["quote"]
     assert set(result["timings_ms"]) >= {"retrieve", "answer", "total"}
+    # the README's example of this JSON (what `rag ask --json` prints) has the same fields
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = json.loads(re.search(r"`rag ask --json` prints one object:\n\n```json\n(.*?)```", readme, re.S)[1])
+    assert list(example) == list(result)
+    assert list(example["citations"][0]) == list(result["citations"][0])
+    assert list(example["timings_ms"]) == list(result["timings_ms"])
+
+
+def page_value(client: Client, elem_id: str) -> object:
+    """The value a component of the page has as the server sends the page (before any event)."""
+    return next(c["props"].get("value") for c in client.config["components"] if c["props"].get("elem_id") == elem_id)
+
+
+def test_the_page_comes_with_its_header(server: tuple[KnowledgeBase, str], client: Client) -> None:
+    """The header is in the page as served, not blank until the load event fills it in, and it
+    names the answerer the page's answers use by default."""
+    header = str(page_value(client, "kb-status"))
+    assert "**About:** A Defining Divide in the AI Era" in header
+    assert re.search(r"^2 documents, \d+ passages, last synced 20", header, re.M)
+    assert page_value(client, "kb-answerer") == "Answers by the **extractive** answerer\\."
 
 
 def test_the_api_page_lists_ask_upload_delete_and_sync(client: Client) -> None:
@@ -268,7 +288,7 @@ def test_the_chat_streams_an_llm_answer_chosen_per_session(tmp_path: Path, embed
         # no answerer chosen: the default, auto, is the llm answerer, since RAG_LLM_BASE_URL is set;
         # the page's header says so, and so do /ask and the answer's sources
         client = Client(url, verbose=False)
-        assert "answers by the **llm** answerer" in client.predict(api_name="/documents")[1]
+        assert page_value(client, "kb-answerer") == "Answers by the **llm** answerer\\."
         # the answerer named is the one that wrote the answer: the llm, or the extractive answerer's
         # quotes when the tiny model's reply was unsupported (the same for /chat and /ask: temperature 0)
         by = client.predict("What is open source AI?", None, 2, api_name="/ask")["answerer"]

@@ -75,6 +75,10 @@ def test_each_answer_keeps_its_sources(page: Any, served: tuple[KnowledgeBase, s
     first.locator('a[href="#a1-source-1"]').wait_for()
     second = ask(page, RISKS, 1)
     second.locator('a[href="#a2-source-1"]').wait_for()
+    # with the page at its top, the whole question box shows: on a phone it was below the fold
+    page.evaluate("window.scrollTo(0, 0)")
+    assert page.locator("#question textarea").evaluate(
+        "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }")
     # the sources panel is rendered again once the second answer's sources arrive; a click before
     # that is undone by the new render (seen in CI under load, phone width)
     page.locator("#a2-sources").wait_for(state="attached")
@@ -244,6 +248,13 @@ def test_clicking_an_example_asks_it_and_a_follow_up_keeps_the_topic(desktop: An
     assert "Rottnest" in page.locator("#a1-sources").inner_text()
     ask(page, "What do they eat?", 1).locator('a[href="#a2-source-1"]').wait_for()
     assert "quokka.md" in page.locator("#a2-sources .rag-file").first.inner_text()
+    # the chat's toolbar (clear, copy all) is above the messages, never over a question's bubble
+    question = page.locator('#chat [data-testid="user"]').last
+    question.scroll_into_view_if_needed()
+    toolbar = page.locator('#chat button[aria-label="Clear"]').last.bounding_box()
+    messages = question.evaluate("e => { let s = e; while (s && getComputedStyle(s).overflowY !== 'auto') "
+                                 "s = s.parentElement; return s.getBoundingClientRect().top; }")
+    assert toolbar is not None and toolbar["y"] + toolbar["height"] <= messages
 
 
 def test_the_pages_plain_text_is_the_answers_text(desktop: Any) -> None:
@@ -257,7 +268,9 @@ def test_the_pages_plain_text_is_the_answers_text(desktop: Any) -> None:
     cited = (Citation(1, "s.md", "", "q", 0, 1, 0.5), Citation(2, "s.md", "", "q", 0, 1, 0.5))
     for text in texts:
         for abstained in (False, True):
-            md = render.render_answer(Answer("q", text, cited, abstained, unsupported=("_c_ [1]",)), 4)
+            # the extractive answerer's quotes in place of the llm's answer: a note heads them
+            md = render.render_answer(Answer("q", text, cited, abstained, unsupported=("_c_ [1]",),
+                                             answerer="extractive"), 4, asked="llm")
             for shown in (md, render.stopped_markdown(md)):
                 assert desktop.evaluate("(t) => window.ragPlainText(t)", shown) == text
 

@@ -63,6 +63,8 @@ def test_settings_are_explained_and_kept_across_a_reload_with_the_conversation(
     from ui.settings_panel import CHAT_KEY, SETTINGS_KEY
 
     served[1].release()
+    header = page.locator("#kb-answerer")  # the answerer named is the one this page's answers use
+    expect(header).to_have_text("Answers by the llm answerer.")  # the default (auto)
     page.get_by_text("Settings", exact=True).click()
     settings = page.locator("#settings")
     page.get_by_label("Answerer").wait_for()
@@ -70,6 +72,7 @@ def test_settings_are_explained_and_kept_across_a_reload_with_the_conversation(
     assert "more can find more" in settings.inner_text() and "not of truth" in settings.inner_text()
     page.get_by_label("Answerer").click()
     page.get_by_role("option", name="extractive").click()
+    expect(header).to_have_text("Answers by the extractive answerer.")
     number = page.locator("#k input[type=number]")
     number.fill("3")
     number.press("Tab")
@@ -86,6 +89,7 @@ def test_settings_are_explained_and_kept_across_a_reload_with_the_conversation(
     page.locator("#chat").wait_for()
     page.get_by_text("Settings", exact=True).click()
     expect(page.get_by_label("Answerer")).to_have_value("extractive")
+    expect(page.locator("#kb-answerer")).to_have_text("Answers by the extractive answerer.")
     expect(page.locator("#k input[type=number]")).to_have_value("3")
     expect(page.get_by_label("Show retrieval similarity scores")).to_be_checked()
     expect(page.locator('#chat [data-testid="user"]').first).to_have_text(RISKS)
@@ -176,13 +180,18 @@ def test_an_llm_answer_says_what_it_does_before_its_first_words(
     page.locator("#sources .rag-pending").wait_for(state="detached")
     assert "Reading" not in reply.inner_text()
     assert "Answerer: llm" in page.locator("#a1-sources").inner_text()
+    assert "Quoted from the documents" not in reply.inner_text()  # the model's answer, no note
 
 
 def test_an_llm_answer_that_falls_back_to_quotes_is_shown_as_extractive(
-    page: Any, served: tuple[KnowledgeBase, StandinLLM, str]
+    page: Any, served: tuple[KnowledgeBase, StandinLLM, str], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The model's reply is unsupported by the passages; the extractive answerer's quotes are
-    shown instead, and named as such (in the page and in the JSON of /ask and rag ask)."""
+    shown instead, and named as such (in the page and in the JSON of /ask and rag ask), and
+    the chat's bubble and `rag ask` (on stderr) say so."""
+    from rag.cli import main
+
     kb, llm = served[0], served[1]
     llm.release()
     llm.reply = lambda prompt: "Penguins fly to the moon every winter to eat cheese [1]."
@@ -190,8 +199,16 @@ def test_an_llm_answer_that_falls_back_to_quotes_is_shown_as_extractive(
         ask(page, RISKS, 0).locator('a[href="#a1-source-1"]').wait_for()
         assert "Answerer: extractive" in page.locator("#a1-sources").inner_text()
         assert "Penguins" not in bot(page, 0).inner_text()
+        note = "Quoted from the documents: the model's answer was not supported by them."
+        assert bot(page, 0).inner_text().startswith("ℹ️ " + note)
         answer = kb.ask(RISKS)
         assert answer.to_json()["answerer"] == "extractive" and not answer.abstained
+        monkeypatch.setenv("RAG_LLM_BASE_URL", llm.base_url)
+        folders = ["--corpus", str(kb.settings.corpus_dir), "--index", str(kb.settings.index_dir)]
+        assert main(["ask", RISKS, "--answerer", "llm", *folders]) == 0
+        said = capsys.readouterr()
+        assert "rag: note: quoted from the documents: the model's answer was not supported by them" in said.err
+        assert "quoted from the documents" not in said.out  # the answer on stdout stays as it is
     finally:
         llm.reply = quote_first_passage
 

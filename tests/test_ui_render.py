@@ -179,8 +179,7 @@ def test_documents_rows_and_status_line() -> None:
 
 
 def test_the_page_names_the_answerer_and_how_to_get_the_llm() -> None:
-    assert render.sync_status("", [], "llm").endswith("never; answers by the **llm** answerer")
-    assert render.sync_status("", []).endswith("never")
+    assert render.answerer_line("llm") == "Answers by the **llm** answerer\\."
     alone = render.answerer_info("extractive", ("extractive",), auto=True, no_model=True)
     assert "quoted" in alone and "rag models install qwen-1.5b" in alone and "RAG_LLM_BASE_URL" in alone
     assert "no language model is set up" in alone
@@ -188,7 +187,9 @@ def test_the_page_names_the_answerer_and_how_to_get_the_llm() -> None:
     assert "operator" in turned_off and "rag models install" not in turned_off
     offered = render.answerer_info("extractive", ("extractive", "llm"), auto=True, no_model=True)
     assert "rag models install qwen-1.5b" in offered
-    assert render.answerer_info("llm", ("llm", "extractive"), auto=True).startswith("llm (chosen: a language model")
+    by_default = render.answerer_info("llm", ("llm", "extractive"), auto=True)
+    assert by_default.startswith("llm, the default (chosen: a language model")
+    assert "extractive: the answer is sentences quoted" in by_default  # it stays true when extractive is chosen
     assert "rag models install" not in render.answerer_info("extractive", ("llm", "extractive"), auto=False)
     by_llm = Answer("q?", "x [1]", (citation(),), False, answerer="llm")
     assert '<div class="rag-answerer">Answerer: llm</div>' in sources.answer_sources(by_llm, 1)
@@ -236,3 +237,20 @@ def test_what_an_answer_does_before_its_words_is_said() -> None:
     assert reading.startswith(render.STATUS_PREFIX)
     assert sources.is_pending(sources.pending_html(Progress("reading", 1)))
     assert "Reading 1 passage…" in sources.pending_html(Progress("reading", 1))
+
+
+def test_quotes_in_place_of_the_chosen_llm_answer_say_so() -> None:
+    """The llm answerer's fallback (its reply unsupported, or no answer) gives the extractive
+    answerer's quotes: the bubble says so, only then."""
+    quotes = Answer("q?", f"{QUOTE} [1]", (citation(),), False, unsupported=("Penguins fly.",), answerer="extractive")
+    md = render.render_answer(quotes, 1, asked="llm")
+    assert md.startswith("ℹ️ *Quoted from the documents: the model's answer was not supported by them\\.*\n\n")
+    assert md.endswith(render.render_answer(quotes, 1))  # the answer itself as always
+    no_reply = Answer("q?", f"{QUOTE} [1]", (citation(),), False, answerer="extractive")
+    assert "the model gave no answer from them" in render.render_answer(no_reply, 1, asked="llm")
+    assert re.match(render.FALLBACK_PATTERN, md) and re.match(render.FALLBACK_PATTERN, render.render_answer(no_reply, 1, "llm"))
+    by_llm = Answer("q?", f"{QUOTE} [1]", (citation(),), False, answerer="llm")
+    refused = Answer("q?", "not covered", (), True, answerer="extractive")
+    for shown in (render.render_answer(quotes, 1, asked="extractive"), render.render_answer(quotes, 1),
+                  render.render_answer(by_llm, 1, asked="llm"), render.render_answer(refused, 1, asked="llm")):
+        assert "Quoted from the documents" not in shown

@@ -43,8 +43,12 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
 
     with gr.Blocks(title="Knowledge base", analytics_enabled=False) as app:
         gr.Markdown("## Ask the knowledge base", elem_id="title")
-        # what the knowledge base is about (its documents' titles, or the operator's line) and holds
-        header = gr.Markdown(elem_id="kb-status")
+        # what the knowledge base is about (its documents' titles, or the operator's line) and holds,
+        # in the page as served (not blank until the load event refreshes it), and the answerer
+        # this page's answers use (its Settings, below)
+        listing = status_and_rows(kb)
+        header = gr.Markdown(listing()[1], elem_id="kb-status")
+        answerer_line = gr.Markdown(render.answerer_line(kb.answerer_name()), elem_id="kb-answerer")
         blocks, turns = gr.State({}), gr.State({})  # each answer's sources; the conversation (ui.chat)
         panel = gr.HTML(sources.EMPTY_HTML, elem_id="sources", render=False, js_on_load=SOURCES_JS)
         with gr.Tabs(elem_id="tabs"):
@@ -72,8 +76,10 @@ def build_app(kb: KnowledgeBase, examples: Sequence[str] = ()) -> gr.Blocks:
         stored = keep_conversation(app, chatbot, panel, blocks, turns, secret)
         chat_events(_responder(kb), chatbot, textbox, asked, options.components(), panel, blocks, turns, stored)
         keep_settings(app, options, kb, MAX_K, secret)
+        options.answerer.change(render.answerer_line, [options.answerer], [answerer_line], queue=False,
+                                api_visibility="private")
         panel.click(_opener(kb), None, [viewer], api_visibility="private")
-        app.load(status_and_rows(kb), outputs=[table, header], api_name="documents")
+        app.load(listing, outputs=[table, header], api_name="documents", show_progress="hidden")
         gr.api(_asker(kb), api_name="ask")
     return app
 
@@ -135,12 +141,13 @@ def _responder(kb: KnowledgeBase) -> Any:
         text = ""
         try:
             history = [turns[t] for t in sorted(turns)]
+            asked = kb.answerer_name(answerer)  # `auto` resolved: a fallback to quotes is said
             # what the answer is doing shows at once ("searching", "reading 7 passages"), in the
             # chat and the sources panel, until its first words come
             for piece in kb.steps(question, history, k=passages, answerer=answerer):
                 if isinstance(piece, Answer):
                     blocks = {**blocks, turn: (question, sources.answer_sources(piece, turn, show_scores))}
-                    yield reply(render.render_answer(piece, turn), blocks, piece.text)
+                    yield reply(render.render_answer(piece, turn, asked), blocks, piece.text)
                 elif isinstance(piece, Progress):
                     pending = {**blocks, turn: (question, sources.pending_html(piece))}
                     yield reply(render.progress_markdown(piece), pending, text)

@@ -28,8 +28,7 @@ def status_and_rows(kb: KnowledgeBase) -> Callable[[], Refreshed]:
 
     def documents() -> Refreshed:
         """The indexed documents (name, passages) and the page header: what the knowledge base
-        is about (the operator's line, or its documents' titles), what it holds and which
-        answerer answers by default (`auto` resolved)."""
+        is about (the operator's line, or its documents' titles) and what it holds."""
         from ui.topics import document_titles, topics_markdown
 
         listed = kb.documents()
@@ -40,7 +39,7 @@ def status_and_rows(kb: KnowledgeBase) -> Callable[[], Refreshed]:
                 titles.clear()
                 titles[version] = document_titles(kb.lexical.chunks)
         about = topics_markdown(kb.settings.kb_description, next(iter(titles.values()), []))
-        status = render.sync_status(kb.last_sync(), listed, kb.answerer_name())
+        status = render.sync_status(kb.last_sync(), listed)
         return render.documents_rows(listed), f"{about}\n\n{status}"
 
     return documents

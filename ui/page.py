@@ -10,8 +10,19 @@ import json
 from ui import render
 
 CSS = """
-#kb-status { color: var(--body-text-color-subdued); }
-#kb-status p:last-child, #how-to { font-size: 0.9em; }
+#kb-status, #kb-answerer { color: var(--body-text-color-subdued); }
+#kb-status p:last-child, #kb-answerer p, #how-to { font-size: 0.9em; }
+#kb-answerer { margin-top: calc(-1 * var(--layout-gap)); }  /* one paragraph with the status line */
+/* the chat's toolbar (share, clear, copy all) in a strip of its own above the messages: laid
+   over them, it covered the top of a question's bubble in a follow-up */
+#chat .wrapper > .icon-button-wrapper.top-panel { position: static; align-self: flex-end;
+                                                  margin: var(--block-label-margin); }
+#chat .wrapper > .bubble-wrap { height: auto; flex: 1 1 0; min-height: 0; padding-top: 0; }
+/* narrow screens, where the two columns (min 320 px each) stack: a shorter chat, so that the
+   question box is on the first screen after an answer. At 390x844 with a three-line "About" the
+   box ends at 795 px with 45vh (884 px, below the fold, with 58vh; the sources start at 896 px,
+   were 986 px); checked by `pytest tests/test_ui_browser.py -k keeps_its_sources` */
+@media (max-width: 720px) { #chat { height: min(520px, 45vh) !important; } }
 #how-to { color: var(--body-text-color-subdued); }
 .rag-sources h3 { margin: 0 0 6px 0; }
 .rag-turn { margin: 4px 0 10px 0; }
@@ -44,6 +55,7 @@ _CONSTANTS = json.dumps({
     "banner": render.ABSTAINED_BANNER, "stopped": render.STOPPED_NOTE, "note": render.UNSUPPORTED_NOTE,
     # the markers' rule (rag.text) and the escapes, as ui.render writes them
     "link": render.LINK_PATTERN, "flagged": render.FLAGGED_PATTERN, "unescape": render.UNESCAPE_PATTERN,
+    "fallback": render.FALLBACK_PATTERN,
 })
 
 # Runs once, when the sources panel loads. `element` and `trigger` come from gr.HTML.
@@ -65,8 +77,9 @@ const show = (id) => {
 // conversation a follow-up is asked with is kept as data on the server, never parsed back).
 const plain = (t) => {
   const ours = new RegExp(C.link).test(t) || t.startsWith(C.banner) || t.endsWith(C.stopped)
-    || t.endsWith(C.note);
+    || t.endsWith(C.note) || new RegExp(C.fallback).test(t);
   if (!ours) return t;  // a question, or text copied from elsewhere
+  t = t.replace(new RegExp(C.fallback), '');  // the note that the llm answerer's quotes came instead
   if (t.endsWith(C.stopped)) t = t.slice(0, -C.stopped.length);
   if (t.endsWith(C.note)) t = t.slice(0, -C.note.length);
   if (t.startsWith(C.banner)) {

@@ -26,6 +26,12 @@ EMPTY_HINT = HINT_PREFIX + "Type a question first\\."
 STOPPED_NOTE = "\n\n■ *Stopped: the answer is not complete\\.*"
 UNSUPPORTED_MARK = "⚠️"
 UNSUPPORTED_NOTE = f"\n\n{UNSUPPORTED_MARK} *marks a sentence that no source supports\\.*"
+# heads an answer of quotes where the session chose the llm answerer (its fallback: the model's
+# reply had no supported sentence, or it said the passages do not answer)
+FALLBACK_NOTES = {
+    True: HINT_PREFIX + "*Quoted from the documents: the model's answer was not supported by them\\.*\n\n",
+    False: HINT_PREFIX + "*Quoted from the documents: the model gave no answer from them\\.*\n\n",
+}
 
 # ASCII punctuation Markdown may act on; `&`, `<` and `>` are turned into entities instead
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=])")
@@ -33,6 +39,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=])")
 # a flagged sentence and an escaped character: the copy button's JavaScript (ui/page.py), which
 # copies an answer as plain text, gets these patterns as they are (each works in both languages)
 LINK_PATTERN = r"\[\\\[(" + MARKER_NUMBER + r")\\\]\]\(#a\d+-source-\d+\)"
+FALLBACK_PATTERN = "^" + re.escape(HINT_PREFIX) + r"\*Quoted from the documents: [^*]*\*\n\n"
 FLAGGED_PATTERN = re.escape(UNSUPPORTED_MARK) + r" \*((?:\\.|[^\\*])*)\*"
 UNESCAPE_PATTERN = r"\\([\s\S])"
 _UNESCAPE = re.compile(UNESCAPE_PATTERN)
@@ -102,9 +109,13 @@ def answer_markdown(
     return body + (UNSUPPORTED_NOTE if flagged else "")
 
 
-def render_answer(answer: Answer, turn: int = 1) -> str:
-    return answer_markdown(answer.text, [c.marker for c in answer.citations], answer.abstained,
+def render_answer(answer: Answer, turn: int = 1, asked: str = "") -> str:
+    """The answer's Markdown; headed by a note when `asked`, the answerer the session chose, was
+    llm and the extractive answerer's quotes came instead."""
+    body = answer_markdown(answer.text, [c.marker for c in answer.citations], answer.abstained,
                            turn=turn, unsupported=answer.unsupported)
+    fell_back = asked == "llm" and answer.answerer == "extractive" and not answer.abstained
+    return (FALLBACK_NOTES[bool(answer.unsupported)] if fell_back else "") + body
 
 
 def error_markdown(message: str) -> str:
@@ -133,14 +144,18 @@ def documents_rows(documents: Sequence[DocumentInfo]) -> list[list[Any]]:
     return [[d.source, d.chunks] for d in documents]
 
 
-def sync_status(last_sync: str, documents: Sequence[DocumentInfo], answerer: str = "") -> str:
-    """What the knowledge base holds, one Markdown line for the page header; with `answerer`,
-    which answerer answers by default."""
+def sync_status(last_sync: str, documents: Sequence[DocumentInfo]) -> str:
+    """What the knowledge base holds, one Markdown line for the page header."""
     chunks = sum(d.chunks for d in documents)
     when = escape_markdown(_readable_time(last_sync)) if last_sync else "never"
     noun = "document" if len(documents) == 1 else "documents"
-    line = f"{len(documents)} {noun}, {chunks} passages, last synced {when}"
-    return line + (f"; answers by the **{escape_markdown(answerer)}** answerer" if answerer else "")
+    return f"{len(documents)} {noun}, {chunks} passages, last synced {when}"
+
+
+def answerer_line(name: str) -> str:
+    """The header's line under the status: the answerer this page's answers use (chosen in the
+    Settings; the word is not repeated here: one thing on the page is called Settings)."""
+    return f"Answers by the **{escape_markdown(name)}** answerer\\."
 
 
 # what each answerer does, for the Settings dropdown and the line under an answer's sources
@@ -151,9 +166,9 @@ ANSWERER_WORDS = {
 
 
 def answerer_info(default: str, offered: Sequence[str], auto: bool, no_model: bool = False) -> str:
-    """The Settings dropdown's note: what the default answerer does, why it was chosen, and,
-    when the llm answerer is not offered, why (`no_model`: no language model is set up here,
-    else the operator left it out) and how to get it."""
+    """The Settings dropdown's note: what the default answerer does, why it was chosen, what
+    the others offered do, and, when the llm answerer is not offered, why (`no_model`: no
+    language model is set up here, else the operator left it out) and how to get it."""
     words = ANSWERER_WORDS.get(default, "")
     if "llm" not in offered:
         if no_model:
@@ -166,9 +181,11 @@ def answerer_info(default: str, offered: Sequence[str], auto: bool, no_model: bo
     why = ""
     if auto:
         why = " (chosen: a language model is set up)" if default == "llm" else " (chosen: no language model is set up)"
+    # the others too: the note stays as it is when another answerer is chosen
+    others = "".join(f" {name}: {ANSWERER_WORDS.get(name, '')}." for name in offered if name != default)
     how = (" The llm answerer needs a language model: install one with `rag models install qwen-1.5b` "
            "(1.1 GB) or set RAG_LLM_BASE_URL, then restart the server.") if no_model and default != "llm" else ""
-    return f"{default}{why}: {words}.{how}"
+    return f"{default}, the default{why}: {words}.{others}{how}"
 
 
 def _readable_time(iso: str) -> str:

@@ -88,6 +88,14 @@ def format_answer(answer: Any, with_text: bool = True) -> str:
     return "\n".join(lines)
 
 
+def note_fallback(answer: Any, asked: str) -> None:
+    """One line on stderr when the llm answerer was asked and the extractive answerer's quotes
+    came instead (the JSON names the answerer; a reader of the text would not know)."""
+    if asked == "llm" and answer.answerer == "extractive" and not answer.abstained:
+        why = "the model's answer was not supported by them" if answer.unsupported else "the model gave no answer"
+        print(f"rag: note: quoted from the documents: {why}", file=sys.stderr)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.kb import KnowledgeBase
 
@@ -99,7 +107,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
             for line in stream:
                 if line.strip():
                     answer = kb.ask(line.strip(), k=args.k, answerer=args.answerer)
-                    emit(answer.to_json()) if args.json else say(format_answer(answer) + "\n")
+                    if args.json:
+                        emit(answer.to_json())
+                        continue
+                    note_fallback(answer, kb.answerer_name(args.answerer))
+                    say(format_answer(answer) + "\n")
         return 0
     if not args.question:
         raise RagError("give a question, or --batch FILE")
@@ -121,6 +133,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         say(format_answer(final))
         return 0
     say("\n")
+    note_fallback(final, "llm")
     if " ".join(streamed.split()) != " ".join(final.text.split()):
         say("Checked answer (citation markers verified and renumbered):\n" + final.text + "\n")
     say(format_answer(final, with_text=False))
