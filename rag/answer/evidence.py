@@ -35,6 +35,10 @@ CONTEXT_CHARS = 200
 # 86.1 % in 860-1,230 (the articles' 1,323 -> 867), so the model reads a fifth less.
 # Re-measure: `python bench/tune_evidence.py --split dev` (the margin is in its CONFIGS).
 SCORE_MARGIN = 0.15
+# how the budget is spent: "sentences", the scorer's best sentences of any passage;
+# "passage-first", the top passage whole (cut to the budget), then the best sentences of the others
+LAYOUTS = ("sentences", "passage-first")
+LAYOUT = "sentences"
 
 
 @dataclass
@@ -65,6 +69,10 @@ def select_evidence(question: str, hits: Sequence[Hit], scorer: SentenceScorer,
     floor = candidates[0].score - SCORE_MARGIN
     chosen: list[_Window] = []
     used = 0
+    if LAYOUT == "passage-first":
+        best = candidates[0]
+        chosen.append(_passage(_Window(hits[best.hit_rank], best.start, best.end, best.score), budget))
+        used = chosen[0].end - chosen[0].start
     for cand in candidates:
         if len(chosen) >= max_pieces or cand.score < floor:
             break
@@ -77,6 +85,28 @@ def select_evidence(question: str, hits: Sequence[Hit], scorer: SentenceScorer,
         used += _widen(window, chosen, budget - used)
     return [Hit(Chunk(w.chunk.source, w.chunk.section, w.text(), w.start, w.end), w.score,
                 w.hit.dense_score, w.hit.bm25_score) for w in _merge(chosen)]
+
+
+def _passage(window: _Window, budget: int) -> _Window:
+    """The window's whole chunk when it fits in `budget`, else the sentences around the window
+    that do: the next one, then the one before, in turn."""
+    c = window.chunk
+    spans = sentence_spans(c.text, c.start)
+    after = [s for s in spans if s[0] >= window.end]
+    before = [s for s in spans if s[1] <= window.start][::-1]
+    while after or before:
+        grown = False
+        for side in (after, before):
+            if side:
+                s, e = side.pop(0)
+                if max(e, window.end) - min(s, window.start) <= budget:
+                    window.start, window.end = min(s, window.start), max(e, window.end)
+                    grown = True
+                else:
+                    side.clear()
+        if not grown:
+            break
+    return window
 
 
 def _clash(a: _Window, b: _Window) -> bool:
