@@ -1,14 +1,16 @@
-"""The llm answerer on the repository's question sets, one evidence layout at a time: fact
-recall, questions with all facts, false abstentions, how often the extractive fallback is shown
-(the model gave no usable answer) and how many answers are one short sentence.
+"""The llm answerer on the repository's question sets, one evidence layout and answer rule (the
+system prompt's last line) at a time: fact recall, questions with all facts, false abstentions,
+how often the extractive fallback is shown (the model gave no usable answer), how many answers
+are one short sentence, and how many of the model's sentences the check removed.
 
-    RAG_MODELS_DIR=... python bench/llm_evidence.py [--layout sentences passage-first] [--split dev]
+    RAG_MODELS_DIR=... python bench/llm_evidence.py [--layout sentences passage-first]
+        [--rule short copy own-words] [--split dev]
 
 Sets: tests/data/qa.jsonl (rows without a "split" are dev), qa_paraphrase.jsonl and
 qa_related.jsonl (their dev rows), over corpus/. The model's replies are cached by prompt in
 --cache (temperature 0: the same prompt gets the same reply), so a layout that gives a question
 the same evidence costs nothing again. Per-question answers, with the prompt and the raw reply,
-go to --answers; the figures to bench/results/llm_evidence-SPLIT.json. Choose on dev."""
+go to --answers; the figures to bench/results/llm_evidence-SPLIT-corpus.json. Choose on dev."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_suite import REPO, open_corpus, save_result
+from run_suite import REPO, RESULTS, open_corpus, save_result
 
 import rag.answer.evidence as evidence
 import rag.answer.llm as llm
@@ -40,6 +42,8 @@ RULES = {
     "short": "Answer in one to four short sentences.",
     "own-words": ("Answer in one to four sentences, in the passages' own words. Do not just repeat the "
                   "question with yes or no: say what the passages say."),
+    "copy": ("Answer in one to four short sentences, copying the passages' words; never answer by only "
+             "repeating the question."),
 }
 
 
@@ -68,8 +72,10 @@ def question_sets(split: str) -> dict[str, list[QAItem]]:
     out = {}
     for name in SETS:
         rows = [json.loads(line) for line in (data / name).read_text().splitlines() if line.strip()]
-        has_split = any("split" in r for r in rows)
-        out[name] = load_qa(data / name, split if has_split else None)
+        if any("split" in r for r in rows):
+            out[name] = load_qa(data / name, split)
+        elif split == "dev":  # a set without halves is all dev
+            out[name] = load_qa(data / name)
     return out
 
 
@@ -104,7 +110,9 @@ def run(kb: Any, chat: CachedChat, items: list[QAItem]) -> tuple[dict[str, Any],
         "fallback": sum(r["answerer"] == "extractive" for r in answered),
         "answered": len(answered),
         "short": sum(r["short"] for r in answered),
-        "unsupported_sentences": sum(len(r["unsupported"]) for r in answered if r["answerer"] == "llm"),
+        # the model's sentences that the check removed: in answers shown, and in all replies
+        "unsupported_shown": sum(len(r["unsupported"]) for r in answered if r["answerer"] == "llm"),
+        "unsupported_all": sum(len(r["unsupported"]) for r in rows),
         "facts_in_prompt": round(statistics.mean(r["facts_in_prompt"] or 0.0 for r in answerable
                                                  if r["prompt_chars"]), 3) if prompts else None,
         "median_prompt_chars": int(statistics.median(prompts)) if prompts else 0,
@@ -141,7 +149,12 @@ def main() -> None:
             answers[f"{layout}+{rule}/{name}"] = rows
             args.answers.write_text(json.dumps(answers, indent=1))
             print(json.dumps(table[-1]), file=sys.stderr)
-    save_result(f"llm_evidence-{args.split}", table, domains=["corpus"])
+    # rows of earlier runs for other layouts and rules stay in the results file
+    saved = RESULTS / f"llm_evidence-{args.split}-corpus.json"
+    done = {(r["layout"], r["rule"], r["set"]) for r in table}
+    kept = [r for r in (json.loads(saved.read_text())["results"] if saved.exists() else [])
+            if (r["layout"], r.get("rule"), r["set"]) not in done]
+    save_result(f"llm_evidence-{args.split}", kept + table, domains=["corpus"])
     for row in table:
         print(" ".join(f"{k}={v}" for k, v in row.items()))
 
