@@ -39,15 +39,10 @@ log = logging.getLogger(__name__)
 
 SENTINEL = "NOT_IN_PASSAGES"
 
-# The prompt's last line: how long the answer is and in whose words. "Answer in one to four short
-# sentences." (before) let qwen-1.5b answer a question by repeating it ("Yes, the Apache License
-# grants patent rights", "Users benefit from the simplicity of closed systems" where the evidence
-# says "non-technical users"). Chosen on the dev halves of tests/data/qa.jsonl (all of it),
-# qa_paraphrase.jsonl and qa_related.jsonl, same evidence: fact recall 73.2 / 57.1 / 60.4 % ->
-# 77.6 / 60.7 / 60.4 %, questions with all facts 48 -> 51 of 76, false abstentions 3 -> 3, the
-# model's sentences the check removed 30 -> 28, extractive fallbacks 30 -> 26. "...in the
-# passages' own words. Do not just repeat the question with yes or no: say what the passages
-# say." was worse (65.6 % over the three, 40 sentences removed; docs/llm.md). Re-measure:
+# The prompt's last line. Chosen on the dev halves of tests/data/qa.jsonl (all), qa_paraphrase
+# and qa_related with qwen-1.5b against "Answer in one to four short sentences." (which let it
+# answer by repeating the question): fact recall 73.2 / 57.1 / 60.4 -> 77.6 / 60.7 / 60.4 %, false
+# abstentions 3 -> 3, sentences the check removed 30 -> 28 (docs/llm.md). Re-measure:
 # `python bench/llm_evidence.py --rule short copy own-words` (RAG_MODELS_DIR set).
 ANSWER_RULE = ("Answer in one to four short sentences, copying the passages' words; never answer by only "
                "repeating the question.")
