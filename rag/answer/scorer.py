@@ -212,7 +212,7 @@ class SentenceScorer:
         weights = {t: idf[t] * (1 - held_by[t] if held_by[t] >= self.generic_share else 1) for t in terms}
         passage = [h.dense_score if h.dense_score is not None else 0.0 for h in hits]
         topical = {t for t in terms if held_by[t] >= self.generic_share and idf[t] <= TOPIC_IDF}
-        focus = without_terms(question, topical) if topical else ""
+        focus = without_terms(question, topical) if topical and self.focus_weight else ""
         focused = vectors @ np.asarray(self.embedder.embed_query(focus)) if focus else cosines
         # a term that names a candidate's document ("Apache", "GPL", "MiniLM" in its file name)
         # chose the document, not the sentence: all of its sentences hold it

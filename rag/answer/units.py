@@ -161,9 +161,9 @@ def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     edges) and headings answer nothing."""
     # short, yet whole: front-matter fields, table rows, and a title's version line ("Version 2.0,
     # January 2004": when a licence or standard was published)
-    whole = set(front_matter(text)) | {(s, e) for s, e, _h in table_rows(text)} | {
-        (s, e) for s, e in passage_units(text) if is_version_line(text[s:e].split("\n", 1)[0])}
-    return [(s, e) for s, e in passage_units(text) if (s, e) in whole or (
+    whole = set(front_matter(text)) | {(s, e) for s, e, _h in table_rows(text)}
+    return [(s, e) for s, e in passage_units(text) if (s, e) in whole
+            or is_version_line(text[s:e].split("\n", 1)[0]) or (
             len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)
             and not asks(text[s:e]) and not interrupted(text[s:e]) and not is_template(text[s:e]))]
 
