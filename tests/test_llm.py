@@ -22,14 +22,13 @@ from standin_llm import StandinLLM
 
 from rag.answer import NOT_COVERED, Draft
 from rag.answer.evidence import MAX_PIECES
-from rag.answer.followup import carry_over
+from rag.answer.followup import carry_over, clean_question
 from rag.answer.llm import (
     SENTINEL,
     SYSTEM_PROMPT,
     LLMAnswerer,
     build_messages,
     chat_model,
-    clean_question,
     finish,
 )
 from rag.answer.scorer import SentenceScorer

@@ -1,6 +1,7 @@
-"""Follow-up questions without an LLM: a short question, or one that refers back ("what are
+"""Follow-up questions. Without an LLM: a short question, or one that refers back ("what are
 its risks?"), is retrieved with the key terms of the previous question as context, and the
-answer does not repeat what the previous answer already said."""
+answer does not repeat what the previous answer already said. With one (rag.answer.llm): the
+model is asked for a standalone question (`condense_request`, `clean_question`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 
 from rag.answer import Turn
 from rag.lexical import tokenize
-from rag.text import QUESTION_WORDS
+from rag.text import MARKER, QUESTION_WORDS
 
 _WORD = re.compile(r"[\w'’-]+")
 # pronouns and words that point back to an earlier turn (English grammar, not tuned)
@@ -64,3 +65,38 @@ def condense(question: str, history: Sequence[Turn]) -> str:
 def already_said(history: Sequence[Turn]) -> str:
     """The text of the previous answer: a follow-up's answer should say something new."""
     return history[-1][1] if history else ""
+
+
+# -- with a language model: the follow-up rewritten as a standalone question ------------------
+# What condense shows the model: the last 3 turns, each answer cut at 400 characters; its reply
+# may take 64 tokens, and a question longer than 200 characters and 3 times the follow-up is
+# rambling (clean_question's limit, 300 by default). Set by hand with the first llm answerer
+# (18527f0), tuned on no split; re-measure: `python bench/followups.py --answerer llm --split dev`.
+CONDENSE_PROMPT = (
+    "Rewrite the follow-up question of a conversation as one standalone question that can be "
+    "understood without the conversation. Keep its meaning. Reply with the question only: no "
+    "answer, no explanation."
+)
+
+
+def condense_request(question: str, history: Sequence[Turn]) -> str:
+    """The user message that asks a model for the standalone question: the last three turns
+    (answers without their markers, cut at 400 characters), then the follow-up."""
+    turns = []
+    for q, a in list(history)[-3:]:
+        a = MARKER.sub("", a).strip()
+        turns.append(f"User: {q.strip()}\nAssistant: {a[:400]}")
+    return "Conversation:\n" + "\n".join(turns) + f"\n\nFollow-up question: {question.strip()}\n\nStandalone question:"
+
+
+def clean_question(reply: str, limit: int = 300) -> str:
+    """The question in a condense reply, without labels and quotes; "" if there is none or it
+    is longer than `limit` characters (a rambling reply)."""
+    for line in reply.splitlines():
+        line = re.sub(r"^\s*(standalone question|question)\s*:\s*", "", line, flags=re.I).strip().strip("\"'“”")
+        if not line:
+            continue
+        if "?" in line:
+            line = line[: line.index("?") + 1]
+        return line if len(line) <= limit else ""
+    return ""

@@ -26,13 +26,13 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from rag.answer import Draft, Turn, abstention, final
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.followup import carry_over
+from rag.answer.followup import CONDENSE_PROMPT, carry_over, clean_question, condense_request
 from rag.answer.scorer import SentenceScorer
 from rag.answer.units import joined
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
 from rag.settings import LLM_CONTEXTS, Settings
-from rag.text import MARKER, defuse_markers
+from rag.text import defuse_markers
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -65,18 +65,9 @@ SYSTEM_PROMPT = (
 # 0.34 instead of 0.38 false abstentions fall from 4/10/0/3/8 % to 2/0/0/0/8 %, off-topic
 # abstentions stay 100 % (articles 92 %); at 0.32 debian-faq's fall to 80 %. Measured under the
 # old confidence (the smaller of sentence and passage, threshold 0.38; 4dd57cc); not re-measured
-# since the mean and 0.40 replaced it (ce1a737): the gate is now at 0.36.
+# since the mean replaced it (ce1a737); with the threshold back at 0.38 (round 4) the gate is
+# at 0.34 again.
 GATE_MARGIN = 0.04
-
-# What condense shows the model: the last 3 turns, each answer cut at 400 characters; its reply
-# may take 64 tokens, and a question longer than 200 characters and 3 times the follow-up is
-# rambling (clean_question's limit, 300 by default). Set by hand with the first llm answerer
-# (18527f0), tuned on no split; re-measure: `python bench/followups.py --answerer llm --split dev`.
-CONDENSE_PROMPT = (
-    "Rewrite the follow-up question of a conversation as one standalone question that can be "
-    "understood without the conversation. Keep its meaning. Reply with the question only: no "
-    "answer, no explanation."
-)
 
 _FENCE = re.compile(r"</?\s*passages?\b", re.I)
 
@@ -271,33 +262,18 @@ class LLMAnswerer:
         usable question, the extractive answerer's rule (carry over the key terms)."""
         if not history:
             return question
-        turns = []
-        for q, a in list(history)[-3:]:
-            a = MARKER.sub("", a).strip()
-            turns.append(f"User: {q.strip()}\nAssistant: {a[:400]}")
-        user = "Conversation:\n" + "\n".join(turns) + f"\n\nFollow-up question: {question.strip()}\n\nStandalone question:"
+        user = condense_request(question, history)
         try:
             reply = self.llm.invoke([SystemMessage(CONDENSE_PROMPT), HumanMessage(user)], max_tokens=64).content
         except Exception as err:
             raise AnswererError(f"the LLM server failed: {err}; check RAG_LLM_BASE_URL") from err
+        # 64 tokens of reply; longer than 200 characters and 3 times the follow-up is rambling
+        # (set by hand, see rag/answer/followup.py above CONDENSE_PROMPT)
         standalone = clean_question(str(reply), limit=max(200, 3 * len(question)))
         if not standalone:
             log.info("the LLM's rewrite of the follow-up was unusable; carrying over key terms")
             standalone = carry_over(question, history[-1][0])
         return standalone
-
-
-def clean_question(reply: str, limit: int = 300) -> str:
-    """The question in a condense reply, without labels and quotes; "" if there is none or it
-    is longer than `limit` characters (a rambling reply)."""
-    for line in reply.splitlines():
-        line = re.sub(r"^\s*(standalone question|question)\s*:\s*", "", line, flags=re.I).strip().strip("\"'“”")
-        if not line:
-            continue
-        if "?" in line:
-            line = line[: line.index("?") + 1]
-        return line if len(line) <= limit else ""
-    return ""
 
 
 def finish(reply: str, hits: Sequence[Hit], embedder: Any) -> Draft:
