@@ -12,6 +12,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag.settings import DENSE_WEIGHT, RRF_K, Settings
+from rag.shape import expanded
 from rag.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class HybridRetriever(BaseRetriever):
         fetch = max(self.fetch_k, k * 3)
         qvec = self.embedder.embed_query(query)
         dense = dense_search(self.store, qvec, fetch) if mode != "bm25" else []
-        sparse = self.lexical.search(query, fetch) if mode != "dense" else []
+        sparse = self.lexical.search(expanded(query), fetch) if mode != "dense" else []
         if mode == "dense":
             hits = [Hit(c, s, s, None) for c, s in dense]
         elif mode == "bm25":

@@ -61,3 +61,51 @@ def test_the_sentence_that_answers_a_follow_up_may_be_quoted_again(full_kb: Know
     follow = full_kb.ask("How are they accessed?", history=[(first.question, first.text)])
     assert "accessed via APIs" in follow.text, follow.text
     assert "open source" not in follow.text.lower(), follow.text
+
+
+def test_a_follow_up_of_a_follow_up_keeps_the_first_subject() -> None:
+    """"Why?" after "And its downsides?" after a question about open-source AI: the subject is
+    carried through both turns, and the other polarity's word is not carried ("advantages")."""
+    first = ("What are the advantages of open-source AI?", "The advantages of open-source AI are driving it.")
+    second = ("And its downsides?", "Open-source AI requires more expertise and carries misuse risks.")
+    assert condense(second[0], [first]) == "And its downsides? downsides (open-source AI)"
+    why = condense("Why?", [first, second])
+    assert "open-source AI" in why and "advantages" not in why
+    # a pronoun of the earlier question is no subject ("its" was carried as empty brackets)
+    assert carry_over("Why?", "And its downsides?", "its misuse risks") == "Why? (downsides)"
+
+
+def test_a_follow_up_answer_never_only_repeats_the_previous_one(full_kb: KnowledgeBase) -> None:
+    """Every sentence that answers "So how should I choose?" was quoted by the first answer; the
+    answer still adds the best new one (it used to repeat the first answer word for word)."""
+    first = full_kb.ask("Which competing values are at stake in the open versus closed debate?")
+    follow = full_kb.ask("So how should I choose?", history=[(first.question, first.text)])
+    assert not follow.abstained
+    said = {(c.source, c.start, c.end) for c in first.citations}
+    assert {(c.source, c.start, c.end) for c in follow.citations} - said, follow.text
+
+
+def test_downsides_are_answered_with_drawbacks_not_advantages(full_kb: KnowledgeBase) -> None:
+    """The embedding model puts a question about X's downsides next to X's advantages; the
+    answer quotes the sentences that state the drawbacks ("but requires more expertise and
+    carries distinct misuse risks"), found by BM25 under the words drawbacks go by."""
+    first = full_kb.ask("What are the advantages of open-source AI?")
+    follow = full_kb.ask("And its downsides?", history=[(first.question, first.text)])
+    assert "misuse risks" in follow.text or "expertise" in follow.text, follow.text
+    assert "The advantages of open-source AI" not in follow.text, follow.text
+    risks = full_kb.ask("What are the downsides of using a closed AI model through an API?")
+    assert "dependency" in risks.text or "scale unpredictably" in risks.text, risks.text
+
+
+def test_conversation_sets_are_sound() -> None:
+    """Each two-turn set has dev and test halves, and every fact phrase of a follow-up is
+    in one of its sources, up to line breaks (the sets were written from the text)."""
+    corpus = DATA.parent.parent / "corpus"
+    for name in ("conversations.jsonl", "conversations_short.jsonl"):
+        convs = read(DATA / name)
+        assert {c.split for c in convs} == {"dev", "test"} and len(convs) >= 20
+        assert any(not c.answerable for c in convs)
+        for conv in convs:
+            texts = [" ".join((corpus / s).read_text(encoding="utf-8").lower().split()) for s in conv.sources]
+            for fact in conv.answers:
+                assert any(p.lower() in t for p in fact for t in texts), (name, conv.follow_up, fact)

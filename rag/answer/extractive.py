@@ -83,8 +83,7 @@ class ExtractiveAnswerer:
                 source = hits[cand.hit_rank].chunk.source
                 if cand in chosen or (capped and per_source[source] >= self.per_source):
                     continue
-                if any(_overlaps(cand, c, source == hits[c.hit_rank].chunk.source) or redundant(cand.text, c.text)
-                       for c in chosen):
+                if self._clashes(cand, chosen, hits):
                     continue
                 chosen.append(cand)
                 per_source[source] += 1
@@ -93,7 +92,8 @@ class ExtractiveAnswerer:
     def choose(self, cands: list[Candidate], hits: list[Hit], said: str) -> list[Candidate]:
         """`select` after an answer that said `said`: its sentences rank `said_penalty` lower, so
         the one that answers may be quoted again beside new ones; old ones only: the best, then new
-        ones. Nothing new within FRESH_MARGIN of the best: as they are (off-topic is worse)."""
+        ones, at least one. Nothing new within FRESH_MARGIN of the best: as they are (off-topic is
+        worse)."""
         old = [bool(said) and readable(c.text) in said for c in cands]
         fresh = [c for c, o in zip(cands, old, strict=True) if not o]
         if not any(old) or not fresh or fresh[0].score < cands[0].score - FRESH_MARGIN:
@@ -102,7 +102,20 @@ class ExtractiveAnswerer:
         chosen = self.select(sorted(ranked, key=lambda c: -c.score), hits)
         if all(readable(c.text) in said for c in chosen):  # the best old sentence, and new ones after it
             chosen = self.select([chosen[0], *fresh], hits)
+        if all(readable(c.text) in said for c in chosen):
+            # the new sentences all score under the threshold, but the question is covered (the
+            # confidence said so) and the reader asked again: the best new one says something the
+            # previous answer did not (bench/followups.py --split dev: answers repeating the
+            # previous one 3 -> 0 of 19, all facts unchanged, fact recall 0.474 -> 0.500)
+            chosen += [c for c in fresh if not self._clashes(c, chosen, hits)][:1]
         return chosen
+
+    @staticmethod
+    def _clashes(cand: Candidate, chosen: list[Candidate], hits: list[Hit]) -> bool:
+        """Whether `cand` overlaps or repeats a chosen sentence."""
+        source = hits[cand.hit_rank].chunk.source
+        return any(_overlaps(cand, c, source == hits[c.hit_rank].chunk.source) or redundant(cand.text, c.text)
+                   for c in chosen)
 
     def stream(self, question: str, hits: list[Hit], history: Sequence[Turn] = ()) -> Iterator[str | Draft]:
         hits = joined(hits)

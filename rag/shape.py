@@ -1,0 +1,79 @@
+"""The kind of answer a question asks for, read from its words, and whether a sentence has that
+shape. MiniLM places "What are the downsides of X?" next to the sentences about X's advantages
+and "Why is X secure?" next to any sentence about X's security: the embedding says what a
+sentence is about, not whether it gives a reason, an example or a drawback. These word lists are
+English grammar and everyday vocabulary, written from no question set; the weight they get
+(rag.answer.scorer.SHAPE_WEIGHT) was chosen on the dev halves. Read before retrieval (`expanded`,
+the BM25 query) and by the answerers (`asked`, `fit`)."""
+
+from __future__ import annotations
+
+import re
+
+_NEG = (r"risks?|downsides?|disadvantages?|drawbacks?|weakness(es)?|weak (points?|spots?|sides?)|cons|"
+        r"problems?|dangers?|limitations?|concerns?|pitfalls?|criticisms?|harms?|costs?|challenges?|"
+        r"threats?|worries|worry|catch(es)?")
+_POS = r"advantages?|benefits?|upsides?|strengths?|strong (points?|sides?)|pros|gains?|merits?"
+
+# what a question asks for: its own words (a follow-up's carried context, in parentheses at the
+# end, says what it is about, not what it asks)
+ASKS: dict[str, re.Pattern[str]] = {
+    "reason": re.compile(r"\bwhy\b|\bwhat makes\b|\bhow come\b|\breasons?\b|\bwhat causes\b", re.I),
+    "example": re.compile(r"\bexamples?\b|\bfor instance\b|\bsuch as\b|\bname (some|a few|one)\b", re.I),
+    "negative": re.compile(rf"\b({_NEG})\b|\bwhat could go wrong\b|\bbad (about|side)\b", re.I),
+    "positive": re.compile(rf"\b({_POS})\b|\bgood (about|side)\b|\bwhy (use|choose|pick)\b", re.I),
+}
+# what a sentence shows
+SHOWS: dict[str, re.Pattern[str]] = {
+    "reason": re.compile(r"\b(because|since|due to|as a result|so that|in order to|thanks to|reasons?|"
+                         r"leads? to|driven by|therefore|thus|by (controlling|allowing|making|keeping))\b", re.I),
+    "example": re.compile(r"\b(for example|for instance|such as|e\.g\.|include|includes|including|like)\b|"
+                          r"^\s*[-*•]\s", re.I | re.M),
+    "negative": re.compile(rf"\b({_NEG}|misuse|harmful|lacks?|dependency|lock-in|vulnerab\w*|restrict\w*|"
+                           r"requires?|demands?|however|but|unsafe|risky|expensive|limited|cannot|can't)\b", re.I),
+    "positive": re.compile(rf"\b({_POS}|enables?|allows?|better|improves?)\b", re.I),
+}
+# a stem of a polarity word ("advantag", "downside"): a follow-up that asks the other polarity
+# does not carry it over from the question before
+POLAR = re.compile(rf"^({_NEG}|{_POS}|advantag|disadvantag|weakness|strength)$", re.I)
+_OPPOSITE = {"negative": "positive", "positive": "negative"}
+_CARRIED = re.compile(r"\s*\([^()]*\)\s*$")
+
+
+def asked(question: str) -> frozenset[str]:
+    """The shapes the question asks for ("reason", "example", "negative", "positive"); a question
+    that asks for both polarities ("pros and cons") asks for neither."""
+    own = _CARRIED.sub("", question)
+    kinds = {k for k, pattern in ASKS.items() if pattern.search(own)}
+    if {"negative", "positive"} <= kinds:
+        kinds -= {"negative", "positive"}
+    return frozenset(kinds)
+
+
+def fit(kinds: frozenset[str], sentence: str) -> float:
+    """+1 when the sentence has a shape the question asks for, -1 when it only has the opposite
+    polarity (the advantages, asked for the risks), 0 otherwise."""
+    if not kinds:
+        return 0.0
+    shows = {k for k, pattern in SHOWS.items() if pattern.search(sentence)}
+    if kinds & shows:
+        return 1.0
+    if any(_OPPOSITE.get(k) in shows for k in kinds):
+        return -1.0
+    return 0.0
+
+
+# the words a reader's "downsides" or "advantages" goes by in a text, added to the BM25 query
+# (everyday synonyms, written from no question set)
+_SAY = {"negative": "risks drawbacks limitations disadvantages concerns costs",
+        "positive": "advantages benefits strengths"}
+
+
+def expanded(question: str) -> str:
+    """The question with the words its polarity goes by, for BM25 ("What are its downsides?"
+    also searches "risks", "drawbacks", ...). The dense side reads the question as written.
+    Dev halves (`python bench/followups.py --qa tests/data/conversations_short.jsonl --split
+    dev`): follow-ups with all facts 5 -> 6 of 11, fact recall 0.50 -> 0.59; the other reader
+    sets' dev halves unchanged (`python bench/run_suite.py --split dev`, with `--qa` of each)."""
+    kinds = asked(question)
+    return " ".join([question, *(_SAY[k] for k in sorted(kinds) if k in _SAY)])

@@ -1,0 +1,33 @@
+"""What kind of answer a question asks for (rag.shape): read from its own words, never from a
+follow-up's carried context, and matched against what a sentence shows."""
+
+from __future__ import annotations
+
+from rag.shape import asked, expanded, fit
+
+
+def test_what_a_question_asks_for() -> None:
+    assert asked("What are the downsides of closed AI?") == {"negative"}
+    assert asked("Why is it more secure?") == {"reason"}
+    assert asked("Examples?") == {"example"}
+    assert asked("What are the pros and cons of open models?") == frozenset()  # both polarities: neither
+    assert asked("How do I install it?") == frozenset()
+    # the carried context of a condensed follow-up says what it is about, not what it asks
+    assert asked("And its downsides? downsides (advantages open-source AI)") == {"negative"}
+
+
+def test_a_sentence_fits_the_asked_shape_or_its_opposite() -> None:
+    neg = asked("What are the risks?")
+    assert fit(neg, "It requires more expertise and carries misuse risks.") == 1.0
+    assert fit(neg, "The advantages of open models are many.") == -1.0
+    assert fit(neg, "Open models are published by companies.") == 0.0
+    assert fit(asked("Why?"), "Closed models lead due to proprietary data.") == 1.0
+    assert fit(asked("Examples?"), "Examples include:\n- LLaMA\n- Bloom") == 1.0
+    assert fit(frozenset(), "anything") == 0.0
+
+
+def test_bm25_query_gets_the_words_a_polarity_goes_by() -> None:
+    assert expanded("How do I install it?") == "How do I install it?"
+    more = expanded("What are its downsides?")
+    assert more.startswith("What are its downsides?") and "risks" in more and "drawbacks" in more
+    assert "advantages" in expanded("What are the benefits?")
