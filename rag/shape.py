@@ -13,7 +13,7 @@ import re
 _NEG = (r"risks?|downsides?|disadvantages?|drawbacks?|weakness(es)?|weak (points?|spots?|sides?)|cons|"
         r"problems?|dangers?|limitations?|concerns?|pitfalls?|criticisms?|harms?|costs?|challenges?|"
         r"threats?|worries|worry|catch(es)?")
-_POS = r"advantages?|benefits?|upsides?|strengths?|strong (points?|sides?)|pros|gains?|merits?"
+_POS = r"advantages?|benefits?|upsides?|strengths?|strong (points?|sides?)|pros|merits?"
 
 # what a question asks for: its own words (a follow-up's carried context, in parentheses at the
 # end, says what it is about, not what it asks)
