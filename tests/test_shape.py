@@ -31,3 +31,14 @@ def test_bm25_query_gets_the_words_a_polarity_goes_by() -> None:
     more = expanded("What are its downsides?")
     assert more.startswith("What are its downsides?") and "risks" in more and "drawbacks" in more
     assert "advantages" in expanded("What are the benefits?")
+
+
+def test_a_cross_reference_is_a_pointer_not_an_answer() -> None:
+    from rag.shape import is_pointer
+
+    assert is_pointer("Please see Section 6.1, “How many Debian distributions are there?\n” for more information.")
+    assert is_pointer("For more information see Section 10.2, “What tools does Debian provide?”.")
+    assert is_pointer("For more information on :func:`testfile`, see section :ref:`doctest-basic-api`.")
+    # a pointer inside a statement, or to something outside the documents, may be the answer
+    assert not is_pointer("Debian supports many architectures (see Section 3).")
+    assert not is_pointer("Please refer to Debian GNU/Linux on CDs (https://www.debian.org/CD/).")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 
 from rag.answer import Turn
 from rag.lexical import tokenize
@@ -37,7 +38,7 @@ def carry_over(question: str, previous: str, previous_answer: str = "") -> str:
     terms = tokenize(question)
     if len(terms) > SELF_CONTAINED_TERMS and not _REFERS_BACK.intersection(words):
         return question
-    grammar = {t for w in _GRAMMAR for t in tokenize(w)}
+    grammar = _grammar_terms()
     prev_terms = [t for t in dict.fromkeys(tokenize(previous)) if t not in terms and t not in grammar]
     if {"negative", "positive"} & asked(question):  # "and its downsides?" replaces "advantages"
         prev_terms = [t for t in prev_terms if not _POLAR.search(t)]
@@ -59,6 +60,12 @@ def carry_over(question: str, previous: str, previous_answer: str = "") -> str:
     return f"{question} {own} ({carried})" if own else f"{question} ({carried})"
 
 
+@cache
+def _grammar_terms() -> frozenset[str]:
+    """The grammar words as terms (the tokenizer's stop words load on first use)."""
+    return frozenset(t for w in _GRAMMAR for t in tokenize(w))
+
+
 def words_for(text: str, stems: set[str]) -> list[str]:
     """The words of `text`, as written and once each, whose stems are among `stems`."""
     out: dict[str, None] = {}
@@ -74,7 +81,7 @@ def condense(question: str, history: Sequence[Turn]) -> str:
     if not history:
         return question
     previous = history[0][0]
-    for (q, _a), (_pq, prev_answer) in zip(history[1:], history[:-1], strict=False):
+    for (q, _a), (_pq, prev_answer) in zip(history[1:], history[:-1], strict=True):
         previous = carry_over(q, previous, prev_answer)
     return carry_over(question, previous, history[-1][1])
 

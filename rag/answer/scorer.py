@@ -20,7 +20,7 @@ from rag.answer.units import answer_units, passage_units, unit_context
 from rag.headings import is_version_line
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
-from rag.shape import POLAR, asked, fit
+from rag.shape import POLAR, asked, fit, is_pointer
 from rag.text import QUESTION_WORDS
 from rag.types import Chunk, Hit
 
@@ -209,7 +209,8 @@ class SentenceScorer:
         spans: list[tuple[int, int, int, str]] = []
         for rank, hit in enumerate(hits):
             c = hit.chunk
-            spans += [(rank, c.start + s, c.start + e, c.text[s:e]) for s, e in answer_units(c.text, c.section)]
+            spans += [(rank, c.start + s, c.start + e, c.text[s:e]) for s, e in answer_units(c.text, c.section)
+                      if not is_pointer(c.text[s:e])]
         if not spans:
             return []
         terms = self.key_terms(question)
