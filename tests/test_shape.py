@@ -42,3 +42,11 @@ def test_a_cross_reference_is_a_pointer_not_an_answer() -> None:
     # a pointer inside a statement, or to something outside the documents, may be the answer
     assert not is_pointer("Debian supports many architectures (see Section 3).")
     assert not is_pointer("Please refer to Debian GNU/Linux on CDs (https://www.debian.org/CD/).")
+
+
+def test_a_cross_reference_s_quoted_title_is_not_the_sentence_s_content() -> None:
+    from rag.shape import without_cross_references
+
+    text = "Debian has good support for non-English users, see\nSection 5.9, “How does Debian support\nnon-English languages?”."
+    assert without_cross_references(text) == "Debian has good support for non-English users, see\nSection 5.9."
+    assert without_cross_references("He said “hello” in chapter two.") == "He said “hello” in chapter two."

@@ -20,7 +20,7 @@ from rag.answer.units import answer_units, passage_units, unit_context
 from rag.headings import is_version_line
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
-from rag.shape import POLAR, asked, fit, is_pointer
+from rag.shape import POLAR, asked, fit, is_pointer, without_cross_references
 from rag.text import QUESTION_WORDS
 from rag.types import Chunk, Hit
 
@@ -216,8 +216,9 @@ class SentenceScorer:
         terms = self.key_terms(question)
         qvec = np.asarray(self.embedder.embed_query(question))
         # a unit is scored with its section title, which says what a bare list is about
-        contexts = [unit_context(hits[rank].chunk.text, s - hits[rank].chunk.start, e - hits[rank].chunk.start,
-                                 hits[rank].chunk.section) for rank, s, e, _text in spans]
+        contexts = [without_cross_references(unit_context(hits[rank].chunk.text, s - hits[rank].chunk.start,
+                                                          e - hits[rank].chunk.start, hits[rank].chunk.section))
+                    for rank, s, e, _text in spans]
         vectors = self.sentence_vectors(contexts)
         cosines = vectors @ qvec
         # What a sentence says about *this* question, not about the topic every retrieved
