@@ -246,7 +246,7 @@ class LLMAnswerer:
             raise AnswererError(f"the LLM server failed: {err}; check RAG_LLM_BASE_URL and that the "
                                 "server is running") from err
         log.debug("the LLM replied: %r", reply)
-        draft = finish(reply, hits, self.embedder)
+        draft = finish(reply, hits, self.embedder, question)
         if draft.abstained and confidence >= self.scorer.threshold:
             # the model gave no usable answer (the sentinel, or sentences the evidence does not
             # support) where the extractive answerer is sure of one: its quoted sentences rather
@@ -276,8 +276,8 @@ class LLMAnswerer:
         return standalone
 
 
-def finish(reply: str, hits: Sequence[Hit], embedder: Any) -> Draft:
+def finish(reply: str, hits: Sequence[Hit], embedder: Any, question: str = "") -> Draft:
     """The checked Draft of the model's full reply; the sentinel reply abstains."""
     if is_sentinel(reply):
         return abstention()
-    return check(reply, hits, embedder)
+    return check(reply, hits, embedder, question)
