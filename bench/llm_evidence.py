@@ -45,6 +45,8 @@ RULES = {
                   "question with yes or no: say what the passages say."),
     "copy": ("Answer in one to four short sentences, copying the passages' words; never answer by only "
              "repeating the question."),
+    "copy-yes": ("Answer in one to four short sentences, copying the passages' words; never answer by only "
+                 "repeating the question: to a yes or no question, copy the sentence that says yes or no."),
 }
 
 

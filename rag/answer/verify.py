@@ -127,16 +127,20 @@ def drop_unsupported(text: str, hits: Sequence[Hit], sim: Similarity, question: 
     return "".join(kept).strip(), unsupported
 
 
-_YES_NO = frozenset(["yes", "no", "not", "true", "false", "correct"])
+# words a restatement may add to the question's: its yes or no, and the speaker turned round
+# ("Am I allowed to sell copies?" -> "Yes, you are allowed to sell copies"). English grammar, not tuned.
+_RESTATED = frozenset(["yes", "no", "not", "true", "false", "correct", "i", "me", "my", "mine", "myself",
+                       "you", "your", "yours", "yourself", "we", "us", "our"])
 
 
 def restates(claim: str, question: str) -> bool:
-    """Whether every content word of the claim is the question's (or yes, no, not): "Yes, the
-    Apache License grants patent rights" says nothing the question did not, except its yes or
-    no, which a check of words and similarity cannot verify. On qa_related.jsonl's dev half
-    qwen-1.5b answered 8 yes/no questions so; 4 of the 8 were wrong ("Yes, there is a warranty
-    for programs released under the GPL"; the GPL says there is none)."""
-    words = set(tokenize(claim)) - _YES_NO
+    """Whether every content word of the claim is the question's (or yes, no, a pronoun): "Yes,
+    the Apache License grants patent rights" says nothing the question did not, except its yes
+    or no, which a check of words and similarity cannot verify. On the dev halves of qa.jsonl,
+    qa_paraphrase.jsonl and qa_related.jsonl, 10 of qwen-1.5b's replies were such a yes; 7 were
+    wrong ("Yes, there is a warranty for programs released under the GPL": the GPL says there is
+    none; "Yes, open source means a model is unsafe", which the check let through before)."""
+    words = set(tokenize(claim)) - _RESTATED
     return bool(question) and words <= set(tokenize(question))
 
 
