@@ -137,7 +137,7 @@ def restates(claim: str, question: str) -> bool:
     """Whether every content word of the claim is the question's (or yes, no, a pronoun): "Yes,
     the Apache License grants patent rights" says nothing the question did not, except its yes
     or no, which a check of words and similarity cannot verify. On the dev halves of qa.jsonl,
-    qa_paraphrase.jsonl and qa_related.jsonl, 10 of qwen-1.5b's replies were such a yes; 7 were
+    qa_paraphrase.jsonl and qa_related.jsonl, 10 of qwen-1.5b's replies were such a yes; 6 were
     wrong ("Yes, there is a warranty for programs released under the GPL": the GPL says there is
     none; "Yes, open source means a model is unsafe", which the check let through before)."""
     words = set(tokenize(claim)) - _RESTATED
