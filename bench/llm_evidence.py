@@ -30,6 +30,7 @@ from run_suite import REPO, RESULTS, open_corpus, save_result
 
 import rag.answer.evidence as evidence
 import rag.answer.llm as llm
+from rag.answer import verify
 from rag.evaluate import QAItem, fact_recall, load_qa
 from rag.text import MARKER, split_sentences
 
@@ -44,6 +45,8 @@ RULES = {
                   "question with yes or no: say what the passages say."),
     "copy": ("Answer in one to four short sentences, copying the passages' words; never answer by only "
              "repeating the question."),
+    "copy-yes": ("Answer in one to four short sentences, copying the passages' words; never answer by only "
+                 "repeating the question: to a yes or no question, copy the sentence that says yes or no."),
 }
 
 
@@ -67,6 +70,25 @@ class CachedChat:
         return self.llm.invoke(*args, **kwargs)
 
 
+class Checked:
+    """rag.answer.llm's check, wrapped: the evidence of the last check kept, so each sentence
+    the check removed can be shown beside why (verify.rejection)."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.embedder, self.check = embedder, llm.check
+        self.hits: list[Any] = []
+        self.question = ""
+
+    def __call__(self, reply: str, hits: Any, embedder: Any, question: str = "") -> Any:
+        self.hits, self.question = list(hits), question
+        return self.check(reply, hits, embedder, question)
+
+    def reasons(self, claims: list[str]) -> list[str]:
+        sim = verify.Similarity(self.embedder)
+        return [("restates the question" if verify.restates(c, self.question) else verify.rejection(c, self.hits, sim))
+                for c in claims] if self.hits else []
+
+
 def question_sets(split: str) -> dict[str, list[QAItem]]:
     data = REPO / "tests" / "data"
     out = {}
@@ -84,15 +106,17 @@ def short(answer: str) -> bool:
     return len(sentences) == 1 and len(sentences[0].split()) < SHORT_WORDS
 
 
-def run(kb: Any, chat: CachedChat, items: list[QAItem]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run(kb: Any, chat: CachedChat, items: list[QAItem], checked: Checked) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     rows = []
     for item in items:
         chat.last = ("", "")
+        checked.hits = []
         answer = kb.ask(item.question, answerer="llm")
         prompt, reply = chat.last
         rows.append({
             "question": item.question, "answerable": item.answerable, "abstained": answer.abstained,
             "answerer": answer.answerer, "answer": answer.text, "unsupported": list(answer.unsupported),
+            "why": checked.reasons(list(answer.unsupported)),
             "facts": fact_recall(answer.text, item.answers) if item.answerable and item.answers else None,
             "facts_in_prompt": fact_recall(prompt, item.answers) if prompt and item.answers else None,
             "prompt_chars": len(prompt), "prompt": prompt, "reply": reply,
@@ -136,6 +160,8 @@ def main() -> None:
     answerer: Any = kb.answerer("llm")
     chat = CachedChat(answerer.llm, args.cache)
     answerer.llm = chat
+    checked = Checked(answerer.embedder)
+    llm.check = checked  # type: ignore[assignment]
     sets = {name: items for name, items in question_sets(args.split).items() if name in args.sets}
     table: list[dict[str, Any]] = []
     answers: dict[str, Any] = json.loads(args.answers.read_text()) if args.answers.exists() else {}
@@ -144,7 +170,7 @@ def main() -> None:
         evidence.LAYOUT = layout
         llm.SYSTEM_PROMPT = prompt.replace(llm.ANSWER_RULE, RULES[rule])
         for name, items in sets.items():
-            summary, rows = run(kb, chat, items)
+            summary, rows = run(kb, chat, items, checked)
             table.append({"layout": layout, "rule": rule, "set": name, **summary})
             answers[f"{layout}+{rule}/{name}"] = rows
             args.answers.write_text(json.dumps(answers, indent=1))

@@ -26,7 +26,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from rag.answer import Draft, Turn, abstention, final
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.followup import CONDENSE_PROMPT, carry_over, clean_question, condense_request
+from rag.answer.followup import CONDENSE_PROMPT, clean_question, condense, condense_request, usable_rewrite
 from rag.answer.scorer import SentenceScorer
 from rag.answer.units import joined
 from rag.answer.verify import check
@@ -246,7 +246,7 @@ class LLMAnswerer:
             raise AnswererError(f"the LLM server failed: {err}; check RAG_LLM_BASE_URL and that the "
                                 "server is running") from err
         log.debug("the LLM replied: %r", reply)
-        draft = finish(reply, hits, self.embedder)
+        draft = finish(reply, hits, self.embedder, question)
         if draft.abstained and confidence >= self.scorer.threshold:
             # the model gave no usable answer (the sentinel, or sentences the evidence does not
             # support) where the extractive answerer is sure of one: its quoted sentences rather
@@ -259,7 +259,8 @@ class LLMAnswerer:
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
         """The follow-up rewritten as a standalone question; when the model's reply is not a
-        usable question, the extractive answerer's rule (carry over the key terms)."""
+        usable question (`usable_rewrite`), the extractive answerer's rule (carry over the key
+        terms the previous answer talks about)."""
         if not history:
             return question
         user = condense_request(question, history)
@@ -270,14 +271,14 @@ class LLMAnswerer:
         # 64 tokens of reply; longer than 200 characters and 3 times the follow-up is rambling
         # (set by hand, see rag/answer/followup.py above CONDENSE_PROMPT)
         standalone = clean_question(str(reply), limit=max(200, 3 * len(question)))
-        if not standalone:
-            log.info("the LLM's rewrite of the follow-up was unusable; carrying over key terms")
-            standalone = carry_over(question, history[-1][0])
+        if not usable_rewrite(standalone, question):
+            log.info("the LLM's rewrite of the follow-up was unusable (%r); carrying over key terms", standalone)
+            standalone = condense(question, history)
         return standalone
 
 
-def finish(reply: str, hits: Sequence[Hit], embedder: Any) -> Draft:
+def finish(reply: str, hits: Sequence[Hit], embedder: Any, question: str = "") -> Draft:
     """The checked Draft of the model's full reply; the sentinel reply abstains."""
     if is_sentinel(reply):
         return abstention()
-    return check(reply, hits, embedder)
+    return check(reply, hits, embedder, question)

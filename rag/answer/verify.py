@@ -57,18 +57,18 @@ class Similarity:
 MAX_UNSUPPORTED = 0.5
 
 
-def check(reply: str, hits: Sequence[Hit], embedder: Any) -> Draft:
+def check(reply: str, hits: Sequence[Hit], embedder: Any, question: str = "") -> Draft:
     """Turn the model's full reply into the Draft: markers pointing to no passage removed; a
     sentence without a marker cites the passage that supports it, if any; sentences that no
     cited passage supports removed from the text and listed in `unsupported` (abstaining when
-    they are most of the reply); markers renumbered 1..n by first appearance, each with one
-    citation."""
+    they are most of the reply), and so are sentences that only restate `question`
+    (`restates`); markers renumbered 1..n by first appearance, each with one citation."""
     if not reply.strip():
         return abstention()
-    text = prune_markers(normalize_markers(reply.strip()), set(range(1, len(hits) + 1)))
+    text = prune_markers(normalize_markers(without_titles(reply.strip(), hits)), set(range(1, len(hits) + 1)))
     sim = Similarity(embedder)
     text = attach_markers(text, hits, sim)
-    text, unsupported = drop_unsupported(text, hits, sim)
+    text, unsupported = drop_unsupported(text, hits, sim, question)
     kept_words = len(MARKER.sub("", text).split())
     dropped_words = sum(len(c.split()) for c in unsupported)
     if not kept_words or dropped_words > MAX_UNSUPPORTED * (kept_words + dropped_words):
@@ -87,9 +87,20 @@ def check(reply: str, hits: Sequence[Hit], embedder: Any) -> Draft:
     return Draft(text, tuple(citations), False, tuple(unsupported))
 
 
-def drop_unsupported(text: str, hits: Sequence[Hit], sim: Similarity) -> tuple[str, list[str]]:
-    """The text without the sentences that the passages they cite do not support, and those
-    sentences (without markers)."""
+def without_titles(reply: str, hits: Sequence[Hit]) -> str:
+    """The reply without the section titles it copied from the prompt at the start of a line
+    ("Common Pitfalls: - Ignoring the Strategic Risk of Lock-in: ...", qa.jsonl's dev half), and
+    the list bullet after one: the reader sees the title's words as a sentence of the answer."""
+    for title in dict.fromkeys(h.chunk.section.strip() for h in hits):
+        if title:
+            reply = re.sub(rf"(?m)^[ \t]*{re.escape(title)}:[ \t]*(?:[-*•][ \t]+)?", "", reply)
+    return reply
+
+
+def drop_unsupported(text: str, hits: Sequence[Hit], sim: Similarity, question: str = "") -> tuple[str, list[str]]:
+    """The text without the sentences that no piece supports or that only restate the question,
+    and those sentences (without markers). A sentence that the pieces it cites do not support
+    cites the closest piece that does, if one does."""
     parts = SENTENCE_BREAK.split(text)
     texts = [h.chunk.text for h in hits]
     sim.add(texts + [t[s:e] for t in texts for s, e in sentence_spans(t)])
@@ -100,17 +111,60 @@ def drop_unsupported(text: str, hits: Sequence[Hit], sim: Similarity) -> tuple[s
         claim = MARKER.sub("", sentence).strip()
         if not claim:
             continue
-        cited = [texts[m - 1] for m in dict.fromkeys(markers_in(sentence)) if 1 <= m <= len(texts)]
-        if not (cited and supports(claim, cited, sim)):
+        if restates(claim, question):
+            unsupported.append(claim)
+            continue
+        cited = [m - 1 for m in dict.fromkeys(markers_in(sentence)) if 1 <= m <= len(texts)]
+        if not (cited and supports(claim, [texts[j] for j in cited], sim, [label(hits[j]) for j in cited])):
             # models misnumber: qwen-1.5b cited [2] for a sentence it copied from [1]
             # (bench/ask_latency.py, qa.jsonl); the piece that does support it gets the marker
-            best = _best_piece(claim, texts, sim)
-            if not supports(claim, [texts[best]], sim):
+            best = supporting_piece(claim, hits, sim)
+            if best is None:
                 unsupported.append(claim)
                 continue
             sentence = _remark(sentence, best + 1)
         kept += [sentence, parts[i + 1] if i + 1 < len(parts) else ""]
     return "".join(kept).strip(), unsupported
+
+
+# words a restatement may add to the question's: its yes or no, and the speaker turned round
+# ("Am I allowed to sell copies?" -> "Yes, you are allowed to sell copies"). English grammar, not tuned.
+_RESTATED = frozenset(["yes", "no", "not", "true", "false", "correct", "i", "me", "my", "mine", "myself",
+                       "you", "your", "yours", "yourself", "we", "us", "our"])
+
+
+def restates(claim: str, question: str) -> bool:
+    """Whether every content word of the claim is the question's (or yes, no, a pronoun): "Yes,
+    the Apache License grants patent rights" says nothing the question did not, except its yes
+    or no, which a check of words and similarity cannot verify. On the dev halves of qa.jsonl,
+    qa_paraphrase.jsonl and qa_related.jsonl, 10 of qwen-1.5b's replies were such a yes; 6 were
+    wrong ("Yes, there is a warranty for programs released under the GPL": the GPL says there is
+    none; "Yes, open source means a model is unsafe", which the check let through before)."""
+    words = set(tokenize(claim)) - _RESTATED
+    return bool(question) and words <= set(tokenize(question))
+
+
+def label(hit: Hit) -> str:
+    """What names a piece besides its text, for the names check: its section title (the model
+    reads it before the piece) and its file's name ("GPL" in a sentence that cites a piece of
+    gnu-gpl-3.0.txt names the document the piece is from). qa_related.jsonl's dev half:
+    "Yes, if you violate the GPL, you can get your license back permanently if..." copied the
+    GPL's "Termination" section, which says "this License", and was removed for "GPL"."""
+    return f"{hit.chunk.section} {hit.chunk.source}"
+
+
+def supporting_piece(claim: str, hits: Sequence[Hit], sim: Similarity) -> int | None:
+    """The index of the piece that supports the claim on its own, or None: the closest of the
+    pieces that hold the claim's names and numbers, so that one piece is tested, not each in
+    turn. Not the closest of all: "The MiniLM sentence embeddings have 384 dimensions" is closest
+    to the model card's usage example, and the piece that says "384 dimensional" is another
+    (qa_related.jsonl's dev half, qwen-1.5b)."""
+    texts = [h.chunk.text for h in hits]
+    named = [j for j in range(len(hits)) if names_found(claim, [texts[j]], [label(hits[j])])]
+    if not named:
+        return None
+    best = named[_by_closeness(claim, [texts[j] for j in named], sim)[0]]
+    return best if supports(claim, [texts[best]], sim, [label(hits[best])]) else None
 
 
 def _remark(sentence: str, marker: int) -> str:
@@ -126,12 +180,12 @@ def _remark(sentence: str, marker: int) -> str:
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
 
 
-def supports(claim: str, pieces: Sequence[str], sim: Similarity) -> bool:
+def supports(claim: str, pieces: Sequence[str], sim: Similarity, labels: Sequence[str] = ()) -> bool:
     """`rag.citations.supported`, where a claim may also restate one clause of a long sentence:
     "Bad actors could repurpose models for generating disinformation" is 0.56 similar to the
     whole 40-word sentence it restates (qa.jsonl, qwen-1.5b), under the 0.6 bar. And every
-    name and number of the claim is in one of the pieces."""
-    if not names_found(claim, pieces):
+    name and number of the claim is in one of the pieces or their `labels` (`label`)."""
+    if not names_found(claim, pieces, labels):
         return False
     clauses = [c for p in pieces for c in _CLAUSE_BREAK.split(p) if len(c.split()) >= 4]
     return supported(claim, [*pieces, *clauses], sim)
@@ -140,31 +194,55 @@ def supports(claim: str, pieces: Sequence[str], sim: Similarity) -> bool:
 _WORD = re.compile(r"\w+")
 
 
-def names_found(claim: str, pieces: Sequence[str]) -> bool:
+def names_found(claim: str, pieces: Sequence[str], labels: Sequence[str] = ()) -> bool:
     """Whether each name (a capitalised word that does not start the claim or its list item and
     is not a stop word) and each number of the claim occurs in `pieces`, in any case: a sentence can be
     close in meaning to a passage and still say what no passage says ("... in Paris", an
-    off-topic answer of a local model that passed the similarity check, issue 21)."""
+    off-topic answer of a local model that passed the similarity check, issue 21). A name may
+    also be in `labels` (the pieces' `label`), a number not ("2.0" of apache-license-2.0.txt is
+    no version the text states)."""
+    return not missing_names(claim, pieces, labels)
+
+
+def missing_names(claim: str, pieces: Sequence[str], labels: Sequence[str] = ()) -> list[str]:
+    """The names and numbers of the claim (as names_found reads them) that no piece holds."""
     words = _WORD.findall(BULLET.sub("", claim, count=1))[1:]
-    names = {t for w in words if w[0].isupper() for t in tokenize(w)}
-    numbers = {w for w in words if w[0].isdigit()}
-    if not names and not numbers:
-        return True
     text = " ".join(pieces)
-    return names <= set(tokenize(text)) and numbers <= set(_WORD.findall(text))
+    known, numbers = set(tokenize(" ".join([text, *labels]))), set(_WORD.findall(text))
+    return [w for w in words if (w[0].isupper() and not set(tokenize(w)) <= known)
+            or (w[0].isdigit() and w not in numbers)]
 
 
-def _best_piece(claim: str, texts: Sequence[str], sim: Similarity) -> int:
-    """The index of the passage closest to the claim, by its best sentence and word overlap."""
+def rejection(claim: str, hits: Sequence[Hit], sim: Similarity) -> str:
+    """Why no piece supports `claim`, for bench/llm_evidence.py: the names or numbers no piece
+    holds, else the closest piece's similarity and word overlap."""
+    texts = [h.chunk.text for h in hits]
+    missing = missing_names(claim, texts, [label(h) for h in hits])
+    if missing:
+        return "not in the evidence: " + ", ".join(missing)
+    named = [j for j in range(len(hits)) if names_found(claim, [texts[j]], [label(hits[j])])]
+    if not named:
+        return "names in no one piece"
+    best = named[_by_closeness(claim, [texts[j] for j in named], sim)[0]]
+    if missing:
+        return f"not in piece {best + 1}: " + ", ".join(missing)
+    sentences = [texts[best][s:e] for s, e in sentence_spans(texts[best])] or [texts[best]]
+    clauses = [c for p in sentences for c in _CLAUSE_BREAK.split(p) if len(c.split()) >= 4]
+    return (f"piece {best + 1}: similarity {max(sim(claim, [*sentences, *clauses, texts[best]])):.2f}, "
+            f"overlap {word_overlap(claim, texts[best]):.2f}")
+
+
+def _by_closeness(claim: str, texts: Sequence[str], sim: Similarity) -> list[int]:
+    """The pieces' indexes, closest to the claim first, by their best sentence and word overlap."""
     scores = []
     for t in texts:
         sentences = [t[s:e] for s, e in sentence_spans(t)] or [t]
         scores.append(max(sim(claim, sentences)) + 0.5 * word_overlap(claim, t))
-    return int(np.argmax(scores))
+    return [int(i) for i in np.argsort(scores, kind="stable")[::-1]]
 
 
 def attach_markers(text: str, hits: Sequence[Hit], sim: Similarity) -> str:
-    """Give each sentence that has no marker the marker of the passage that supports it best,
+    """Give each sentence that has no marker the marker of the closest piece that supports it,
     when one does (small models often forget to cite)."""
     parts = SENTENCE_BREAK.split(text)
     if all(MARKER.search(p) for p in parts[::2] if p.strip()):
@@ -175,8 +253,8 @@ def attach_markers(text: str, hits: Sequence[Hit], sim: Similarity) -> str:
         claim = parts[i].strip()
         if not claim or MARKER.search(claim) or len(claim.split()) < 3:
             continue
-        best = _best_piece(claim, texts, sim)
-        if supports(claim, [texts[best]], sim):
+        best = supporting_piece(claim, hits, sim)
+        if best is not None:
             parts[i] = parts[i].rstrip() + f" [{best + 1}]"
     return "".join(parts)
 
