@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from rag.answer.quotes import Candidate, in_lead, leads
-from rag.answer.terms import idf_table, name_terms, share, without_terms
-from rag.answer.units import answer_units, passage_units, unit_context
+from rag.answer.terms import idf_table, name_terms, named_sources, share, title_share, unit_title, without_terms
+from rag.answer.units import answer_units, back_matter, passage_units, unit_context
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
 from rag.text import QUESTION_WORDS
@@ -131,7 +131,11 @@ class SentenceScorer:
         # unchanged; 0.2 cost related one question.
         lead_penalty: float = 0.1,
         focus_weight: float = FOCUS_WEIGHT,
+        unnamed_penalty: float = 0.1,
     ) -> None:
+        self.unnamed_penalty = unnamed_penalty
+        self.name_focus = True
+        self.unnamed_penalty = 0.1
         self.embedder = embedder
         self.focus_weight = focus_weight
         # the BM25 index: its chunks give the IDF of the question's terms
@@ -146,6 +150,9 @@ class SentenceScorer:
         self.unseen_idf = 2.0
         self._idf_version: str | None = None
         self.leads: dict[str, str] = {}  # the lead section of each document that has one
+        self.back: dict[str, int] = {}  # where each document's back matter starts
+        self.back_penalty = 0.05
+        self.title_weight = 0.05
         self._vectors: dict[str, np.ndarray] = {}
         self._scored: OrderedDict[tuple[str, tuple[Hit, ...], str | None], list[Candidate]] = OrderedDict()
         self._scored_lock = threading.Lock()
@@ -156,6 +163,7 @@ class SentenceScorer:
         if self.lexical.version != self._idf_version:
             self.idf = idf_table([c.text for c in self.lexical.chunks])
             self.leads = leads(self.lexical.chunks)
+            self.back = back_matter(self.lexical.chunks)
             self.unseen_idf = max(self.idf.values(), default=1.0) + 1.0
             self._idf_version = self.lexical.version
 
@@ -212,11 +220,17 @@ class SentenceScorer:
         weights = {t: idf[t] * (1 - held_by[t] if held_by[t] >= self.generic_share else 1) for t in terms}
         passage = [h.dense_score if h.dense_score is not None else 0.0 for h in hits]
         topical = {t for t in terms if held_by[t] >= self.generic_share and idf[t] <= TOPIC_IDF}
-        focus = without_terms(question, topical) if topical and self.focus_weight else ""
-        focused = vectors @ np.asarray(self.embedder.embed_query(focus)) if focus else cosines
         # a term that names a candidate's document ("Apache", "GPL", "MiniLM" in its file name)
         # chose the document, not the sentence: all of its sentences hold it
         named = {h.chunk.source: name_terms(h.chunk.source) for h in hits}
+        # a question that names documents ("the Apache License") prefers their sentences
+        distinct = {t: w for t, w in idf.items() if t not in topical}
+        chosen = named_sources(named, set(distinct), distinct)
+        naming = {t for src in chosen for t in named[src] if idf.get(t, 0) > TOPIC_IDF} if self.name_focus else set()
+        focus = without_terms(question, topical | naming) if (topical or naming) and self.focus_weight else ""
+        focus = focus if self.key_terms(focus) else ""  # "What is all-MiniLM-L6-v2?" less its name: nothing
+        focused = vectors @ np.asarray(self.embedder.embed_query(focus)) if focus else cosines
+        asked = without_terms(question, topical) if topical else question  # the question less its topic
         out = []
         for (rank, start, end, text), words, cos, fcos in zip(spans, held, cosines, focused, strict=True):
             cov = share(idf, words)  # == self.coverage(terms, context)
@@ -229,6 +243,12 @@ class SentenceScorer:
             score = (1 - self.passage_weight) * specific + self.passage_weight * passage[rank]
             if in_lead(hits[rank].chunk, self.leads):
                 score -= self.lead_penalty
+            chunk = hits[rank].chunk
+            score += self.title_weight * title_share(asked, unit_title(chunk.section, chunk.text, text), chunk.source)
+            if start >= self.back.get(hits[rank].chunk.source, start + 1):
+                score -= self.back_penalty
+            if chosen and hits[rank].chunk.source not in chosen:
+                score -= self.unnamed_penalty
             out.append(Candidate(rank, start, end, text, score, float(cos), cov, relevance))
         out.sort(key=lambda c: -c.score)
         return out

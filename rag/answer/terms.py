@@ -7,7 +7,7 @@ import math
 import re
 from pathlib import PurePath
 
-from rag.lexical import tokenize
+from rag.lexical import bm25_tokens, name_tokens, tokenize
 
 
 def idf_table(chunk_texts: list[str]) -> dict[str, float]:
@@ -32,6 +32,15 @@ def name_terms(source: str) -> frozenset[str]:
     let another document's sentence holding "license" outrank the named one's: the follow-up
     test's "Who counts as a Contributor under the Apache License?" cited the GPL.)"""
     return frozenset(tokenize(PurePath(source).stem.replace("_", " ")))
+
+
+def named_sources(names: dict[str, frozenset[str]], terms: set[str], idf: dict[str, float]) -> set[str]:
+    """The documents a question names: of those whose file-name terms (`names`) it holds, the
+    ones whose held name terms weigh most (summed `idf`); none when it holds none. "Is a GPL
+    license needed?" names the GPL ("gpl" is rarer than "license", which names the Apache file)."""
+    held = {src: sum(idf.get(t, 0.0) for t in name & terms) for src, name in names.items()}
+    top = max(held.values(), default=0.0)
+    return {src for src, w in held.items() if w > 0 and w >= top} if top > 0 else set()
 
 
 def share(weights: dict[str, float], found: set[str]) -> float:
@@ -66,3 +75,22 @@ def without_terms(question: str, terms: set[str]) -> str:
     """The question's words less those whose terms are `terms`; "" when no key word is left."""
     kept = [w for w in question.split() if not set(tokenize(w)) & terms]
     return " ".join(kept) if any(tokenize(w) for w in kept) else ""
+
+
+_FIELD_KEY = re.compile(r"^([A-Za-z_][\w-]*):")
+
+
+def unit_title(section: str, chunk_text: str, unit: str) -> str:
+    """What the unit's part of the document is called: its section title; for a field of a
+    Markdown file's YAML front matter (which has no title), the field's key ("license")."""
+    key = _FIELD_KEY.match(unit) if chunk_text.startswith("---\n") else None
+    return key.group(1).replace("_", " ") if key else section
+
+
+def title_share(question: str, title: str, source: str) -> float:
+    """The share of the question's terms (Snowball-stemmed, as BM25 reads them; the document's
+    own name terms left out: every part of the Apache licence is about the "license") that the
+    title of the unit's part holds: "warranty" in "Disclaimer of Warranty", "trained" in
+    "Training data", "license" in a model card's `license:` field."""
+    terms = set(bm25_tokens(question)) - name_tokens(source)
+    return len(terms & set(bm25_tokens(title))) / len(terms) if terms else 0.0

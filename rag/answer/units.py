@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from rag.headings import is_version_line, runs_in, runs_on
+from rag.headings import closing_line, is_version_line, runs_in, runs_on
 from rag.split import is_plain_heading, numbered_title
 from rag.text import is_list_item, readable, sentence_spans
 from rag.types import Chunk, Hit
@@ -46,6 +46,42 @@ def is_template(text: str) -> bool:
     """A line of a template for the reader to fill in (a licence's "how to apply" notice): it
     states nothing."""
     return bool(_PLACEHOLDER.search(text))
+
+
+@lru_cache(maxsize=8192)
+def samples(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of the sample blocks of a passage: a template line (`is_template`) and the
+    indented lines under it, blank lines between them included, up to the first line indented
+    less than the first one under it (a licence's "how to apply" notice: "Copyright [yyyy] [name
+    of copyright owner]" then "Licensed under the Apache License, Version 2.0 ..."). Such a block
+    shows what a reader writes, not what the document says: quoted, it answers a question about
+    the licence's terms with the sample notice. A template line with no indented line under it
+    is a block of its own line."""
+    blocks: list[tuple[int, int]] = []
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    i = 0
+    while i < len(lines):
+        if not is_template(lines[i]):
+            i += 1
+            continue
+        end = starts[i + 1]
+        indent = None
+        j = i + 1
+        while j < len(lines):
+            line = lines[j]
+            if line.strip():
+                depth = len(line) - len(line.lstrip())
+                if depth == 0 or (indent is not None and depth < indent):
+                    break
+                indent = depth if indent is None else indent
+                end = starts[j + 1]
+            j += 1
+        blocks.append((starts[i], end))
+        i = j
+    return tuple(blocks)
 
 
 def with_sources(parts: list[tuple[str, str]]) -> str:
@@ -162,10 +198,25 @@ def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     # short, yet whole: front-matter fields, table rows, and a title's version line ("Version 2.0,
     # January 2004": when a licence or standard was published)
     whole = set(front_matter(text)) | {(s, e) for s, e, _h in table_rows(text)}
-    return [(s, e) for s, e in passage_units(text) if (s, e) in whole
+    sample = samples(text)
+    return [(s, e) for s, e in passage_units(text) if not any(lo <= s < hi for lo, hi in sample) and ((s, e) in whole
             or is_version_line(text[s:e].split("\n", 1)[0]) or (
-            len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)
-            and not asks(text[s:e]) and not interrupted(text[s:e]) and not is_template(text[s:e]))]
+            len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not asks(text[s:e])
+            and (listed(text[s:e]) or not (cut(text, s, e) or interrupted(text[s:e])))
+            and not is_template(text[s:e])))]
+
+
+_ITEM_END = re.compile(r";(?:\s+(?:and|or))?\s*$")
+
+
+def listed(text: str) -> bool:
+    """A sentence that introduces a list, with its items so far, the last of them ending as a
+    list item does in a licence or a law ("...a copy of this License; and"): whole as far as it
+    goes, though the chunk's edge cuts the rest of the list off."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    first_item = next((i for i, line in enumerate(lines) if is_list_item(line)), None)
+    return (first_item is not None and first_item > 0 and lines[first_item - 1].rstrip().endswith(":")
+            and bool(_ITEM_END.search(text)))
 
 
 def asks(text: str) -> bool:
@@ -230,3 +281,17 @@ def adjacent(chunk_text: str, chunk_start: int, end: int, start: int) -> bool:
         return False
     gap = chunk_text[end - chunk_start : start - chunk_start]
     return 0 <= start - end <= 3 and not gap.strip() and "\n" not in gap
+
+
+def back_matter(chunks: Sequence[Chunk]) -> dict[str, int]:
+    """Where each document's back matter starts, for documents whose body ends on a closing
+    line ("END OF TERMS AND CONDITIONS"): what follows (an appendix on how to apply a licence)
+    is not what the document says."""
+    ends: dict[str, int] = {}
+    for c in chunks:
+        pos = 0
+        for line in c.text.splitlines(keepends=True):
+            if closing_line(line):
+                ends[c.source] = min(ends.get(c.source, c.start + pos + len(line)), c.start + pos + len(line))
+            pos += len(line)
+    return ends
