@@ -227,8 +227,8 @@ class SectionTitles:
     """The section titles of the indexed chunks, to find the sections a question names: a
     question's word in a section's title ("warranty" in "Disclaimer of Warranty", "license" in
     a model card's front-matter field `license:`) says where its answer is even when the
-    section's text is far from the question's wording. A question that names documents (a term
-    of their file names: "Apache", "GPL", "MiniLM") looks only in their sections, and a
+    section's text is far from the question's wording. A question that names documents (most
+    terms of their file names: "Apache", "GPL", "MiniLM") looks only in their sections, and a
     document's own name terms in a title match nothing (every section of the Apache licence is
     about "license")."""
 
@@ -253,7 +253,8 @@ class SectionTitles:
         (IDF-weighted, over the titles), in the named documents when the query names any;
         ties keep the documents' order."""
         q = set(bm25_tokens(query))
-        named = {s for s, n in self.names.items() if n & q}
+        held = {s: len(n & q) for s, n in self.names.items()}  # "Zorblax-licensed" names zorblax-license
+        named = {s for s, n in held.items() if n and n == max(held.values())}  # more than quux-license
         scored = []
         for i, (c, terms) in enumerate(zip(self.firsts, self.terms, strict=True)):
             if (named and c.source not in named) or not terms & q:

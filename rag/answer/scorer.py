@@ -10,17 +10,32 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.answer.parts import back_matter
 from rag.answer.quotes import Candidate, in_lead, leads
-from rag.answer.terms import idf_table, name_terms, named_sources, share, title_share, unit_title, without_terms
-from rag.answer.units import answer_units, back_matter, passage_units, unit_context
+from rag.answer.terms import (
+    BACK_PENALTY,
+    TITLE_WEIGHT,
+    UNNAMED_PENALTY,
+    NoIndex,
+    TermIndex,
+    idf_table,
+    name_terms,
+    named_sources,
+    share,
+    title_share,
+    unit_title,
+    without_terms,
+)
+from rag.answer.units import answer_units, front_matter, passage_units, unit_context
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
 from rag.text import QUESTION_WORDS
-from rag.types import Chunk, Hit
+from rag.types import Hit
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -76,28 +91,6 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> ArrayLike: ...
 
 
-class TermIndex(Protocol):
-    """What the scorer needs of the BM25 index (rag.lexical.Bm25Index is one): the indexed chunks,
-    which give the IDF of a question's terms, and a version that changes when they change."""
-
-    version: str
-    chunks: list[Chunk]
-
-    def refresh(self) -> None: ...
-
-
-class NoIndex:
-    """A stand-in for the BM25 index when there is none: the scorer then weighs every
-    question term the same."""
-
-    def __init__(self) -> None:
-        self.version = "none"
-        self.chunks: list[Chunk] = []
-
-    def refresh(self) -> None:
-        """Nothing to reload."""
-
-
 class SentenceScorer:
     """Scores the answer units (sentences, list items, table rows) of retrieved passages for a
     question (`candidates`), and says whether the knowledge base answers it (`confidence`)."""
@@ -131,11 +124,9 @@ class SentenceScorer:
         # unchanged; 0.2 cost related one question.
         lead_penalty: float = 0.1,
         focus_weight: float = FOCUS_WEIGHT,
-        unnamed_penalty: float = 0.1,
+        unnamed_penalty: float = UNNAMED_PENALTY,
     ) -> None:
         self.unnamed_penalty = unnamed_penalty
-        self.name_focus = True
-        self.unnamed_penalty = 0.1
         self.embedder = embedder
         self.focus_weight = focus_weight
         # the BM25 index: its chunks give the IDF of the question's terms
@@ -151,8 +142,8 @@ class SentenceScorer:
         self._idf_version: str | None = None
         self.leads: dict[str, str] = {}  # the lead section of each document that has one
         self.back: dict[str, int] = {}  # where each document's back matter starts
-        self.back_penalty = 0.05
-        self.title_weight = 0.05
+        self.back_penalty = BACK_PENALTY
+        self.title_weight = TITLE_WEIGHT
         self._vectors: dict[str, np.ndarray] = {}
         self._scored: OrderedDict[tuple[str, tuple[Hit, ...], str | None], list[Candidate]] = OrderedDict()
         self._scored_lock = threading.Lock()
@@ -206,7 +197,8 @@ class SentenceScorer:
         qvec = np.asarray(self.embedder.embed_query(question))
         # a unit is scored with its section title, which says what a bare list is about
         contexts = [unit_context(hits[rank].chunk.text, s - hits[rank].chunk.start, e - hits[rank].chunk.start,
-                                 hits[rank].chunk.section) for rank, s, e, _text in spans]
+                                 hits[rank].chunk.section, PurePath(hits[rank].chunk.source).stem)
+                    for rank, s, e, _text in spans]
         vectors = self.sentence_vectors(contexts)
         cosines = vectors @ qvec
         # What a sentence says about *this* question, not about the topic every retrieved
@@ -224,9 +216,9 @@ class SentenceScorer:
         # chose the document, not the sentence: all of its sentences hold it
         named = {h.chunk.source: name_terms(h.chunk.source) for h in hits}
         # a question that names documents ("the Apache License") prefers their sentences
-        distinct = {t: w for t, w in idf.items() if t not in topical}
-        chosen = named_sources(named, set(distinct), distinct)
-        naming = {t for src in chosen for t in named[src] if idf.get(t, 0) > TOPIC_IDF} if self.name_focus else set()
+        said = [(hits[rank].chunk.source, words) for (rank, *_rest), words in zip(spans, held, strict=True)]
+        chosen = named_sources(named, said, {t: w for t, w in idf.items() if t not in topical})
+        naming = {t for src in chosen for t in named[src] if idf.get(t, 0) > TOPIC_IDF}  # its rare words
         focus = without_terms(question, topical | naming) if (topical or naming) and self.focus_weight else ""
         focus = focus if self.key_terms(focus) else ""  # "What is all-MiniLM-L6-v2?" less its name: nothing
         focused = vectors @ np.asarray(self.embedder.embed_query(focus)) if focus else cosines
@@ -240,14 +232,17 @@ class SentenceScorer:
             relevance -= 0.01 * rank
             specific = relevance + self.lexical_weight * (share(weights, words | named[hits[rank].chunk.source]) - cov)
             specific += (1 - self.lexical_weight) * self.focus_weight * float(fcos - cos)
-            score = (1 - self.passage_weight) * specific + self.passage_weight * passage[rank]
-            if in_lead(hits[rank].chunk, self.leads):
-                score -= self.lead_penalty
             chunk = hits[rank].chunk
+            # a front-matter field ("license: apache-2.0") is a passage of its own, about the whole
+            # document: neither its neighbour fields' closeness nor the lead's penalty are its
+            field = (start - chunk.start, end - chunk.start) in front_matter(chunk.text)
+            score = (1 - self.passage_weight) * specific + self.passage_weight * (float(cos) if field else passage[rank])
+            if in_lead(chunk, self.leads) and not field:
+                score -= self.lead_penalty
             score += self.title_weight * title_share(asked, unit_title(chunk.section, chunk.text, text), chunk.source)
-            if start >= self.back.get(hits[rank].chunk.source, start + 1):
+            if start >= self.back.get(chunk.source, start + 1):
                 score -= self.back_penalty
-            if chosen and hits[rank].chunk.source not in chosen:
+            if chosen and chunk.source not in chosen:
                 score -= self.unnamed_penalty
             out.append(Candidate(rank, start, end, text, score, float(cos), cov, relevance))
         out.sort(key=lambda c: -c.score)

