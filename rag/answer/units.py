@@ -226,4 +226,3 @@ def adjacent(chunk_text: str, chunk_start: int, end: int, start: int) -> bool:
         return False
     gap = chunk_text[end - chunk_start : start - chunk_start]
     return 0 <= start - end <= 3 and not gap.strip() and "\n" not in gap
-
