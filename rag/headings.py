@@ -87,6 +87,13 @@ def is_version_line(line: str) -> bool:
     return bool(_VERSION_LINE.match(line.strip()))
 
 
+def closing_line(line: str) -> bool:
+    """A line of its own in capitals that closes a part of a document ("END OF TERMS AND
+    CONDITIONS"), whatever titles came before it."""
+    text = line.strip()
+    return text.isupper() and bool(_CLOSING.match(text))
+
+
 # a closing line names a title by its first words ("END OF TERMS AND CONDITIONS"); more words
 # than this are not looked up (GPL-3.0 and Apache-2.0 close with three)
 CLOSED_WORDS = 6

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
 import time
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from rag.errors import StoreError
@@ -142,6 +143,7 @@ class Bm25Index:
         self.chunks: list[Chunk] = []
         self._retriever: Any = None
         self._vocab: dict[str, int] = {}
+        self._titles = SectionTitles([])
         # `current` as last read: its (inode, mtime, size) and the build it names
         self._pointer: tuple[tuple[int, int, int] | None, str] = (None, "")
 
@@ -180,6 +182,7 @@ class Bm25Index:
             ) from None
         self.chunks, self._retriever, self.version = chunks, retriever, version
         self._vocab = dict(retriever.vocab_dict) if retriever is not None else {}
+        self._titles = SectionTitles(chunks)
 
     def search(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         self.refresh()
@@ -195,3 +198,66 @@ class Bm25Index:
             for i, s in zip(docs[0], scores[0], strict=True)
             if float(s) > 0
         ]
+
+    def by_title(self, query: str, k: int) -> list[Chunk]:
+        """The first chunks of the k sections whose titles best match the query (SectionTitles)."""
+        self.refresh()
+        return self._titles.match(query, k)
+
+
+_FIELD_KEY = re.compile(r"^([A-Za-z_][\w-]*):", re.M)
+
+
+def title_terms(chunk: Chunk) -> frozenset[str]:
+    """The terms of what a chunk's section is called: its title, and for a Markdown file's YAML
+    front matter (which has no title) the keys of its fields ("license", "language")."""
+    words = chunk.section
+    if chunk.text.startswith("---\n"):
+        close = chunk.text.find("\n---", 4)
+        words += " " + " ".join(_FIELD_KEY.findall(chunk.text[: close if close >= 0 else None]))
+    return frozenset(bm25_tokens(words))
+
+
+def name_tokens(source: str) -> frozenset[str]:
+    """The terms of a document's file name ("apach", "licens" for related/apache-license-2.0.txt)."""
+    return frozenset(bm25_tokens(PurePath(source).stem.replace("_", " ")))
+
+
+class SectionTitles:
+    """The section titles of the indexed chunks, to find the sections a question names: a
+    question's word in a section's title ("warranty" in "Disclaimer of Warranty", "license" in
+    a model card's front-matter field `license:`) says where its answer is even when the
+    section's text is far from the question's wording. A question that names documents (most
+    terms of their file names: "Apache", "GPL", "MiniLM") looks only in their sections, and a
+    document's own name terms in a title match nothing (every section of the Apache licence is
+    about "license")."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        first: dict[tuple[str, str], Chunk] = {}
+        for c in chunks:
+            key = (c.source, c.section)
+            if key not in first or c.start < first[key].start:
+                first[key] = c
+        self.firsts = sorted(first.values(), key=lambda c: (c.source, c.start))
+        self.names = {c.source: name_tokens(c.source) for c in self.firsts}
+        self.terms = [title_terms(c) - self.names[c.source] for c in self.firsts]
+        df: dict[str, int] = {}
+        for terms in self.terms:
+            for t in terms:
+                df[t] = df.get(t, 0) + 1
+        n = len(self.terms)
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+
+    def match(self, query: str, k: int) -> list[Chunk]:
+        """The first chunks of the k sections whose titles hold the most of the query's terms
+        (IDF-weighted, over the titles), in the named documents when the query names any;
+        ties keep the documents' order."""
+        q = set(bm25_tokens(query))
+        held = {s: len(n & q) for s, n in self.names.items()}  # "Zorblax-licensed" names zorblax-license
+        named = {s for s, n in held.items() if n and n == max(held.values())}  # more than quux-license
+        scored = []
+        for i, (c, terms) in enumerate(zip(self.firsts, self.terms, strict=True)):
+            if (named and c.source not in named) or not terms & q:
+                continue
+            scored.append((-sum(self.idf[t] for t in terms & q), i))
+        return [self.firsts[i] for _s, i in sorted(scored)[:k]]

@@ -232,7 +232,7 @@ def test_the_knowledge_base_s_topic_words_do_not_choose_the_sentence(embedder: E
 
 def test_lines_that_run_on_or_fill_in_a_template_are_no_answers_and_a_version_line_is() -> None:
     notice = ("   Copyright [yyyy] [name of copyright owner]\n\n   You may obtain a copy of the License at\n\n"
-              "       http://www.example.org/LICENSE-2.0\n\n   Run git add <pathspec> to stage the changed files.\n")
+              "       http://www.example.org/LICENSE-2.0\n\nRun git add <pathspec> to stage the changed files.\n")
     # a line that runs on and a template line to fill in state nothing; a command's <pathspec> does
     assert [notice[s:e] for s, e in answer_units(notice, "")] == ["Run git add <pathspec> to stage the changed files."]
     code = ("Zsh provides an alternative to the sh-like forms with `do',\n\n  for f in *; print $f\n\n"

