@@ -89,6 +89,10 @@ def test_a_question_naming_a_document_prefers_its_sentences(embedder: Embedder) 
 def test_the_model_cards_licence_is_quoted_from_its_front_matter(full_kb: KnowledgeBase) -> None:
     answer = full_kb.ask("What license is the all-MiniLM-L6-v2 model released under?")
     assert any(c.quote == "license: apache-2.0" for c in answer.citations), answer.text
+    assert not any(c.quote.startswith("language:") for c in answer.citations), answer.text
+    # a field answers a question that names its key: not every question about the model
+    other = full_kb.ask("How many dimensions do the all-MiniLM-L6-v2 embeddings have?")
+    assert "384 dimensional" in other.text and "language: en" not in other.text, other.text
 
 
 def test_a_question_about_a_licences_terms_is_not_answered_by_its_appendix(full_kb: KnowledgeBase) -> None:
