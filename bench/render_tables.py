@@ -101,9 +101,10 @@ def suite(names: tuple[str, ...]) -> str:
 
 
 TABLES: dict[str, Callable[[], str]] = {
-    "suite-test": lambda: suite(("suite_round4_test", "related_round4_test", "paraphrase_round4_test",
-                                 "holdout_round4_test")),
+    "suite-test": lambda: suite(("suite_round5_test", "related_round5_test", "paraphrase_round5_test",
+                                 "holdout_round5_test")),
     "rounds-3-4-test": lambda: rounds("round3", "round4", ("suite", "related", "paraphrase", "holdout")),
+    "rounds-4-5-test": lambda: rounds("round4", "round5", ("suite", "related", "paraphrase", "holdout")),
     "fusion-dev": lambda: fusion("dev"),
     "fusion-test": lambda: fusion("test"),
 }
