@@ -86,7 +86,8 @@ class KnowledgeBase(Components):
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
         return self._hits(self.check_question(question), k, mode)
 
-    def _hits(self, question: str, k: int | None = None, mode: str = "hybrid", lexical_extra: int = 0) -> list[Hit]:
+    def _hits(self, question: str, k: int | None = None, mode: str = "hybrid", lexical_extra: int = 0,
+              title_extra: int = 0) -> list[Hit]:
         """The retriever's hits for a checked question (a condensed follow-up may be longer than
         the question limit: the limit is on what the user sent)."""
         from rag.store import is_store_failure, store_error
@@ -94,7 +95,8 @@ class KnowledgeBase(Components):
         for retry in (False, True):  # a store failure: the index is reopened once, then reported
             try:
                 self.follower.follow()
-                return self.retriever.hits(question, k or self.settings.k, mode=mode, lexical_extra=lexical_extra)
+                return self.retriever.hits(question, k or self.settings.k, mode=mode, lexical_extra=lexical_extra,
+                                           title_extra=title_extra)
             except Exception as exc:
                 if not is_store_failure(exc):
                     raise
@@ -135,9 +137,13 @@ class KnowledgeBase(Components):
         chosen = self.answerer(name)
         yield Progress("searching")
         standalone = self.condense(question, history, name)
-        from rag.retrieve import ANSWER_LEXICAL_EXTRA
+        from rag.retrieve import ANSWER_LEXICAL_EXTRA, TITLE_EXTRA
 
-        hits = self._hits(standalone, k, lexical_extra=ANSWER_LEXICAL_EXTRA)
+        # the extra passages are read when the reader did not choose how many: a k the reader
+        # chose (the web chat's slider, the API's `k`) is what the answer reads
+        chose = k is not None and k != self.settings.k
+        hits = self._hits(standalone, k, lexical_extra=0 if chose else ANSWER_LEXICAL_EXTRA,
+                          title_extra=0 if chose else TITLE_EXTRA)
         retrieved = time.perf_counter()
         yield Progress("reading", passages=len(hits))
         draft: Draft | None = None

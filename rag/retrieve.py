@@ -55,6 +55,7 @@ ANSWER_LEXICAL_EXTRA = 2
 # right file with all facts 17 -> 18/24, conversations' repeated answers 3 -> 2, articles,
 # paraphrased, old follow-ups and the four FAQ dev halves' right entry unchanged (`python
 # bench/run_suite.py --split dev`, the same with `--qa tests/data/qa_related.jsonl`).
+# Both extras only when the reader did not choose how many passages an answer reads (rag.kb).
 TITLE_EXTRA = 2
 
 
@@ -90,7 +91,8 @@ class HybridRetriever(BaseRetriever):
         return cls(store=store, embedder=embedder, lexical=lexical, k=k or settings.k,
                    dense_weight=settings.dense_weight, rrf_k=settings.rrf_k, reranker=reranker)
 
-    def hits(self, query: str, k: int | None = None, mode: str = "hybrid", lexical_extra: int = 0) -> list[Hit]:
+    def hits(self, query: str, k: int | None = None, mode: str = "hybrid", lexical_extra: int = 0,
+             title_extra: int = 0) -> list[Hit]:
         """The k best hits; with `lexical_extra`, also up to that many of BM25's best that the
         fusion left out (what the answerers read: see ANSWER_LEXICAL_EXTRA)."""
         from rag.store import dense_search
@@ -112,7 +114,7 @@ class HybridRetriever(BaseRetriever):
             dense_of = {c.id: s for c, s in dense}
             top += [Hit(c, s, dense_of.get(c.id), s) for c, s in sparse if c.id not in kept][:lexical_extra]
             kept = {h.chunk.id for h in top}
-            titled = [c for c in self.lexical.by_title(query, TITLE_EXTRA) if c.id not in kept]
+            titled = [c for c in self.lexical.by_title(query, title_extra) if c.id not in kept] if title_extra else []
             top += [Hit(c, 0.0, dense_of.get(c.id), None) for c in titled]
             k += lexical_extra + len(titled)
         hits = self._fill_dense_scores(top, qvec)

@@ -68,7 +68,8 @@ class Settings:
     llm_api_key: str = field(default="none", repr=False)
     models_dir: str | None = None  # local GGUF models; None: ~/.cache/rag-kb/models
     reranker: str | None = None
-    # passages an answer reads (plus ANSWER_LEXICAL_EXTRA) and a search returns. Set in the first
+    # passages an answer reads (plus rag.retrieve.ANSWER_LEXICAL_EXTRA and TITLE_EXTRA, unless the
+    # reader chose another k for the question) and a search returns. Set in the first
     # version, not tuned; the answers are measured with it: `python bench/run_suite.py --split dev`
     k: int = 5
     # characters a chunk holds at most, and shares with its neighbour: set in the first version
