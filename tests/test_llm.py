@@ -245,6 +245,21 @@ def test_the_sentinel_defers_to_a_confident_extractive_answer(embedder: object) 
     assert chat.calls == 2 and draft.abstained and draft.text == NOT_COVERED
 
 
+def test_a_question_for_an_amount_answered_without_one_abstains(embedder: object) -> None:
+    """The model's supported sentence names no amount for "how many": it is not shown; the
+    extractive answerer decides instead (here it quotes the passage with a year; on the articles,
+    "How many people work at Meta's AI research lab?", it abstains); with a number the model's
+    sentence is the answer."""
+    question = "How many open-weight models did Meta release?"
+    chat = CountingChat("Open-weight models publish their trained weights [1].")
+    a = LLMAnswerer(chat, SentenceScorer(embedder))
+    _, draft = run(a, question, HITS)
+    assert chat.calls == 1 and draft.answerer == "extractive" and draft.text == run_extractive(a, question).text
+    chat.reply = "Meta released Llama 2 with open weights in 2023 [1]."
+    _, draft = run(a, question, HITS)
+    assert not draft.abstained and "2023" in draft.text
+
+
 class CountingEmbedder:
     """The session's embedder, counting the questions it is asked to embed."""
 
