@@ -238,6 +238,7 @@ class SentenceScorer:
             # the polarity word is what is asked (the shape term reads it); as a word it pulls to
             # whatever names it. Dev: followups.jsonl repeats 1 -> 0 of 16 (rag.shape.SHAPE_WEIGHT)
             weights = {t: 0.0 if POLAR.match(t) else w for t, w in weights.items()}
+        fields = [set(front_matter(h.chunk.text)) for h in hits]  # each passage's front matter, read once
         out = []
         for (rank, start, end, text), words, cos, fcos in zip(spans, held, cosines, focused, strict=True):
             cov = share(idf, words)  # == self.coverage(terms, context)
@@ -250,7 +251,7 @@ class SentenceScorer:
             chunk = hits[rank].chunk
             # a front-matter field ("license: apache-2.0") is a passage of its own, about the whole
             # document: neither its neighbour fields' closeness nor the lead's penalty are its
-            field = (start - chunk.start, end - chunk.start) in front_matter(chunk.text)
+            field = (start - chunk.start, end - chunk.start) in fields[rank]
             if field and not set(tokenize(text.split(":", 1)[0])) & set(terms):
                 continue  # a field answers a question that names its key ("license"), not "language: en"
             score = (1 - self.passage_weight) * specific + self.passage_weight * (float(cos) if field else passage[rank])
