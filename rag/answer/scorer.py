@@ -7,14 +7,13 @@ however many of them ask, and each passage sentence is embedded once."""
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.answer.memo import Memo, VectorCache
 from rag.answer.parts import back_matter
 from rag.answer.quotes import Candidate, in_lead, leads
 from rag.answer.terms import (
@@ -75,14 +74,6 @@ GENERIC_SHARE = 0.3
 FOCUS_WEIGHT = 0.25
 TOPIC_IDF = 2.5
 
-# How many questions' scored sentences are kept (by question, hits and index version): the gate,
-# the evidence and the fallback of one question read the same ones. A memory bound, not tuned:
-# a few questions answered at once by a server fit in it.
-SCORED_MEMO = 32
-# Passage sentences whose vectors are kept before the cache starts again: a memory bound (about
-# 300 MB of MiniLM's 384 floats), not tuned.
-MAX_CACHED_VECTORS = 200_000
-
 
 class Encoder(Protocol):
     """What the scorer needs of an embedder (rag.embed.Embedder is one)."""
@@ -132,6 +123,8 @@ class SentenceScorer:
         focus_weight: float = FOCUS_WEIGHT,
         shape_weight: float = SHAPE_WEIGHT,
         unnamed_penalty: float = UNNAMED_PENALTY,
+        back_penalty: float = BACK_PENALTY,
+        title_weight: float = TITLE_WEIGHT,
     ) -> None:
         self.unnamed_penalty = unnamed_penalty
         self.embedder = embedder
@@ -150,11 +143,10 @@ class SentenceScorer:
         self._idf_version: str | None = None
         self.leads: dict[str, str] = {}  # the lead section of each document that has one
         self.back: dict[str, int] = {}  # where each document's back matter starts
-        self.back_penalty = BACK_PENALTY
-        self.title_weight = TITLE_WEIGHT
-        self._vectors: dict[str, np.ndarray] = {}
-        self._scored: OrderedDict[tuple[str, tuple[Hit, ...], str | None], list[Candidate]] = OrderedDict()
-        self._scored_lock = threading.Lock()
+        self.back_penalty = back_penalty
+        self.title_weight = title_weight
+        self.sentence_vectors = VectorCache(embedder.encode)  # passage sentences, each embedded once
+        self._scored: Memo[list[Candidate]] = Memo()  # the last questions' scored sentences
 
     def refresh_idf(self) -> None:
         """IDF of every term of the indexed chunks, recomputed when the index changed."""
@@ -179,20 +171,14 @@ class SentenceScorer:
 
     def candidates(self, question: str, hits: Sequence[Hit]) -> list[Candidate]:
         """The answer units of the hits, scored for the question, best first; kept for the last
-        SCORED_MEMO (question, hits) pairs while the index is unchanged."""
+        rag.answer.memo.SCORED_MEMO (question, hits) pairs while the index is unchanged."""
         self.refresh_idf()
         key = (question, tuple(hits), self._idf_version)
-        with self._scored_lock:
-            kept = self._scored.get(key)
-            if kept is not None:
-                self._scored.move_to_end(key)
-                return list(kept)
-        scored = self._score(question, list(hits))
-        with self._scored_lock:
-            self._scored[key] = scored
-            while len(self._scored) > SCORED_MEMO:
-                self._scored.popitem(last=False)
-        return list(scored)
+        kept = self._scored.get(key)
+        if kept is None:
+            kept = self._score(question, list(hits))
+            self._scored.put(key, kept)
+        return list(kept)
 
     def _score(self, question: str, hits: list[Hit]) -> list[Candidate]:
         spans: list[tuple[int, int, int, str]] = []
@@ -266,16 +252,6 @@ class SentenceScorer:
             out.append(Candidate(rank, start, end, text, score, float(cos), cov, relevance))
         out.sort(key=lambda c: -c.score)
         return out
-
-    def sentence_vectors(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of passage sentences, cached: the same passages come back often."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if missing:
-            if len(self._vectors) > MAX_CACHED_VECTORS:
-                self._vectors.clear()
-            vectors = self.embedder.encode(missing)
-            self._vectors.update(zip(missing, np.asarray(vectors), strict=True))
-        return np.stack([self._vectors[t] for t in texts])
 
     def warm(self, passages: Sequence[tuple[str, str]]) -> None:
         """Embed the sentences of these (section, text) passages ahead of the first questions."""
