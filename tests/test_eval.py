@@ -133,13 +133,15 @@ def test_summarize_counts_false_abstentions() -> None:
 # -- the shipped question sets -------------------------------------------------------------
 @pytest.mark.parametrize(("name", "minimum", "unanswerable_share"),
                          [("qa.jsonl", 45, 1 / 3), ("qa_holdout.jsonl", 12, 1 / 3),
-                          ("qa_articles_independent.jsonl", 30, 8 / 34), ("qa_paraphrase.jsonl", 30, 2 / 30)])
+                          ("qa_articles_independent.jsonl", 30, 8 / 34), ("qa_paraphrase.jsonl", 30, 2 / 30),
+                          ("qa_fresh_articles.jsonl", 30, 4 / 30), ("qa_fresh_related.jsonl", 24, 4 / 24)])
 def test_question_sets_are_sound(name: str, minimum: int, unanswerable_share: float) -> None:
     items = load_qa(DATA / name)
     assert len(items) >= minimum
     unanswerable = [i for i in items if not i.answerable]
     assert abs(len(unanswerable) - len(items) * unanswerable_share) <= 1
-    texts = {p.relative_to(CORPUS).as_posix(): p.read_text(encoding="utf-8").lower()
+    # up to line breaks: a licence's lines are wrapped, an answer's quotes are not
+    texts = {p.relative_to(CORPUS).as_posix(): " ".join(p.read_text(encoding="utf-8").lower().split())
              for p in CORPUS.rglob("*") if p.is_file() and not p.name.startswith(".")}
     for item in items:
         if not item.answerable:

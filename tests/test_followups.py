@@ -72,7 +72,21 @@ def test_a_follow_up_of_a_follow_up_keeps_the_first_subject() -> None:
     why = condense("Why?", [first, second])
     assert "open-source AI" in why and "advantages" not in why
     # a pronoun of the earlier question is no subject ("its" was carried as empty brackets)
-    assert carry_over("Why?", "And its downsides?", "its misuse risks") == "Why? (downsides)"
+    assert carry_over("Why?", "And its downsides?", "It carries misuse risks and demands expertise.") == "Why? (downsides)"
+
+
+def test_a_follow_up_about_the_thing_a_short_answer_named_carries_its_name(full_kb: KnowledgeBase) -> None:
+    """"Does that license give me patent rights?" after an answer that only named the licence
+    ("license: apache-2.0"): that licence is the Apache License, not the model the question was about."""
+    first = full_kb.ask("What license is all-MiniLM-L6-v2 released under?")
+    assert "apache-2.0" in first.text, first.text
+    assert "apache" in condense("Does that license give me patent rights?", [(first.question, first.text)]).lower()
+    follow = full_kb.ask("Does that license give me patent rights?", history=[(first.question, first.text)])
+    assert follow.citations[0].source == "related/apache-license-2.0.txt", follow.text
+    assert "patent license" in follow.text, follow.text
+    # an answer that explains is no name: its words are not carried
+    long = "Open-source AI requires significant in-house expertise and responsibility for security."
+    assert "expertise" not in carry_over("And the GPL?", "What does open-source AI demand?", long)
 
 
 def test_a_follow_up_answer_never_only_repeats_the_previous_one(full_kb: KnowledgeBase) -> None:
@@ -101,7 +115,7 @@ def test_conversation_sets_are_sound() -> None:
     """Each two-turn set has dev and test halves, and every fact phrase of a follow-up is
     in one of its sources, up to line breaks (the sets were written from the text)."""
     corpus = DATA.parent.parent / "corpus"
-    for name in ("conversations.jsonl", "conversations_short.jsonl"):
+    for name in ("conversations.jsonl", "conversations_short.jsonl", "conversations_fresh.jsonl"):
         convs = read(DATA / name)
         assert {c.split for c in convs} == {"dev", "test"} and len(convs) >= 20
         assert any(not c.answerable for c in convs)

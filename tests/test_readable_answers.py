@@ -183,8 +183,15 @@ def test_the_lead_of_a_document_with_sections_is_known() -> None:
                Chunk("a.txt", "Costs", "z", 20, 30), Chunk("a.txt", "Risks", "w", 30, 40)]
     entry = [Chunk("faq-1.txt", "How do I?", "v", 0, 10), Chunk("faq-1.txt", "How do I?", "u", 10, 20)]
     found = leads(article + entry)
-    assert found == {"a.txt": "Intro"}  # a one-section FAQ entry has no lead: it is the answer
+    assert found == {"a.txt": {"Intro"}}  # a one-section FAQ entry has no lead: it is the answer
     assert [in_lead(c, found) for c in article + entry] == [True, True, False, False, False, False]
+
+
+def test_a_part_titled_as_an_introduction_is_a_lead_too() -> None:
+    licence = [Chunk("gpl.txt", "GNU GENERAL PUBLIC LICENSE", "x", 0, 10), Chunk("gpl.txt", "Preamble", "y", 10, 20),
+               Chunk("gpl.txt", "0. Definitions.", "z", 20, 30), Chunk("gpl.txt", "15. Disclaimer of Warranty.", "w", 30, 40)]
+    found = leads(licence)
+    assert [in_lead(c, found) for c in licence] == [True, True, False, False]
 
 
 def test_a_sentence_that_asks_is_no_answer() -> None:

@@ -141,7 +141,7 @@ class SentenceScorer:
         # a term no chunk has weighs most: one more than the rarest (1.0 without chunks); a rule, not tuned
         self.unseen_idf = 2.0
         self._idf_version: str | None = None
-        self.leads: dict[str, str] = {}  # the lead section of each document that has one
+        self.leads: dict[str, frozenset[str]] = {}  # the lead sections of each document that has one
         self.back: dict[str, int] = {}  # where each document's back matter starts
         self.back_penalty = back_penalty
         self.title_weight = title_weight
