@@ -99,3 +99,9 @@ def test_a_question_about_a_licences_terms_is_not_answered_by_its_appendix(full_
     answer = full_kb.ask("What does the Apache License say about patents?")
     assert answer.citations and answer.citations[0].section == "Grant of Patent License", answer.text
     assert not any(c.section.startswith("APPENDIX") for c in answer.citations), answer.text
+    # the appendix (how to apply the licence) neither answers what the terms require of a change
+    changed = full_kb.ask("Does the Apache License require me to say what I changed?")
+    assert not any(c.section.startswith("APPENDIX") for c in changed.citations), changed.text
+    # ...nor loses the question it does answer
+    apply = full_kb.ask("How do I apply the Apache License to my work?")
+    assert apply.citations[0].section.startswith("APPENDIX"), apply.text

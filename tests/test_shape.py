@@ -3,6 +3,7 @@ follow-up's carried context, and matched against what a sentence shows."""
 
 from __future__ import annotations
 
+from rag.kb import KnowledgeBase
 from rag.shape import asked, expanded, fit
 
 
@@ -44,6 +45,15 @@ def test_a_cross_reference_is_a_pointer_not_an_answer() -> None:
     # a pointer inside a statement, or to something outside the documents, may be the answer
     assert not is_pointer("Debian supports many architectures (see Section 3).")
     assert not is_pointer("Please refer to Debian GNU/Linux on CDs (https://www.debian.org/CD/).")
+    # a sentence that sends the reader elsewhere "for more information" says nothing itself
+    assert is_pointer("Please refer to the model card for more detailed information about the pre-training procedure.")
+    assert is_pointer("See the git-config manual for more details.")
+    assert not is_pointer("See https://www.debian.org/CD/ for the list of vendors.")  # where: an answer
+
+
+def test_a_pointer_sentence_does_not_answer_how_a_model_was_trained(full_kb: KnowledgeBase) -> None:
+    answer = full_kb.ask("How was all-MiniLM-L6-v2 trained?")
+    assert "Please refer to the model card" not in answer.text, answer.text
 
 
 def test_a_cross_reference_s_quoted_title_is_not_the_sentence_s_content() -> None:

@@ -32,8 +32,16 @@ from rag.types import Chunk
 # other document's candidates say it. The name penalty 0.1 against 0.05: related 18/24 both,
 # answers that repeat the previous one 3 -> 2 (conversations) and 1 -> 0 (old follow-ups) at 0.05,
 # and at 0.1 a follow-up about Apache's "Contributor" repeated the first answer (tests/test_followups.py).
+# Round 6: the back matter's penalty 0.05 -> 0.2, the lead's (rag.answer.scorer lead_penalty): what
+# follows the terms is no more what the licence says than its introduction. Every reader dev half
+# is unchanged at 0.1 and 0.2 (the same commands, with `--qa` of qa_fresh_related.jsonl and
+# conversations_fresh.jsonl); read by hand, "Does the Apache License require me to say what I
+# changed?" was answered by the appendix's "To apply the Apache License to your work, attach the
+# following boilerplate notice" and is now answered from section 4, and "Do I have to release my
+# source code if I use GPL software only inside my company?" no longer by the appendix's "You
+# should also get your employer ... to sign a copyright disclaimer". No FAQ has such back matter.
 UNNAMED_PENALTY = 0.05
-BACK_PENALTY = 0.05
+BACK_PENALTY = 0.2
 TITLE_WEIGHT = 0.05
 
 
