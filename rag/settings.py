@@ -47,7 +47,9 @@ AUTO = "auto"
 # same GPL question (0.3783). Mean + 0.1 x the best sentence's coverage at 0.41 keeps every
 # refusal but its feasible window is 0.005 wide, and its higher floor for an answer's further
 # sentences (rag.answer.extractive) cost facts: paraphrased 67.9 -> 60.7 %, conversations 11 -> 10/19.
-# Re-measure: `python bench/tune_abstain.py --split dev` (bench/results/tune_abstain-dev.json).
+# Re-measure: `python bench/tune_abstain.py --split dev --qa tests/data/qa.jsonl tests/data/qa_related.jsonl
+# tests/data/qa_paraphrase.jsonl tests/data/qa_fresh_articles.jsonl tests/data/qa_fresh_related.jsonl`
+# (bench/results/tune_abstain-dev.json; the follow-ups: `python bench/followups.py --split dev`).
 ABSTAIN_THRESHOLD = 0.38
 
 # Weighted reciprocal-rank fusion of the dense and BM25 lists (rag.retrieve.rrf_fuse): dense weight
