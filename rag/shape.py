@@ -51,6 +51,10 @@ ASKS: dict[str, re.Pattern[str]] = {
     "positive": re.compile(rf"\b({_POS})\b|\bgood (about|side)\b|\bwhy (use|choose|pick)\b|\bgains?\b", re.I),
     # "What analogy / comparison ...?" asks for the sentence that likens one thing to another
     "analogy": re.compile(r"\b(analog(y|ies|ous)|compar(e|ed|es|ison)|likened|metaphors?|akin|resembles?)\b", re.I),
+    # "What does the text suggest / recommend?" asks for advice (English grammar; dev: fresh related
+    # right file with all facts 7 -> 8 of 10, every other reader and FAQ dev half unchanged, with
+    # the commands at DEFINITION_PENALTY)
+    "advice": re.compile(r"\b(suggests?|recommends?|recommendations?|advises?|advice)\b|\bwhat should (i|we|you)\b", re.I),
 }
 # what a sentence shows
 SHOWS: dict[str, re.Pattern[str]] = {
@@ -63,6 +67,9 @@ SHOWS: dict[str, re.Pattern[str]] = {
     "positive": re.compile(rf"\b({_POS}|enables?|allows?|better|improves?)\b", re.I),
     "analogy": re.compile(r"\b(like|akin to|as if|similar to|resembles?|think of it as|compared to|just as|analogous)\b",
                           re.I),
+    # a recommendation, or an imperative that gives one ("If so, use the GNU Lesser General Public License instead")
+    "advice": re.compile(r"\b(recommend\w*|suggest\w*|should|advis\w*|the key is|consider|instead)\b|"
+                         r"(^|[,;:]\s*)(use|choose|pick|prefer|avoid|read)\s", re.I | re.M),
 }
 # a stem of a polarity word ("advantag", "downside"): a follow-up that asks the other polarity
 # does not carry it over from the question before

@@ -277,3 +277,14 @@ def test_a_definition_leads_only_when_the_question_asks_what_something_is(embedd
     ]
     assert _ranked(embedder, "Do closed AI models let you customize them much?", passages)[0] == passages[1][1]
     assert _ranked(embedder, "What are closed AI models?", passages)[0] == passages[0][1]
+
+
+def test_the_recommendation_asked_for_beats_the_pointer_beside_it(embedder: Embedder) -> None:
+    """From the GPL's closing notes (the fresh related set's dev half): "what does it suggest"
+    asks for the sentence that recommends, not for the one about the same library."""
+    gpl = ("The GNU General Public License does not permit incorporating your program into proprietary programs. "
+           "For more information on this, and how to apply and follow the GNU GPL, see the licenses page. "
+           "If this is what you want to do, use the GNU Lesser General Public License instead of this License.")
+    ranked = _ranked(embedder, "What licence does the GPL text suggest for a library that proprietary "
+                     "applications should be allowed to link against?", [("How to Apply These Terms", gpl)])
+    assert ranked[0].startswith("If this is what you want to do, use the GNU Lesser")

@@ -80,3 +80,10 @@ def test_a_definition_is_told_by_its_wording_or_its_section() -> None:
     assert not defines("Closed models typically offer limited customization.", "Constraints of Closed Systems")
     assert fit(asked("What is closed AI?"), "Closed AI refers to proprietary models.") == 1.0
     assert fit(asked("Which analogy is used?"), "Think of it as a publicly available recipe.") == 1.0
+
+
+def test_a_question_that_asks_for_advice_fits_a_recommendation() -> None:
+    kinds = asked("What licence does the GPL text suggest for a library that proprietary programs link against?")
+    assert kinds == {"advice"}
+    assert fit(kinds, "If this is what you want to do, use the GNU Lesser General Public License instead.") == 1.0
+    assert fit(kinds, "For more information on this, see <https://www.gnu.org/licenses/>.") == 0.0
