@@ -53,10 +53,11 @@ def test_follow_ups_say_something_new_and_cite_the_right_document(full_kb: Knowl
 
 
 def test_the_sentence_that_answers_a_follow_up_may_be_quoted_again(full_kb: KnowledgeBase) -> None:
-    """"How are they accessed?" after a list of closed models: the sentence that says so was in
-    the first answer; the follow-up's answer quotes it again rather than something new and off
-    the question (it answered about open models before)."""
-    first = full_kb.ask("What examples of closed AI models does the second article give?")
+    """"How are they accessed?" after what closed AI is: the sentence that says so was in the
+    first answer; the follow-up's answer quotes it again rather than something new and off the
+    question (it answered about open models before). (The first question was "What examples of
+    closed AI models does the second article give?", which the example lists now answer alone.)"""
+    first = full_kb.ask("What is closed AI?")
     assert "accessed via APIs" in first.text
     follow = full_kb.ask("How are they accessed?", history=[(first.question, first.text)])
     assert "accessed via APIs" in follow.text, follow.text

@@ -248,3 +248,43 @@ def test_lines_that_run_on_or_fill_in_a_template_are_no_answers_and_a_version_li
     title = "Apache License\n                           Version 2.0, January 2004\n                        http://www.apache.org/licenses/\n"
     units = [title[s:e] for s, e in answer_units(title, "Apache License")]
     assert len(units) == 1 and units[0].startswith("Version 2.0, January 2004"), units
+
+
+def _ranked(embedder: Embedder, question: str, passages: list[tuple[str, str]]) -> list[str]:
+    hits = [Hit(Chunk("doc.txt", section, t, i * 300, i * 300 + len(t)), 0.7, 0.7)
+            for i, (section, t) in enumerate(passages)]
+    return [c.text for c in SentenceScorer(embedder).candidates(question, hits)]
+
+
+def test_the_list_of_kinds_asked_for_beats_the_definition_of_the_topic(embedder: Embedder) -> None:
+    """From the articles (the fresh set's dev half): "which kinds of projects" asks for the list,
+    and the sentences that say what open source AI is answer another question."""
+    ideal = "Open source is ideal for:\n- Research and experimentation\n- Custom enterprise solutions\n- Privacy-sensitive applications"
+    passages = [
+        ("Defining Open Source AI", "Open source AI refers to models whose code and weights are publicly available. "
+                                    "These systems can be studied, modified, and redistributed by anyone."),
+        ("Conclusion", "Open source AI offers transparency, flexibility, and democratization."),
+        ("When Open Source AI Excels", ideal + "\nOrganizations can maintain full control over data and workflows."),
+    ]
+    assert _ranked(embedder, "For which kinds of projects is open source AI described as the ideal choice?",
+                   passages)[0] == ideal
+
+
+def test_a_definition_leads_only_when_the_question_asks_what_something_is(embedder: Embedder) -> None:
+    passages = [
+        ("Defining Closed AI Models", "Closed AI models, by contrast, are proprietary systems controlled by organizations."),
+        ("Constraints of Closed Systems", "Closed models typically offer limited customization."),
+    ]
+    assert _ranked(embedder, "Do closed AI models let you customize them much?", passages)[0] == passages[1][1]
+    assert _ranked(embedder, "What are closed AI models?", passages)[0] == passages[0][1]
+
+
+def test_the_recommendation_asked_for_beats_the_pointer_beside_it(embedder: Embedder) -> None:
+    """From the GPL's closing notes (the fresh related set's dev half): "what does it suggest"
+    asks for the sentence that recommends, not for the one about the same library."""
+    gpl = ("The GNU General Public License does not permit incorporating your program into proprietary programs. "
+           "For more information on this, and how to apply and follow the GNU GPL, see the licenses page. "
+           "If this is what you want to do, use the GNU Lesser General Public License instead of this License.")
+    ranked = _ranked(embedder, "What licence does the GPL text suggest for a library that proprietary "
+                     "applications should be allowed to link against?", [("How to Apply These Terms", gpl)])
+    assert ranked[0].startswith("If this is what you want to do, use the GNU Lesser")

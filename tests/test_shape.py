@@ -62,3 +62,38 @@ def test_a_cross_reference_s_quoted_title_is_not_the_sentence_s_content() -> Non
     text = "Debian has good support for non-English users, see\nSection 5.9, “How does Debian support\nnon-English languages?”."
     assert without_cross_references(text) == "Debian has good support for non-English users, see\nSection 5.9."
     assert without_cross_references("He said “hello” in chapter two.") == "He said “hello” in chapter two."
+
+
+def test_a_list_a_gain_an_analogy_or_a_definition_is_asked_by_its_grammar() -> None:
+    assert asked("For which kinds of projects is open source AI described as the ideal choice?") == {"example"}
+    assert asked("What types of systems are closed?") == {"example"}
+    assert asked("What do companies gain by keeping innovation inside their own walls?") == {"positive"}
+    assert asked("What analogy does the article use for closed AI?") == {"analogy"}
+    assert asked("What is open-source AI?") == {"definition"}
+    assert asked("What does the licence mean by a Contribution?") == {"definition"}
+    assert asked("Does using a program over a network count as conveying it?") == {"definition"}
+    # "what is" with more than a term after it asks about the term, not what it is
+    assert asked("What is the financial argument for keeping AI models proprietary?") == frozenset()
+    assert asked("What are the risks?") == {"negative"}
+
+
+def test_a_definition_is_told_by_its_wording_or_its_section() -> None:
+    from rag.shape import defines
+
+    assert defines('"Contribution" shall mean any work of authorship submitted to the Licensor.')
+    assert defines('A "contributor" is a copyright holder who authorizes use under this License.')
+    assert defines("Open source AI refers to models whose code is publicly available.")
+    assert defines("Closed AI models, by contrast, are proprietary systems.", "Defining Closed AI Models")
+    # a list of instances under such a title, a title-case headline and a plain statement are not
+    assert not defines("Examples include:\n- Stable Diffusion\n- LLaMA", "Defining Open Source AI")
+    assert not defines('- Assuming "Open Source" Means "Unsafe": open models can be misused.')
+    assert not defines("Closed models typically offer limited customization.", "Constraints of Closed Systems")
+    assert fit(asked("What is closed AI?"), "Closed AI refers to proprietary models.") == 1.0
+    assert fit(asked("Which analogy is used?"), "Think of it as a publicly available recipe.") == 1.0
+
+
+def test_a_question_that_asks_for_advice_fits_a_recommendation() -> None:
+    kinds = asked("What licence does the GPL text suggest for a library that proprietary programs link against?")
+    assert kinds == {"advice"}
+    assert fit(kinds, "If this is what you want to do, use the GNU Lesser General Public License instead.") == 1.0
+    assert fit(kinds, "For more information on this, see <https://www.gnu.org/licenses/>.") == 0.0

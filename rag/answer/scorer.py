@@ -33,7 +33,16 @@ from rag.answer.terms import (
 from rag.answer.units import answer_units, front_matter, passage_units, unit_context
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
-from rag.shape import POLAR, SHAPE_WEIGHT, asked, fit, is_pointer, without_cross_references
+from rag.shape import (
+    DEFINITION_PENALTY,
+    POLAR,
+    SHAPE_WEIGHT,
+    asked,
+    defines,
+    fit,
+    is_pointer,
+    without_cross_references,
+)
 from rag.text import QUESTION_WORDS
 from rag.types import Hit
 
@@ -125,7 +134,9 @@ class SentenceScorer:
         unnamed_penalty: float = UNNAMED_PENALTY,
         back_penalty: float = BACK_PENALTY,
         title_weight: float = TITLE_WEIGHT,
+        definition_penalty: float = DEFINITION_PENALTY,
     ) -> None:
+        self.definition_penalty = definition_penalty
         self.unnamed_penalty = unnamed_penalty
         self.embedder = embedder
         self.focus_weight = focus_weight
@@ -248,7 +259,10 @@ class SentenceScorer:
                 score -= self.back_penalty
             if chosen and chunk.source not in chosen:
                 score -= self.unnamed_penalty
-            score += self.shape_weight * fit(kinds, text)
+            shaped = fit(kinds, text, chunk.section)
+            score += self.shape_weight * shaped
+            if shaped <= 0 and "definition" not in kinds and defines(text, chunk.section):
+                score -= self.definition_penalty  # says what the topic is, asked something else
             out.append(Candidate(rank, start, end, text, score, float(cos), cov, relevance))
         out.sort(key=lambda c: -c.score)
         return out
