@@ -1,10 +1,9 @@
-"""What the llm answerer reads around its best sentences (rag/answer/evidence.py) and how the
-prompt labels it (rag/answer/llm.py build_messages), with the real MiniLM scorer; no model runs."""
+"""What the llm answerer reads around its best sentences (rag/answer/evidence.py), with the
+real MiniLM scorer; no model runs."""
 
 from __future__ import annotations
 
 from rag.answer.evidence import EVIDENCE_CHARS, select_evidence
-from rag.answer.llm import build_messages
 from rag.answer.scorer import SentenceScorer
 from rag.types import Chunk, Hit
 
@@ -15,9 +14,6 @@ CONTROLLED = ("Controlled Innovation in Closed Systems\n"
               "contributions, it allows for:\n- Focused development\n- Consistent quality control\n"
               "- Strategic direction\nCompanies can align innovation with business goals and user needs.\n"
               "Customization and Flexibility\nOpen source AI allows deep customization.")
-CLOSED = ("Defining Closed AI Models\nClosed AI models, by contrast, are proprietary systems controlled by "
-          "organizations.\nExamples include:\n- Commercial large language models\n- Enterprise AI platforms\n"
-          "These models are typically accessed via APIs or platforms, with strict usage terms.")
 
 
 def hit(text: str, section: str, offset: int = 0) -> Hit:
@@ -39,15 +35,3 @@ def test_a_sentence_next_to_a_list_brings_the_whole_list(embedder: object) -> No
     assert sum(len(p.chunk.text) for p in pieces) <= EVIDENCE_CHARS
     for p in pieces:  # each piece is still an exact span of its chunk
         assert CONTROLLED[p.chunk.start : p.chunk.end] == p.chunk.text
-
-
-def test_a_piece_that_begins_with_its_heading_is_not_labelled_with_it_again() -> None:
-    _, user = build_messages("How are closed models used?", [hit(CLOSED, "Defining Closed AI Models")],
-                                  sources=False)
-    body = str(user.content)
-    assert body.startswith("<passages>\n[1] Defining Closed AI Models\nClosed AI models")
-    assert body.count("Defining Closed AI Models") == 1
-    # a piece from the middle of its section keeps the label
-    _, user = build_messages("Q?", [hit("These models are accessed via APIs.", "Defining Closed AI Models")],
-                             sources=False)
-    assert "[1] Defining Closed AI Models: These models" in str(user.content)

@@ -102,11 +102,7 @@ def build_messages(question: str, hits: Sequence[Hit], sources: bool = True) -> 
     blocks = []
     for n, hit in enumerate(hits, start=1):
         c = hit.chunk
-        # a piece that begins with its section's heading line is not labelled with it again
-        # ("[1] Constraints of Closed Systems: Constraints of Closed Systems\nClosed models...",
-        # qa_fresh_articles.jsonl's dev half): the same words twice cost prompt and tell nothing
-        section = "" if c.text.lstrip().startswith(c.section.strip()) else c.section
-        label = ", ".join(_one_line(x) for x in ((c.source if sources else ""), section) if x.strip())
+        label = ", ".join(_one_line(x) for x in ((c.source if sources else ""), c.section) if x.strip())
         blocks.append(f"[{n}] {label + ': ' if label else ''}{_defuse(c.text)}")
     user = "<passages>\n" + "\n\n".join(blocks) + f"\n</passages>\n\nQuestion: {question.strip()}"
     return [SystemMessage(SYSTEM_PROMPT), HumanMessage(user)]
