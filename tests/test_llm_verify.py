@@ -71,3 +71,32 @@ def test_a_copied_section_title_is_left_out_of_the_answer(embedder: object) -> N
     draft = finish("Common Pitfalls: - Building a core product on a third-party API creates a critical "
                    "dependency [1].", hits, embedder, "What happens if the API provider changes pricing?")
     assert draft.text == "Building a core product on a third-party API creates a critical dependency [1]."
+
+
+ECONOMIC = ("The second pillar is economic. Developing cutting-edge AI requires immense computational resources "
+            "and research talent. The closed-source model, often monetized through APIs, provides a clear return "
+            "on investment (ROI).")
+
+
+def test_a_marker_inside_a_sentence_does_not_cut_it(embedder: object) -> None:
+    """A marker ends a sentence for the check; written after the sentence's subject it cut the
+    sentence in two, the subject was removed and the answer began mid-sentence ("mentions that
+    developing cutting-edge AI requires...", issue 18)."""
+    hits = [hit("open-vs-closed-source-ai.txt", "Economic", ECONOMIC)]
+    question = "Why do companies keep their AI closed?"
+    for reply in ("The second passage [1] mentions that developing cutting-edge AI requires immense "
+                  "computational resources and research talent.",
+                  "According to [1], developing cutting-edge AI requires immense computational resources and "
+                  "research talent [1].",
+                  "Passage 1 says that developing cutting-edge AI requires immense computational resources and "
+                  "research talent [1]."):
+        draft = finish(reply, hits, embedder, question)
+        assert draft.text == ("Developing cutting-edge AI requires immense computational resources and "
+                              "research talent [1]."), reply
+        assert not draft.unsupported
+    # two markers inside one sentence: the sentence cites both, whole
+    two = [hit("a.txt", "Examples", "Llama is an open model."),
+           hit("b.txt", "Examples", "Stable Diffusion is an open model.", offset=100)]
+    draft = finish("Llama [1] and Stable Diffusion [2] are open models.", two, embedder, "Which models are open?")
+    assert draft.text == "Llama and Stable Diffusion are open models [1][2]."
+    assert not draft.unsupported
