@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from rag.answer import NOT_COVERED, Draft, abstention
+from rag.answer.reply import markers_at_sentence_end, without_lead_ins, without_titles
 from rag.citations import (
     SENTENCE_BREAK,
     cited_sentences,
@@ -86,58 +87,6 @@ def check(reply: str, hits: Sequence[Hit], embedder: Any, question: str = "") ->
         citations.append(Citation(new, c.source, c.section, c.text[start:end], c.start + start,
                                   c.start + end, score, c.text, c.start))
     return Draft(text, tuple(citations), False, tuple(unsupported))
-
-
-def without_titles(reply: str, hits: Sequence[Hit]) -> str:
-    """The reply without the section titles it copied from the prompt at the start of a line
-    ("Common Pitfalls: - Ignoring the Strategic Risk of Lock-in: ...", qa.jsonl's dev half), and
-    the list bullet after one: the reader sees the title's words as a sentence of the answer."""
-    for title in dict.fromkeys(h.chunk.section.strip() for h in hits):
-        if title:
-            reply = re.sub(rf"(?m)^[ \t]*{re.escape(title)}:[ \t]*(?:[-*•][ \t]+)?", "", reply)
-    return reply
-
-
-# a run of markers inside a sentence: followed by a word in lower case, or by a comma
-_MID_MARKERS = re.compile(r"(?:\s*\[\d+\])+(?=\s*,|\s+[a-z])")
-# where the sentence that holds such a run ends: its own markers, its stop, or the reply's end
-_SENTENCE_END = re.compile(r"(?:\s*\[\d+\])+|[.!?](?=\s|$)|$")
-_ONE_MARKER = re.compile(r"\[\d+\]")
-
-
-def markers_at_sentence_end(text: str) -> str:
-    """Markers the model wrote inside a sentence moved to its end: "The second passage [1]
-    mentions that developing cutting-edge AI requires immense computational resources" was
-    split after "[1]" (a marker ends a sentence, rag.citations.SENTENCE_BREAK), the check
-    removed "The second passage" and the answer began "mentions that developing..." (issue 18,
-    qwen-1.5b on the articles); "Llama [1] and Stable Diffusion [2] are examples" was three
-    pieces. Each sentence then cites what its words cite."""
-    for _ in range(text.count("[")):  # each turn moves one run out of a sentence: bounded
-        m = _MID_MARKERS.search(text)
-        if m is None:
-            break
-        marks = "".join(_ONE_MARKER.findall(m.group(0)))
-        rest = text[m.end():]
-        end = _SENTENCE_END.search(rest)
-        cut = end.start() if end else len(rest)
-        tail = rest[cut:].lstrip() if rest[cut:].lstrip().startswith("[") else rest[cut:]
-        text = f"{text[:m.start()]}{rest[:cut].rstrip()} {marks}{tail}"
-    return text
-
-
-# "The second passage mentions that", "According to passage 2,": the model speaking of its
-# prompt, which the reader never saw, at the start of a sentence. English grammar, not tuned.
-_NOUN = r"(?:passage|article|text|document|source|evidence|context)s?(?:\s+\d+)?"
-_LEAD_IN = re.compile(
-    r"(^|(?<=[.!?\]])\s+|^[ \t]*[-*•][ \t]+)"
-    rf"(?:(?:according\s+to|as\s+(?:stated|mentioned|noted|explained)\s+in)(?:\s+(?:the\s+)?(?:\w+\s+)?{_NOUN})?\s*,\s*"
-    rf"|(?:the\s+|this\s+)?(?:\w+\s+)?{_NOUN}\s+(?:also\s+)?(?:mentions|says|states|notes|explains|describes|"
-    r"highlights|suggests|indicates|shows|emphasi[sz]es|points\s+out|argues)\s+(?:that\s+)?)(\w)", re.I | re.M)
-
-
-def without_lead_ins(text: str) -> str:
-    """The text without sentence openings that speak of the passages, the next word capitalised."""
-    return _LEAD_IN.sub(lambda m: m.group(1) + m.group(2).upper(), text)
 
 
 def drop_unsupported(text: str, hits: Sequence[Hit], sim: Similarity, question: str = "") -> tuple[str, list[str]]:
