@@ -83,7 +83,15 @@ def test_each_answer_keeps_its_sources(page: Any, served: tuple[KnowledgeBase, s
     # that is undone by the new render (seen in CI under load, phone width)
     page.locator("#a2-sources").wait_for(state="attached")
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
-    first.locator('a[href="#a1-source-1"]').click()  # the older answer's [1]
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):  # a render still under way closes the panel again: click once more (CI, under load)
+        first.locator('a[href="#a1-source-1"]').click()  # the older answer's [1]
+        try:
+            page.wait_for_function("() => document.querySelector('#a1-sources').open", timeout=3000)
+            break
+        except PlaywrightTimeout:
+            continue
     assert page.locator("#a1-sources").evaluate("d => d.open")
     assert in_view(page, "#a1-source-1")
     quote = kb.ask(EXAMPLE).citations[0].quote

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rag.citations import SENTENCE_BREAK
 from rag.types import Hit
 
 
@@ -51,12 +52,12 @@ def markers_at_sentence_end(text: str) -> str:
 # prompt, which the reader never saw, at the start of a sentence. English grammar, not tuned.
 _NOUN = r"(?:passage|article|text|document|source|evidence|context)s?(?:\s+\d+)?"
 _LEAD_IN = re.compile(
-    r"(^|(?<=[.!?\]])\s+|^[ \t]*[-*•][ \t]+)"
+    rf"(?P<start>^|{SENTENCE_BREAK.pattern}|^[ \t]*[-*•][ \t]+)"
     rf"(?:(?:according\s+to|as\s+(?:stated|mentioned|noted|explained)\s+in)(?:\s+(?:the\s+)?(?:\w+\s+)?{_NOUN})?\s*,\s*"
     rf"|(?:the\s+|this\s+)?(?:\w+\s+)?{_NOUN}\s+(?:also\s+)?(?:mentions|says|states|notes|explains|describes|"
-    r"highlights|suggests|indicates|shows|emphasi[sz]es|points\s+out|argues)\s+(?:that\s+)?)(\w)", re.I | re.M)
+    r"highlights|suggests|indicates|shows|emphasi[sz]es|points\s+out|argues)\s+(?:that\s+)?)(?P<first>\w)", re.I | re.M)
 
 
 def without_lead_ins(text: str) -> str:
     """The text without sentence openings that speak of the passages, the next word capitalised."""
-    return _LEAD_IN.sub(lambda m: m.group(1) + m.group(2).upper(), text)
+    return _LEAD_IN.sub(lambda m: m.group("start") + m.group("first").upper(), text)
