@@ -3,6 +3,9 @@ follow-up's carried context, and matched against what a sentence shows."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.shape import asked, expanded, fit
 
@@ -97,3 +100,30 @@ def test_a_question_that_asks_for_advice_fits_a_recommendation() -> None:
     assert kinds == {"advice"}
     assert fit(kinds, "If this is what you want to do, use the GNU Lesser General Public License instead.") == 1.0
     assert fit(kinds, "For more information on this, see <https://www.gnu.org/licenses/>.") == 0.0
+
+
+def test_warming_embeds_a_cross_reference_sentence_as_it_is_scored(embedder: Embedder) -> None:
+    """The scorer reads a sentence without the quoted titles it refers to; warming ahead of the
+    first question embeds that same text, so the question embeds nothing of the passage again."""
+    from rag.answer.scorer import SentenceScorer
+    from rag.types import Chunk, Hit
+
+    class Counting:
+        def __init__(self) -> None:
+            self.encoded: list[str] = []
+
+        def embed_query(self, text: str) -> list[float]:
+            return embedder.embed_query(text)
+
+        def encode(self, texts: list[str]) -> Any:
+            self.encoded += texts
+            return embedder.encode(texts)
+
+    text = ("Debian has good support for non-English users, see Section 5.9, “How does Debian support "
+            "non-English languages?”. Its installer speaks many languages.")
+    counting = Counting()
+    scorer = SentenceScorer(counting)
+    scorer.warm([("Languages", text)])
+    warmed = len(counting.encoded)
+    scorer.candidates("Does Debian support other languages?", [Hit(Chunk("faq.txt", "Languages", text, 0, len(text)), 0.5, 0.5)])
+    assert warmed and counting.encoded[warmed:] == []

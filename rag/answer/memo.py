@@ -42,10 +42,6 @@ class Memo(Generic[V]):
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
-
 
 class VectorCache:
     """Embeddings of texts by `encode`, each text embedded once until MAX_CACHED_VECTORS."""

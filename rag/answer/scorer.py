@@ -84,6 +84,12 @@ FOCUS_WEIGHT = 0.25
 TOPIC_IDF = 2.5
 
 
+def scored_context(passage: str, start: int, end: int, section: str, document: str = "") -> str:
+    """What a unit is embedded as (rag.answer.units.unit_context), without the quoted titles of
+    the sections it refers to; `warm` embeds the same ahead of the first questions."""
+    return without_cross_references(unit_context(passage, start, end, section, document))
+
+
 class Encoder(Protocol):
     """What the scorer needs of an embedder (rag.embed.Embedder is one)."""
 
@@ -202,9 +208,8 @@ class SentenceScorer:
         terms = self.key_terms(question)
         qvec = np.asarray(self.embedder.embed_query(question))
         # a unit is scored with its section title, which says what a bare list is about
-        contexts = [without_cross_references(unit_context(hits[rank].chunk.text, s - hits[rank].chunk.start,
-                                                          e - hits[rank].chunk.start, hits[rank].chunk.section,
-                                                          PurePath(hits[rank].chunk.source).stem))
+        contexts = [scored_context(hits[rank].chunk.text, s - hits[rank].chunk.start, e - hits[rank].chunk.start,
+                                   hits[rank].chunk.section, PurePath(hits[rank].chunk.source).stem)
                     for rank, s, e, _text in spans]
         vectors = self.sentence_vectors(contexts)
         cosines = vectors @ qvec
@@ -269,7 +274,8 @@ class SentenceScorer:
 
     def warm(self, passages: Sequence[tuple[str, str]]) -> None:
         """Embed the sentences of these (section, text) passages ahead of the first questions."""
-        units = [unit_context(t, s, e, sec) for sec, t in passages for s, e in passage_units(t)]
+        # (a front-matter field is scored with its document's name, which these passages lack)
+        units = [scored_context(t, s, e, sec) for sec, t in passages for s, e in passage_units(t)]
         self.sentence_vectors(units or ["-"])
 
     def confidence(self, candidates: list[Candidate], hits: Sequence[Hit]) -> float:
