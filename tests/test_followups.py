@@ -116,7 +116,8 @@ def test_conversation_sets_are_sound() -> None:
     """Each two-turn set has dev and test halves, and every fact phrase of a follow-up is
     in one of its sources, up to line breaks (the sets were written from the text)."""
     corpus = DATA.parent.parent / "corpus"
-    for name in ("conversations.jsonl", "conversations_short.jsonl", "conversations_fresh.jsonl"):
+    for name in ("conversations.jsonl", "conversations_short.jsonl", "conversations_fresh.jsonl",
+                 "conversations_fresh2.jsonl"):
         convs = read(DATA / name)
         assert {c.split for c in convs} == {"dev", "test"} and len(convs) >= 20
         assert any(not c.answerable for c in convs)

@@ -4,6 +4,7 @@ the question rather than one about the topic, sections from real headings."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from rag.answer.quotes import in_lead, leads
 from rag.answer.scorer import SentenceScorer
@@ -288,3 +289,37 @@ def test_the_recommendation_asked_for_beats_the_pointer_beside_it(embedder: Embe
     ranked = _ranked(embedder, "What licence does the GPL text suggest for a library that proprietary "
                      "applications should be allowed to link against?", [("How to Apply These Terms", gpl)])
     assert ranked[0].startswith("If this is what you want to do, use the GNU Lesser")
+
+
+def test_a_sentence_of_the_named_document_holds_its_name_for_the_confidence(embedder: Embedder) -> None:
+    """"for the Zorblax tokenizer" named the file; its sentence about the limit never repeats the
+    name, and still counts as covering the question (the scorer's relevance, which abstention reads)."""
+    text = "Input longer than 512 word pieces is cut off at the end."
+    question = "What is the maximum input length of the zorblax tokenizer?"
+
+    def relevance(source: str) -> float:
+        hit = Hit(Chunk(source, "", text, 0, len(text)), 0.5, 0.5)
+        return SentenceScorer(embedder).candidates(question, [hit])[0].relevance
+
+    assert relevance("models/zorblax-tokenizer.md") > relevance("models/notes.md") + 0.05
+
+
+def test_an_answer_goes_on_with_the_sentence_that_follows_its_best_in_the_paragraph(
+        make_kb, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "kitchen.txt").write_text(
+        "Kitchen Notes\n\n"
+        "Ovens\n\n"
+        "Customers reach the zorblax oven only through a hatch in the wall, never entering the kitchen. "
+        "The architect Mira Olsen drew that plan in 1921 after a fire.\n\n"
+        "Cleaning the oven takes two hours every night and needs a special brush.\n\n"
+        "Menus\n\n"
+        "The menu changes every season and lists twelve dishes.\n",
+        encoding="utf-8")
+    kb = make_kb(corpus)
+    kb.sync(progress=False)
+    answer = kb.ask("How do customers reach the zorblax oven?", answerer="extractive")
+    assert not answer.abstained, answer.text
+    assert "through a hatch" in answer.text and "Mira Olsen" in answer.text, answer.text
+    assert "two hours" not in answer.text, answer.text  # the next paragraph is not its continuation
