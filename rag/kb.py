@@ -84,7 +84,7 @@ class KnowledgeBase(Components):
         return self.answerer(answerer).condense(question, history)
 
     def search(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Hit]:
-        return self._hits(self.check_question(question), k, mode)
+        return self._hits(self.lexical.respelled(self.check_question(question)), k, mode)
 
     def _hits(self, question: str, k: int | None = None, mode: str = "hybrid", lexical_extra: int = 0,
               title_extra: int = 0) -> list[Hit]:
@@ -136,7 +136,8 @@ class KnowledgeBase(Components):
         name = self.answerer_name(answerer)
         chosen = self.answerer(name)
         yield Progress("searching")
-        standalone = self.condense(question, history, name)
+        # (in the spelling of the indexed text: a British "licence" finds the "license" it wrote)
+        standalone = self.lexical.respelled(self.condense(question, history, name))
         from rag.retrieve import ANSWER_LEXICAL_EXTRA, TITLE_EXTRA
 
         # the extra passages are read when the reader did not choose how many: a k the reader

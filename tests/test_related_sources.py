@@ -95,6 +95,17 @@ def test_the_model_cards_licence_is_quoted_from_its_front_matter(full_kb: Knowle
     assert "384 dimensional" in other.text and "language: en" not in other.text, other.text
 
 
+def test_a_question_in_british_spelling_reads_the_indexed_texts_spelling(full_kb: KnowledgeBase) -> None:
+    lexical = full_kb.lexical
+    assert lexical.respelled("What licence? Who organised it?") == "What license? Who organized it?"
+    # words the text has, words it has in no spelling, and short words stay as they are
+    assert lexical.respelled("Is the license free? Which colour is the zorblaxise? An hour?") == \
+        "Is the license free? Which colour is the zorblaxise? An hour?"
+    answer = full_kb.ask("What licence is all-MiniLM-L6-v2 released under?")
+    assert any(c.quote == "license: apache-2.0" for c in answer.citations), answer.text
+    assert answer.standalone_question == "What license is all-MiniLM-L6-v2 released under?"
+
+
 def test_a_question_about_a_licences_terms_is_not_answered_by_its_appendix(full_kb: KnowledgeBase) -> None:
     answer = full_kb.ask("What does the Apache License say about patents?")
     assert answer.citations and answer.citations[0].section == "Grant of Patent License", answer.text
