@@ -52,6 +52,17 @@ def test_a_cross_reference_is_a_pointer_not_an_answer() -> None:
     assert is_pointer("Please refer to the model card for more detailed information about the pre-training procedure.")
     assert is_pointer("See the git-config manual for more details.")
     assert not is_pointer("See https://www.debian.org/CD/ for the list of vendors.")  # where: an answer
+    # "for more information, see" a web address: more is elsewhere, this sentence says nothing
+    assert is_pointer("For more information on this, and how to apply and follow the GNU GPL, see <https://www.gnu.org/licenses/>.")
+    assert not is_pointer("For more information about packages, read the policy manual.")
+
+
+def test_the_closing_advice_of_a_licence_answers_a_question_about_it(full_kb: KnowledgeBase) -> None:
+    """The GPL's advice to use the LGPL for a library follows its terms (back matter): it ranks
+    lower than the terms, not out of reach, and its pointer sentence is no answer."""
+    answer = full_kb.ask("Can I use GPL code in a library that proprietary programs link to?")
+    assert "GNU Lesser General Public License" in answer.text, answer.text
+    assert "For more information on this" not in answer.text, answer.text
 
 
 def test_a_pointer_sentence_does_not_answer_how_a_model_was_trained(full_kb: KnowledgeBase) -> None:
