@@ -323,3 +323,29 @@ def test_an_answer_goes_on_with_the_sentence_that_follows_its_best_in_the_paragr
     assert not answer.abstained, answer.text
     assert "through a hatch" in answer.text and "Mira Olsen" in answer.text, answer.text
     assert "two hours" not in answer.text, answer.text  # the next paragraph is not its continuation
+
+
+def test_the_indented_block_a_sentence_introduces_is_found_whole() -> None:
+    from rag.answer.units import introduced_block
+
+    text = "You can do that with a pair of substitutions:\n\n    s/^\\s+//;\n    s/\\s+$//;\n\nOr with one.\n"
+    start, end = introduced_block(text, text.index(":") + 1) or (0, 0)
+    assert text[start:end] == "s/^\\s+//;\n    s/\\s+$//;"
+    assert introduced_block("Run this:\n\n    make\n    make install", 9) is None  # cut by the text's end
+    assert introduced_block("It says this: and goes on.\n    an indented line\n", 13) is None  # no line break after
+
+
+def test_an_answer_ending_in_a_colon_shows_the_command_under_it(make_kb, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "faq.txt").write_text(
+        "How do I empty the zorblax cache?\n\n"
+        "The zorblax cache fills up after a few weeks of use. You can empty the zorblax cache with one command:\n\n"
+        "    zorblax --purge-cache --all\n\n"
+        "Restart the zorblax daemon afterwards so that it starts with an empty cache.\n",
+        encoding="utf-8")
+    kb = make_kb(corpus)
+    kb.sync(progress=False)
+    answer = kb.ask("How can I empty the zorblax cache?", answerer="extractive")
+    assert "zorblax --purge-cache --all" in answer.text, answer.text
+    assert any(c.quote == "zorblax --purge-cache --all" for c in answer.citations), answer.citations

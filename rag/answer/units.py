@@ -146,6 +146,27 @@ def _sentence_units(text: str) -> list[tuple[int, int]]:
     return units
 
 
+def introduced_block(text: str, at: int) -> tuple[int, int] | None:
+    """The indented block (code, a command) that the sentence ending in ":" at `at` introduces:
+    the lines under it indented deeper than its own, up to the text that goes on; None when there
+    is none, or when the text ends first (the chunk's edge may have cut it)."""
+    eol = text.find("\n", at)
+    if eol < 0 or text[at:eol].strip():
+        return None
+    own = text[text.rfind("\n", 0, at) + 1 : eol]
+    indent = len(own) - len(own.lstrip(" \t"))
+    start = end = -1
+    pos = eol + 1
+    for line in text[pos:].split("\n"):
+        if line.strip():
+            if len(line) - len(line.lstrip(" \t")) <= indent:
+                return (start, end) if start >= 0 else None  # the text goes on
+            start = pos + len(line) - len(line.lstrip()) if start < 0 else start
+            end = pos + len(line.rstrip())
+        pos += len(line) + 1
+    return None
+
+
 def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     """The passage units an answer may quote: fragments (under 4 words, or cut by the chunk's
     edges) and headings answer nothing."""
