@@ -13,7 +13,7 @@ from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.split import find_headings
 from rag.text import readable, sentence_spans
-from rag.types import Chunk, Document, Hit
+from rag.types import Answer, Chunk, Document, Hit
 
 APACHE = """   3. Grant of Patent License. Subject to the terms and conditions of
       this License, each Contributor hereby grants to You a perpetual,
@@ -304,11 +304,20 @@ def test_a_sentence_of_the_named_document_holds_its_name_for_the_confidence(embe
     assert relevance("models/zorblax-tokenizer.md") > relevance("models/notes.md") + 0.05
 
 
-def test_an_answer_goes_on_with_the_sentence_that_follows_its_best_in_the_paragraph(
-        make_kb, tmp_path: Path) -> None:
+def _ask_one_file(make_kb, tmp_path: Path, text: str, question: str) -> Answer:
+    """The extractive answer to `question` from a knowledge base of one file holding `text`."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "kitchen.txt").write_text(
+    (corpus / "notes.txt").write_text(text, encoding="utf-8")
+    kb = make_kb(corpus)
+    kb.sync(progress=False)
+    return kb.ask(question, answerer="extractive")
+
+
+def test_an_answer_goes_on_with_the_sentence_that_follows_its_best_in_the_paragraph(
+        make_kb, tmp_path: Path) -> None:
+    answer = _ask_one_file(
+        make_kb, tmp_path,
         "Kitchen Notes\n\n"
         "Ovens\n\n"
         "Customers reach the zorblax oven only through a hatch in the wall, never entering the kitchen. "
@@ -316,10 +325,7 @@ def test_an_answer_goes_on_with_the_sentence_that_follows_its_best_in_the_paragr
         "Cleaning the oven takes two hours every night and needs a special brush.\n\n"
         "Menus\n\n"
         "The menu changes every season and lists twelve dishes.\n",
-        encoding="utf-8")
-    kb = make_kb(corpus)
-    kb.sync(progress=False)
-    answer = kb.ask("How do customers reach the zorblax oven?", answerer="extractive")
+        "How do customers reach the zorblax oven?")
     assert not answer.abstained, answer.text
     assert "through a hatch" in answer.text and "Mira Olsen" in answer.text, answer.text
     assert "two hours" not in answer.text, answer.text  # the next paragraph is not its continuation
@@ -336,16 +342,12 @@ def test_the_indented_block_a_sentence_introduces_is_found_whole() -> None:
 
 
 def test_an_answer_ending_in_a_colon_shows_the_command_under_it(make_kb, tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "faq.txt").write_text(
+    answer = _ask_one_file(
+        make_kb, tmp_path,
         "How do I empty the zorblax cache?\n\n"
         "The zorblax cache fills up after a few weeks of use. You can empty the zorblax cache with one command:\n\n"
         "    zorblax --purge-cache --all\n\n"
         "Restart the zorblax daemon afterwards so that it starts with an empty cache.\n",
-        encoding="utf-8")
-    kb = make_kb(corpus)
-    kb.sync(progress=False)
-    answer = kb.ask("How can I empty the zorblax cache?", answerer="extractive")
+        "How can I empty the zorblax cache?")
     assert "zorblax --purge-cache --all" in answer.text, answer.text
     assert any(c.quote == "zorblax --purge-cache --all" for c in answer.citations), answer.citations
