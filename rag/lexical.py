@@ -219,7 +219,7 @@ class Bm25Index:
             for pattern, other in _SPELLINGS:
                 variant = pattern.sub(other, low)
                 if variant != low and known(variant):
-                    return variant
+                    return variant.capitalize() if word[0].isupper() else variant
             return word
 
         return _WORD.sub(respell, text)
