@@ -243,12 +243,10 @@ class SentenceScorer:
         fields = [set(front_matter(h.chunk.text)) for h in hits]  # each passage's front matter, read once
         out = []
         for (rank, start, end, text), words, cos, fcos in zip(spans, held, cosines, focused, strict=True):
-            # a sentence holds its document's name (name_terms) for whether the question is covered
-            # too: "the maximum input length for all-MiniLM-L6-v2" is answered by the card's "input
-            # text longer than 256 word pieces is truncated" (confidence 0.327 -> 0.385; the
-            # threshold stays). Dev (bench/tune_abstain.py's and bench/followups.py's commands at
-            # rag.settings.ABSTAIN_THRESHOLD): fresh articles' false abstentions 3 -> 2 of 13, every
-            # on-topic unanswerable of the reader sets still refused.
+            # a sentence holds its document's name for the confidence too: "the maximum input length
+            # of all-MiniLM-L6-v2" is covered by the card's "input text longer than 256 word pieces
+            # is truncated" (0.327 -> 0.385). Dev (the commands at rag.settings.ABSTAIN_THRESHOLD):
+            # fresh articles' false abstentions 3 -> 2 of 13, every reader set's unanswerable refused.
             held_here = words | named[hits[rank].chunk.source]
             cov = share(idf, held_here)
             relevance = (1 - self.lexical_weight) * float(cos) + self.lexical_weight * cov
