@@ -30,7 +30,7 @@ from rag.answer.terms import (
     unit_title,
     without_terms,
 )
-from rag.answer.units import answer_units, front_matter, passage_units, unit_context
+from rag.answer.units import answer_units, front_matter, passage_units, scored_context
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
 from rag.shape import (
@@ -41,7 +41,6 @@ from rag.shape import (
     defines,
     fit,
     is_pointer,
-    without_cross_references,
 )
 from rag.text import QUESTION_WORDS
 from rag.types import Hit
@@ -82,12 +81,6 @@ GENERIC_SHARE = 0.3
 # conversations. Without the IDF bound, git-doc's right entry fell 100 -> 80 %.
 FOCUS_WEIGHT = 0.25
 TOPIC_IDF = 2.5
-
-
-def scored_context(passage: str, start: int, end: int, section: str, document: str = "") -> str:
-    """What a unit is embedded as (rag.answer.units.unit_context), without the quoted titles of
-    the sections it refers to; `warm` embeds the same ahead of the first questions."""
-    return without_cross_references(unit_context(passage, start, end, section, document))
 
 
 class Encoder(Protocol):

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from rag.answer.parts import is_template, listed, samples
 from rag.headings import is_version_line, runs_in, runs_on
+from rag.shape import without_cross_references
 from rag.split import is_plain_heading, numbered_title
 from rag.text import is_list_item, readable, sentence_spans
 from rag.types import Chunk, Hit
@@ -195,6 +196,12 @@ def is_heading(text: str, section: str) -> bool:
     if title and text.strip().endswith(title + "."):  # "3. Grant of Patent License."
         return True
     return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()).rstrip(".") == section)
+
+
+def scored_context(passage: str, start: int, end: int, section: str, document: str = "") -> str:
+    """What a unit is embedded as (unit_context), without the quoted titles of the sections it
+    refers to; the scorer's `warm` embeds the same ahead of the first questions."""
+    return without_cross_references(unit_context(passage, start, end, section, document))
 
 
 def unit_context(passage: str, start: int, end: int, section: str, document: str = "") -> str:
