@@ -107,13 +107,14 @@ def _segment(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _indent(line: str) -> int:
+def indent(line: str) -> int:
+    """The line's indentation in characters (spaces and tabs)."""
     return len(line) - len(line.lstrip(" \t"))
 
 
 def _content_indent(line: str) -> int:
     match = BULLET.match(line)
-    return match.end() if match else _indent(line)
+    return match.end() if match else indent(line)
 
 
 def _breaks_after(line: str, nxt: str, width: int, after: str = "") -> bool:
@@ -131,7 +132,7 @@ def _breaks_after(line: str, nxt: str, width: int, after: str = "") -> bool:
         return True
     if a.endswith("::") or b.endswith("::") or a == "+" or b == "+":  # definition lists, continuations
         return True
-    if _indent(nxt) > _content_indent(line) and not (after.strip() and _indent(after) == _indent(nxt)):
+    if indent(nxt) > _content_indent(line) and not (after.strip() and indent(after) == indent(nxt)):
         # an indented first line starts a paragraph; lines indented alike after a line that
         # runs on are its hanging indent (a chunk that begins at "(d) If the Work..." has lost
         # the indentation its first line had in the file)

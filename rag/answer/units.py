@@ -13,7 +13,7 @@ from rag.answer.parts import is_template, listed, samples
 from rag.headings import is_version_line, runs_in, runs_on
 from rag.shape import without_cross_references
 from rag.split import is_plain_heading, numbered_title
-from rag.text import is_list_item, readable, sentence_spans
+from rag.text import indent, is_list_item, readable, sentence_spans
 from rag.types import Chunk, Hit
 
 _ENDS_SENTENCE = tuple(".!?:;\"'”’)]»…")
@@ -154,13 +154,12 @@ def introduced_block(text: str, at: int) -> tuple[int, int] | None:
     eol = text.find("\n", at)
     if eol < 0 or text[at:eol].strip():
         return None
-    own = text[text.rfind("\n", 0, at) + 1 : eol]
-    indent = len(own) - len(own.lstrip(" \t"))
+    own = indent(text[text.rfind("\n", 0, at) + 1 : eol])
     start = end = -1
     pos = eol + 1
     for line in text[pos:].split("\n"):
         if line.strip():
-            if len(line) - len(line.lstrip(" \t")) <= indent:
+            if indent(line) <= own:
                 return (start, end) if start >= 0 else None  # the text goes on
             start = pos + len(line) - len(line.lstrip()) if start < 0 else start
             end = pos + len(line.rstrip())
