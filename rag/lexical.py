@@ -16,6 +16,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from rag.errors import StoreError
+from rag.spelling import respelled
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -134,21 +135,6 @@ def load_build(folder: Path) -> tuple[list[Chunk], Any]:
     return chunks, _bm25s().BM25.load(str(folder / "bm25"), show_progress=False)
 
 
-# The regular differences between British and American spelling (English orthography, written
-# from no question set), each way: a word is respelled only to a form the indexed text holds.
-_SPELLINGS = tuple((re.compile(p), r) for p, r in [
-    (r"isation(s?)$", r"ization\1"), (r"ization(s?)$", r"isation\1"),
-    (r"is(e|ed|es|ing)$", r"iz\1"), (r"iz(e|ed|es|ing)$", r"is\1"),
-    (r"ence(s?)$", r"ense\1"), (r"ense(s?)$", r"ence\1"),
-    (r"our(s|ed|ing|ite|ites|able)?$", r"or\1"), (r"(?<=[^aeiou])or(s|ed|ing|ite|ites|able)?$", r"our\1"),
-    (r"tre(s?)$", r"ter\1"), (r"yse(s|d)?$", r"yze\1"), (r"yze(s|d)?$", r"yse\1"),
-    (r"ll(ed|ing)$", r"l\1"), (r"ogue(s?)$", r"og\1"), (r"amme(s?)$", r"am\1"),
-])
-# shorter words are left as they are: "four", "hour", "tour" have no other spelling
-MIN_RESPELLED = 6
-_WORD = re.compile(r"[A-Za-z]+")
-
-
 class Bm25Index:
     """A loaded BM25 index; `search` returns (chunk, score) best first."""
 
@@ -200,9 +186,8 @@ class Bm25Index:
         self._titles = SectionTitles(chunks)
 
     def respelled(self, text: str) -> str:
-        """`text` with each word the indexed text lacks in the spelling the text uses, when it
-        has that one: a question's British "licence" or "organised" reads "license", "organized"
-        in a knowledge base written in American spelling (and the other way round)."""
+        """`text` in the spelling of the indexed text (rag.spelling): a question's British
+        "licence" reads "license" where the text writes that."""
         self.refresh()
         if not self._vocab:
             return text
@@ -211,18 +196,7 @@ class Bm25Index:
             stems = bm25_tokens(word)
             return bool(stems) and all(t in self._vocab for t in stems)
 
-        def respell(match: re.Match[str]) -> str:
-            word = match.group(0)
-            low = word.lower()
-            if len(low) < MIN_RESPELLED or not bm25_tokens(low) or known(low):
-                return word
-            for pattern, other in _SPELLINGS:
-                variant = pattern.sub(other, low)
-                if variant != low and known(variant):
-                    return variant.capitalize() if word[0].isupper() else variant
-            return word
-
-        return _WORD.sub(respell, text)
+        return respelled(text, known, lambda word: bool(bm25_tokens(word)))
 
     def search(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         self.refresh()
