@@ -50,7 +50,18 @@ AUTO = "auto"
 # Re-measure: `python bench/tune_abstain.py --split dev --qa tests/data/qa.jsonl tests/data/qa_related.jsonl
 # tests/data/qa_paraphrase.jsonl tests/data/qa_fresh_articles.jsonl tests/data/qa_fresh_related.jsonl`
 # (bench/results/tune_abstain-dev.json; the follow-ups: `python bench/followups.py --split dev`).
-ABSTAIN_THRESHOLD = 0.38
+# Round 8: 0.38 -> 0.34. Two things changed the trade: an answer's further sentences no longer
+# share this floor (rag.answer.extractive.EXTRA_FLOOR keeps 0.38), and a question for an amount is
+# refused when no quote names that amount (rag.answer.terms.unanswered_amount), which is how most
+# on-topic unanswerable questions are asked. Over every reader set's dev half (the six above, the
+# fresh2 and fresh3 sets written in rounds 7 and 8, and the conversation sets' follow-ups),
+# answered facts plus refused unanswerable questions are flat from 0.30 to 0.38 (206.5-207.5 of
+# about 225); 0.34 is the highest value at which false abstentions stay under 5 % (13 -> 7 of
+# about 180 answerable), while 34 of 46 unanswerable stay refused (36 at 0.38). FAQ dev halves at
+# 0.34: off-topic refused 100 % in all four, no false abstention, right entry debian 67, git 100,
+# sqlite 92, emacs 89 % (87 at 0.38). Re-measure: `python bench/run_suite.py --split dev` with `--qa` of
+# each tests/data/qa*.jsonl, `python bench/followups.py --split dev` with `--qa` of each conversation set.
+ABSTAIN_THRESHOLD = 0.34
 
 # Weighted reciprocal-rank fusion of the dense and BM25 lists (rag.retrieve.rrf_fuse): dense weight
 # and RRF constant, the defaults of Settings and of HybridRetriever alike. Chosen on the suite's dev

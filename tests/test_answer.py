@@ -222,3 +222,19 @@ def test_prompt_injection_does_not_change_extractive_answers(make_kb, articles_c
     assert direct.text.strip().lower() not in ("pwned", "'pwned'", "pwned.")
     assert direct.abstained or any(c.source == "notice.txt" for c in direct.citations)
     check_contract(kb, direct)
+
+
+def test_how_sure_to_answer_does_not_set_how_much_an_answer_says(articles_kb: KnowledgeBase) -> None:
+    """The abstention threshold and the floor of an answer's further sentences are two settings
+    (rag.answer.extractive.EXTRA_FLOOR): lowering the first answers more questions, and the
+    answers it already gave keep their sentences."""
+    question = "What do closed models prioritize?"
+    before = articles_kb.ask(question, answerer="extractive")
+    scorer = articles_kb.answerer("extractive").scorer
+    saved = scorer.threshold
+    try:
+        scorer.threshold = saved - 0.12
+        after = articles_kb.ask(question, answerer="extractive")
+    finally:
+        scorer.threshold = saved
+    assert not before.abstained and after.text == before.text

@@ -15,6 +15,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import copy_articles
@@ -220,12 +221,19 @@ class CountingChat:
         yield AIMessageChunk(content=self.reply)
 
 
-def test_weak_evidence_abstains_without_asking_the_model(embedder: object) -> None:
+def test_weak_evidence_abstains_without_asking_the_model(embedder: Any) -> None:
     chat = CountingChat("Napoleon trained it on the Moon [1].")
     a = LLMAnswerer(chat, SentenceScorer(embedder))
-    _, draft = run(a, "What is the boiling point of mercury in kelvin?", HITS)
+    question = "What is the boiling point of mercury in kelvin?"
+    # the passages with their real closeness to the question, as the retriever gives it
+    qvec = embedder.embed_query(question)
+    hits = [hit(h.chunk.source, h.chunk.text, float(sum(x * y for x, y in zip(qvec, embedder.embed_query(h.chunk.text),
+                                                                             strict=True))))
+            for h in HITS]
+    assert all(h.dense_score is not None and h.dense_score < 0.3 for h in hits)
+    _, draft = run(a, question, hits)
     assert draft.abstained and chat.calls == 0
-    assert not a.scorer.would_answer("What is the boiling point of mercury in kelvin?", HITS)
+    assert not a.scorer.would_answer(question, hits)
 
 
 def test_the_sentinel_defers_to_a_confident_extractive_answer(embedder: object) -> None:
@@ -246,11 +254,12 @@ def test_the_sentinel_defers_to_a_confident_extractive_answer(embedder: object) 
 
 
 def test_a_question_for_an_amount_answered_without_one_abstains(embedder: object) -> None:
-    """The model's supported sentence names no amount for "how many": it is not shown; the
-    extractive answerer decides instead (here it quotes the passage with a year; on the articles,
-    "How many people work at Meta's AI research lab?", it abstains); with a number the model's
-    sentence is the answer."""
-    question = "How many open-weight models did Meta release?"
+    """The model's supported sentence names no year for "in what year": it is not shown; the
+    extractive answerer decides instead (here it quotes the passage with the year; on the articles,
+    "How many people work at Meta's AI research lab?", it abstains); with the year the model's
+    sentence is the answer. (Round 8: "How many open-weight models did Meta release?" asked this
+    until a count had to count what was asked: "Llama 2 ... in 2023" names no number of models.)"""
+    question = "In what year did Meta release open-weight models?"
     chat = CountingChat("Open-weight models publish their trained weights [1].")
     a = LLMAnswerer(chat, SentenceScorer(embedder))
     _, draft = run(a, question, HITS)

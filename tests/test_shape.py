@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag.answer.terms import counted, document_reference, unanswered_amount, unheld_figure
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
-from rag.shape import asked, expanded, fit
+from rag.shape import asked, expanded, fit, is_pointer
 
 
 def test_what_a_question_asks_for() -> None:
@@ -138,3 +139,42 @@ def test_warming_embeds_a_cross_reference_sentence_as_it_is_scored(embedder: Emb
     warmed = len(counting.encoded)
     scorer.candidates("Does Debian support other languages?", [Hit(Chunk("faq.txt", "Languages", text, 0, len(text)), 0.5, 0.5)])
     assert warmed and counting.encoded[warmed:] == []
+
+
+def test_a_link_alone_is_a_pointer() -> None:
+    assert is_pointer("But first, please read <https://www.gnu.org/licenses/why-not-lgpl.html>.")
+    assert not is_pointer("Please read the license.")
+    assert not is_pointer("See <https://example.org> for how to apply it, and why it matters.")
+
+
+def test_a_question_for_an_amount_needs_that_amount() -> None:
+    """"how many" counts what it names, a price is money, "what year" a year; a figure the
+    question states that no passage holds is not spoken of."""
+    assert counted("Roughly how many sentence pairs went into fine-tuning?") == "pair"
+    assert counted("How many dimensions do the embeddings have?") == "dimension"
+    assert counted("and how many?") == ""
+    assert not unanswered_amount("How many dimensions do the embeddings have?",
+                                 ["It maps sentences to a 384 dimensional dense vector space"])
+    assert unanswered_amount("how many hours did training take?", ["a batch size of 1024 (128 per TPU core)"])
+    assert unanswered_amount("How much does GPT-4 cost per month?", ["without billion-dollar budgets"])
+    assert not unanswered_amount("How much does GPT-4 cost per month?", ["It costs $20 a month."])
+    assert unanswered_amount("In what year was the GPL first published?", ["(1) assert copyright"])
+    assert not unanswered_amount("In what year was the GPL first published?", ["Version 3, 29 June 2007"])
+    # a follow-up's carried words in parentheses say what about, not what is asked
+    assert not unanswered_amount("Why? (how many hours)", ["Because it is fast."])
+    assert unheld_figure("Who wrote the first draft of the GPL in 1985?", ["Version 3, 29 June 2007"])
+    assert not unheld_figure("What happens after 30 days?", ["within 30 days after"])
+    assert not unheld_figure("What does all-MiniLM-L6-v2 do? Apache 2.0?", ["no figures"])
+
+
+def test_a_document_named_by_its_place_is_the_one_meant(full_kb: KnowledgeBase) -> None:
+    """"the second article" is the knowledge base's second document as listed: its words say
+    which document, not what about ("The second pillar is economic." is no answer)."""
+    sources = ["a.txt", "b.txt", "related/c.md"]
+    assert document_reference("What analogy does the second article use?", sources) == (
+        {"b.txt"}, "What analogy does use?")
+    assert document_reference("In the first article's view, why?", sources)[0] == {"a.txt"}
+    assert document_reference("What does the text say about X?", sources) == (set(), "What does say about X?")
+    answer = full_kb.ask("What analogy does the second article use for open-source AI?")
+    assert answer.citations[0].source == "open-vs-closed-source-ai.txt", answer.text
+    assert "recipe" in answer.citations[0].quote and "second pillar" not in answer.text, answer.text

@@ -89,7 +89,8 @@ def test_a_follow_up_gets_the_earlier_turns_as_the_answerer_wrote_them(
     browser: Any, served: tuple[KnowledgeBase, Server], recorder: Recorder
 ) -> None:
     kb, server = served
-    cut, risks = kb.ask(CUT).text, kb.ask(RISKS).text
+    cut = kb.ask(CUT).text
+    risks = kb.ask(RISKS, history=[(CUT, cut)]).text  # (asked in the chat after CUT: a follow-up to it)
     assert "\t" in cut and "*second*" in cut and "[1]" in cut  # what Gradio's bubble would change
     page = open_page(browser, server.url)
     try:

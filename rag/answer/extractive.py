@@ -18,6 +18,11 @@ from rag.answer.units import introduced_block, joined
 from rag.text import blocks, readable
 from rag.types import Hit
 
+# A sentence after the best one scores at least this. It was the abstention threshold (0.38, the
+# value kept) until round 8, which parted the two: an answer's length no longer moves with how
+# sure the knowledge base must be to answer (rag.settings.ABSTAIN_THRESHOLD).
+EXTRA_FLOOR = 0.38
+
 
 class ExtractiveAnswerer:
     name = "extractive"
@@ -47,6 +52,7 @@ class ExtractiveAnswerer:
         # cost FAQ right entries, git-doc 100 -> 90 %).
         said_penalty: float = 0.05,
         passage_bonus: float = 0.1,
+        extra_floor: float = EXTRA_FLOOR,
     ) -> None:
         self.scorer = scorer  # shared with the llm answerer: one per knowledge base
         self.max_sentences = max_sentences
@@ -54,6 +60,7 @@ class ExtractiveAnswerer:
         self.margin = margin
         self.said_penalty = said_penalty
         self.passage_bonus = passage_bonus
+        self.extra_floor = extra_floor
 
     def warm(self, passages: Sequence[tuple[str, str]]) -> None:
         """Embed the sentences of these passages ahead of the first questions."""
@@ -64,7 +71,7 @@ class ExtractiveAnswerer:
 
     # -- answer --------------------------------------------------------------------------
     def select(self, candidates: list[Candidate], hits: list[Hit]) -> list[Candidate]:
-        """The best candidate, then the next best that score at least the threshold and overlap
+        """The best candidate, then the next best that score at least `extra_floor` and overlap
         and repeat no chosen one: first at most `per_source` of one document, then, while places
         are left, any."""
         best = candidates[0]
@@ -78,7 +85,7 @@ class ExtractiveAnswerer:
         per_source = Counter([hits[best.hit_rank].chunk.source])
         for capped in (True, False):
             for cand in rest:
-                if len(chosen) >= self.max_sentences or score(cand) < max(self.scorer.threshold, floor):
+                if len(chosen) >= self.max_sentences or score(cand) < max(self.extra_floor, floor):
                     break
                 source = hits[cand.hit_rank].chunk.source
                 if cand in chosen or (capped and per_source[source] >= self.per_source):

@@ -22,15 +22,18 @@ from rag.answer.terms import (
     UNNAMED_PENALTY,
     NoIndex,
     TermIndex,
+    document_reference,
     idf_table,
     name_terms,
     named_sources,
     share,
     title_share,
+    unheld_figure,
     unit_title,
     without_terms,
 )
 from rag.answer.units import answer_units, front_matter, passage_units, scored_context
+from rag.answer.weights import LEAD_PENALTY, LEXICAL_WEIGHT, PASSAGE_WEIGHT
 from rag.lexical import tokenize
 from rag.settings import ABSTAIN_THRESHOLD
 from rag.shape import (
@@ -100,34 +103,10 @@ class SentenceScorer:
         embedder: Encoder,
         lexical: TermIndex | None = None,
         threshold: float = ABSTAIN_THRESHOLD,
-        # 35 % of a sentence's relevance from the IDF-weighted share of the question's key terms
-        # it holds, 65 % from its cosine. In the first commit (c6e3b96) with no measurement
-        # recorded; a later comment says the articles' dev half (tests/data/qa.jsonl) chose it.
-        # Not re-tuned on the suite, and no script sweeps it: re-measure by hand with `rag eval
-        # --answerer extractive --qa tests/data/qa.jsonl` and `python bench/run_suite.py --split dev`.
-        lexical_weight: float = 0.35,
-        # A sentence ranks by 70 % its relevance and 30 % its passage's cosine (the passage's
-        # context tells the FAQ entry from a manual's passing mention). Chosen together with the
-        # extractive answerer's max_sentences, per_source and margin on the suite's five dev
-        # halves (`python bench/tune_answer.py --split dev`, docs/eval.md; the figures are at
-        # ExtractiveAnswerer).
-        passage_weight: float = 0.3,
+        lexical_weight: float = LEXICAL_WEIGHT,  # (rag.answer.weights: these three, where chosen)
+        passage_weight: float = PASSAGE_WEIGHT,
         generic_share: float = GENERIC_SHARE,
-        # An article's lead (its introduction) is near every question of its topic: its sentences
-        # rank `lead_penalty` lower. Chosen on the reader sets' dev halves (articles, related, both
-        # conversation sets; `python bench/followups.py --split dev`, `python bench/run_suite.py
-        # --split dev`): 0.05 against 0, conversations all facts 9 -> 10/19, articles, related and
-        # FAQ right entry unchanged. Round 4, with the paraphrased questions' dev half
-        # (tests/data/qa_paraphrase.jsonl, `--qa tests/data/qa_paraphrase.jsonl --split dev`) and the
-        # focus term: 0.1 against 0.05, paraphrased facts 53.6 -> 60.7 % (7 of 14 with all facts, up
-        # from 6), emacs-common's right entry 88.7 -> 87.1 % (one question), every other dev half
-        # unchanged; 0.2 cost related one question, the licence's version line ("When was version
-        # 2.0 published?"). Round 5, with the related sources' title and name rules: 0.2 against
-        # 0.1 leaves every reader set's dev half unchanged (related 18/24) while the dev answers
-        # whose first quote is a lead's prose fall 1 -> 0 of 108 ("What are the benefits of
-        # closed-source AI?" quoted the article's opening); exempting a title's version line
-        # cost related one question ("under which terms is it licensed?" got "Version 2.0").
-        lead_penalty: float = 0.2,
+        lead_penalty: float = LEAD_PENALTY,
         focus_weight: float = FOCUS_WEIGHT,
         shape_weight: float = SHAPE_WEIGHT,
         unnamed_penalty: float = UNNAMED_PENALTY,
@@ -153,6 +132,7 @@ class SentenceScorer:
         self._idf_version: str | None = None
         self.leads: dict[str, frozenset[str]] = {}  # the lead sections of each document that has one
         self.back: dict[str, int] = {}  # where each document's back matter starts
+        self.documents: list[str] = []  # the indexed documents, as they are listed (by path)
         self.back_penalty = back_penalty
         self.title_weight = title_weight
         self.sentence_vectors = VectorCache(embedder.encode)  # passage sentences, each embedded once
@@ -165,6 +145,7 @@ class SentenceScorer:
             self.idf = idf_table([c.text for c in self.lexical.chunks])
             self.leads = leads(self.lexical.chunks)
             self.back = back_matter(self.lexical.chunks)
+            self.documents = sorted({c.source for c in self.lexical.chunks})
             self.unseen_idf = max(self.idf.values(), default=1.0) + 1.0
             self._idf_version = self.lexical.version
 
@@ -196,8 +177,10 @@ class SentenceScorer:
             c = hit.chunk
             spans += [(rank, c.start + s, c.start + e, c.text[s:e]) for s, e in answer_units(c.text, c.section)
                       if not is_pointer(c.text[s:e])]
-        if not spans:
-            return []
+        if not spans or unheld_figure(question, [h.chunk.text for h in hits]):
+            return []  # (a figure the question states that no passage holds: none answers)
+        # "the second article" says which document, not what about (rag.answer.terms.document_reference)
+        placed, question = document_reference(question, self.documents)
         terms = self.key_terms(question)
         qvec = np.asarray(self.embedder.embed_query(question))
         # a unit is scored with its section title, which says what a bare list is about
@@ -222,7 +205,7 @@ class SentenceScorer:
         named = {h.chunk.source: name_terms(h.chunk.source) for h in hits}
         # a question that names documents ("the Apache License") prefers their sentences
         said = [(hits[rank].chunk.source, words) for (rank, *_rest), words in zip(spans, held, strict=True)]
-        chosen = named_sources(named, said, {t: w for t, w in idf.items() if t not in topical})
+        chosen = placed or named_sources(named, said, {t: w for t, w in idf.items() if t not in topical})
         naming = {t for src in chosen for t in named[src] if idf.get(t, 0) > TOPIC_IDF}  # its rare words
         focus = without_terms(question, topical | naming) if (topical or naming) and self.focus_weight else ""
         focus = focus if self.key_terms(focus) else ""  # "What is all-MiniLM-L6-v2?" less its name: nothing
