@@ -662,3 +662,12 @@ def test_the_local_model_runs_on_every_core_with_passive_openmp() -> None:
         proc.kill()
         proc.wait()
     assert line.split() == ["PASSIVE", str(os.cpu_count() or 1)]
+
+
+def test_a_document_named_by_its_place_but_not_retrieved_is_no_error(embedder: Any) -> None:
+    """"the second article" when none of its passages is among the hits: the others are scored."""
+    scorer = SentenceScorer(embedder)
+    scorer.refresh_idf()  # (what lists the documents of an index; here there is none)
+    scorer.documents = ["a.md", "b.md", "closed.md", "open.md"]
+    cands = scorer.candidates("What does the second article say about open weights?", HITS)
+    assert cands and cands[0].text.startswith("Open-weight models publish")

@@ -205,7 +205,8 @@ class SentenceScorer:
         named = {h.chunk.source: name_terms(h.chunk.source) for h in hits}
         # a question that names documents ("the Apache License") prefers their sentences
         said = [(hits[rank].chunk.source, words) for (rank, *_rest), words in zip(spans, held, strict=True)]
-        chosen = placed or named_sources(named, said, {t: w for t, w in idf.items() if t not in topical})
+        # (a document named by its place counts when some of its passages were retrieved)
+        chosen = (placed & named.keys()) or named_sources(named, said, {t: w for t, w in idf.items() if t not in topical})
         naming = {t for src in chosen for t in named[src] if idf.get(t, 0) > TOPIC_IDF}  # its rare words
         focus = without_terms(question, topical | naming) if (topical or naming) and self.focus_weight else ""
         focus = focus if self.key_terms(focus) else ""  # "What is all-MiniLM-L6-v2?" less its name: nothing
