@@ -101,9 +101,10 @@ def suite(names: tuple[str, ...]) -> str:
 
 
 TABLES: dict[str, Callable[[], str]] = {
-    "suite-test": lambda: suite(("suite_round7_test", "related_round7_test", "paraphrase_round7_test",
-                                 "fresh_articles_round7_test", "fresh_related_round7_test",
-                                 "fresh2_articles_round7_test", "fresh2_related_round7_test", "holdout_round7_test")),
+    "suite-test": lambda: suite(("suite_round8_test", "related_round8_test", "paraphrase_round8_test",
+                                 "fresh_articles_round8_test", "fresh_related_round8_test",
+                                 "fresh2_articles_round8_test", "fresh2_related_round8_test",
+                                 "fresh3_articles_round8_test", "fresh3_related_round8_test", "holdout_round8_test")),
     "rounds-3-4-test": lambda: rounds("round3", "round4", ("suite", "related", "paraphrase", "holdout")),
     "rounds-4-5-test": lambda: rounds("round4", "round5", ("suite", "related", "paraphrase", "holdout")),
     "rounds-5-6-test": lambda: rounds("round5", "round6", ("suite", "related", "paraphrase", "fresh_articles",
@@ -111,6 +112,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "rounds-6-7-test": lambda: rounds("round6", "round7", ("suite", "related", "paraphrase", "fresh_articles",
                                                            "fresh_related", "fresh2_articles", "fresh2_related",
                                                            "holdout")),
+    "rounds-7-8-test": lambda: rounds("round7", "round8", ("suite", "related", "paraphrase", "fresh_articles",
+                                                           "fresh_related", "fresh2_articles", "fresh2_related",
+                                                           "fresh3_articles", "fresh3_related", "holdout")),
     "fusion-dev": lambda: fusion("dev"),
     "fusion-test": lambda: fusion("test"),
 }
