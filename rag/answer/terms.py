@@ -195,6 +195,7 @@ _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|tw
 # `--qa` of each conversation set, `python bench/run_suite.py --split dev` with `--qa` of each
 # reader set, and the four FAQ dev halves).
 _HOW_MANY = re.compile(r"\bhow many\s+([^?,.;]*)", re.I)
+_HOW_MUCH = re.compile(r"\bhow much\b", re.I)
 _PRICE_ASKED = re.compile(r"\b(costs?|price[ds]?|pay|paid|charges?|fees?|money|spend|spent|dollars?|euros?)\b", re.I)
 _PRICE = re.compile(r"[$€£¥]\s?\d|\d\s*(k|m|bn|million|billion)?\s*(dollars?|euros?|pounds?|usd|eur|gbp|cents?)\b|"
                     r"\b(usd|eur|gbp)\s?\d", re.I)
@@ -224,11 +225,11 @@ def unanswered_amount(question: str, quotes: list[str]) -> bool:
     """A question for an amount ("how much does it cost?") whose quotes name none, or none of
     what is counted (hours, money, a year)."""
     question = own_words(question)  # a follow-up's carried words say what about
-    if not _AMOUNT_ASKED.search(question) and not _YEAR_ASKED.search(question):
-        return False
     if _YEAR_ASKED.search(question):
         return not any(_YEAR.search(q) for q in quotes)
-    if re.search(r"\bhow much\b", question, re.I) and _PRICE_ASKED.search(question):
+    if not _AMOUNT_ASKED.search(question):
+        return False
+    if _HOW_MUCH.search(question) and _PRICE_ASKED.search(question):
         return not any(_PRICE.search(q) for q in quotes)
     unit = counted(question)
     return not any(_NUMBER.search(q) and (not unit or any(t.startswith(unit) for t in tokenize(q))) for q in quotes)
@@ -244,10 +245,11 @@ _FIGURE = re.compile(r"(?<![\w.-])\d[\d,]*\d(?:\.\d+)?(?![\w-])")
 
 def unheld_figure(question: str, passages: list[str]) -> bool:
     """Whether the question's own words state a figure ("1985", "2,000") no passage holds."""
-    question = own_words(question)
+    figures = _FIGURE.findall(own_words(question))
+    if not figures:  # (most questions: the passages are not read)
+        return False
     held = " ".join(p.replace(",", "") for p in passages)
-    return any(not re.search(rf"(?<![\d.]){re.escape(f.replace(',', ''))}(?![\d])", held)
-               for f in _FIGURE.findall(question))
+    return any(not re.search(rf"(?<![\d.]){re.escape(f.replace(',', ''))}(?![\d])", held) for f in figures)
 
 
 def without_terms(question: str, terms: set[str]) -> str:
