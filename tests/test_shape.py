@@ -21,6 +21,9 @@ def test_what_a_question_asks_for() -> None:
     assert asked("Who benefits when a company releases open weights?") == frozenset()
     # the carried context of a condensed follow-up says what it is about, not what it asks
     assert asked("And its downsides? downsides (advantages open-source AI)") == {"negative"}
+    assert asked("How are they accessed? accessed (examples closed AI)") == frozenset()
+    # unless the follow-up asks the carried question again of something else, with no shape of its own
+    assert asked("and for closed source? closed source (analogy second article use)") == {"analogy"}
 
 
 def test_a_sentence_fits_the_asked_shape_or_its_opposite() -> None:
@@ -114,31 +117,62 @@ def test_a_question_that_asks_for_advice_fits_a_recommendation() -> None:
     assert fit(kinds, "For more information on this, see <https://www.gnu.org/licenses/>.") == 0.0
 
 
+class Counting:
+    """An embedder that records what it is asked to encode (the passages' sentences)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.encoded: list[str] = []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.embed_query(text)
+
+    def encode(self, texts: list[str]) -> Any:
+        self.encoded += texts
+        return self.embedder.encode(texts)
+
+
 def test_warming_embeds_a_cross_reference_sentence_as_it_is_scored(embedder: Embedder) -> None:
     """The scorer reads a sentence without the quoted titles it refers to; warming ahead of the
     first question embeds that same text, so the question embeds nothing of the passage again."""
     from rag.answer.scorer import SentenceScorer
     from rag.types import Chunk, Hit
 
-    class Counting:
-        def __init__(self) -> None:
-            self.encoded: list[str] = []
-
-        def embed_query(self, text: str) -> list[float]:
-            return embedder.embed_query(text)
-
-        def encode(self, texts: list[str]) -> Any:
-            self.encoded += texts
-            return embedder.encode(texts)
-
     text = ("Debian has good support for non-English users, see Section 5.9, “How does Debian support "
             "non-English languages?”. Its installer speaks many languages.")
-    counting = Counting()
+    counting = Counting(embedder)
     scorer = SentenceScorer(counting)
     scorer.warm([("Languages", text)])
     warmed = len(counting.encoded)
     scorer.candidates("Does Debian support other languages?", [Hit(Chunk("faq.txt", "Languages", text, 0, len(text)), 0.5, 0.5)])
     assert warmed and counting.encoded[warmed:] == []
+
+
+def test_a_unit_that_refers_back_is_also_read_with_its_paragraph(embedder: Embedder) -> None:
+    """"Users reach these models via an API. It is akin to a restaurant." is about what its
+    paragraph opened with; it is read with the paragraph up to it as well (rag.answer.units.
+    paragraph_opening), and warming embeds that reading too, so a question embeds no passage."""
+    from rag.answer.scorer import SentenceScorer
+    from rag.answer.units import paragraph_opening, passage_units
+    from rag.types import Chunk, Hit
+
+    text = ("Intro line.\nClosed-source AI is kept by one company. Users reach these models via an API. "
+            "It is akin to a restaurant whose kitchen you never see.\nThink of it as a locked box, said nobody.")
+    units = {text[s:e]: (s, e) for s, e in passage_units(text)}
+    joined = units["Users reach these models via an API. It is akin to a restaurant whose kitchen you never see."]
+    assert paragraph_opening(text, *joined) == text.index("Closed-source")
+    assert paragraph_opening(text, *units["It is akin to a restaurant whose kitchen you never see."]) is None
+    assert paragraph_opening(text, *units["Closed-source AI is kept by one company."]) is None  # the opening
+    assert paragraph_opening(text, *units["Think of it as a locked box, said nobody."]) is None  # a line of its own
+
+    counting = Counting(embedder)
+    scorer = SentenceScorer(counting)
+    scorer.warm([("Closed AI", text)])
+    warmed = len(counting.encoded)
+    cands = scorer.candidates("What is closed-source AI likened to?",
+                              [Hit(Chunk("a.txt", "Closed AI", text, 0, len(text)), 0.5, 0.5)])
+    assert warmed and counting.encoded[warmed:] == []
+    assert "restaurant" in cands[0].text, [c.text for c in cands]
 
 
 def test_a_link_alone_is_a_pointer() -> None:

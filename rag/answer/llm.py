@@ -26,7 +26,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from rag.answer import Draft, Turn, abstention, final
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.followup import CONDENSE_PROMPT, clean_question, condense, condense_request, usable_rewrite
+from rag.answer.followup import CONDENSE_PROMPT, clean_question, condense_request, usable_rewrite
 from rag.answer.scorer import SentenceScorer
 from rag.answer.terms import unanswered_amount
 from rag.answer.units import joined
@@ -279,7 +279,7 @@ class LLMAnswerer:
         standalone = clean_question(str(reply), limit=max(200, 3 * len(question)))
         if not usable_rewrite(standalone, question):
             log.info("the LLM's rewrite of the follow-up was unusable (%r); carrying over key terms", standalone)
-            standalone = condense(question, history)
+            standalone = self.fallback.condense(question, history)
         return standalone
 
 

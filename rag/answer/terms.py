@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Protocol
 
@@ -97,6 +98,37 @@ def name_terms(source: str) -> frozenset[str]:
     let another document's sentence holding "license" outrank the named one's: the follow-up
     test's "Who counts as a Contributor under the Apache License?" cited the GPL.)"""
     return frozenset(tokenize(PurePath(source).stem.replace("_", " ")))
+
+
+# two words the documents set side by side: "open and closed AI", "open-source vs. closed-source"
+_SIDE_BY_SIDE = re.compile(r"\b([A-Za-z]\w+)(?:-\w+)?\s+(?:and|or|vs\.?|versus)\s+([A-Za-z]\w+)", re.I)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What a knowledge base's own words say about follow-ups (rag.answer.followup): pairs of
+    terms (both ways) that stand for alternatives, and the terms that name one document."""
+
+    alternatives: frozenset[tuple[str, str]] = frozenset()
+    names: frozenset[str] = frozenset()
+
+
+def vocabulary(texts: Iterable[str], sources: Iterable[str]) -> Vocabulary:
+    """The alternatives are words the documents set side by side ("open and closed AI"), and the
+    terms of two documents' file names that no other file name has ("gpl", "apach"): a follow-up
+    that names one of a pair ("and for closed ones?", "and in the GPL?") asks the previous
+    question of it instead of the other. The names are those file-name terms ("minilm")."""
+    pairs: set[tuple[str, str]] = set()
+    for text in texts:
+        for m in _SIDE_BY_SIDE.finditer(text):
+            a, b = tokenize(m.group(1)), tokenize(m.group(2))
+            if len(a) == 1 and len(b) == 1 and a != b:
+                pairs |= {(a[0], b[0]), (b[0], a[0])}
+    names = [name_terms(s) for s in sources]
+    # (a term of one file name only: "closed" in both articles' names tells no document apart)
+    own = [{t for t in name if sum(t in n for n in names) == 1} for name in names]
+    pairs |= {(a, b) for one in own for other in own if one is not other for a in one for b in other}
+    return Vocabulary(frozenset(pairs), frozenset(t for one in own for t in one))
 
 
 def named_sources(names: dict[str, frozenset[str]], candidates: list[tuple[str, set[str]]],

@@ -147,6 +147,28 @@ def _sentence_units(text: str) -> list[tuple[int, int]]:
     return units
 
 
+def paragraph_opening(text: str, start: int, end: int) -> int | None:
+    """Where the paragraph of the unit `text[start:end]` starts, when the unit is not its
+    opening and refers back to it within its first words, or joins a sentence that does ("Users
+    typically access these models via an API... It is akin to a gourmet restaurant" and "Think
+    of it as a publicly available recipe" are about what their paragraphs opened with: closed-
+    and open-source AI): it is also read with the paragraph up to it. None otherwise, and for a
+    unit that starts by referring back ("It is akin..."), which an answer would quote with no
+    word of what it refers to (the unit with the sentence before it is read instead)."""
+    opening = text.rfind("\n", 0, start) + 1
+    if opening >= start or not text[opening:start].strip() or _REFERRING.match(text[start:end]):
+        return None
+    if _POINTS_BACK.search(" ".join(text[start:end].split()[:_FIRST_WORDS])):
+        return opening
+    starts = [s for s, _e in sentence_spans(text) if start < s < end]
+    return opening if any(_REFERRING.match(text[s:end]) for s in starts) else None
+
+
+# a pronoun or determiner that points back (English grammar), within a unit's first words
+_POINTS_BACK = re.compile(r"\b(it|its|this|these|they|their|them|such)\b", re.I)
+_FIRST_WORDS = 4
+
+
 def introduced_block(text: str, at: int) -> tuple[int, int] | None:
     """The indented block (code, a command) that the sentence ending in ":" at `at` introduces:
     the lines under it indented deeper than its own, up to the text that goes on; None when there
