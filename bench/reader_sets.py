@@ -2,12 +2,14 @@
 process: what the answerer's rules are judged on (docs/eval.md, round 9 on).
 
     python bench/reader_sets.py [--split dev|test] [--answerer extractive|llm] [--save FILE.jsonl]
+                                [--result NAME]
 
 Printed, per question set: the facts the answers hold (each question's fact recall, summed, of
 the answerable questions), the false abstentions and the unanswerable questions refused; per
 conversation set, bench/followups.py's summary; and the total: facts plus follow-ups with all
 their facts. `--save` writes every answer (set, question, fact recall, answer text) as JSON
-Lines, to compare two runs. The articles' qa.jsonl has no split of its own: its halves are the
+Lines, to compare two runs; `--result NAME` writes the figures to bench/results/NAME.json with
+the command and the date. The articles' qa.jsonl has no split of its own: its halves are the
 suite's (bench/data/suite/articles/qa-SPLIT.jsonl, `python bench/make_suite.py`), and it is
 left out when the suite is not built. qa_articles_independent.jsonl and qa_holdout.jsonl have
 no halves and are left out: they are reported, never tuned on. Tune on dev; run test once."""
@@ -26,7 +28,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from followups import summary  # noqa: E402
-from run_suite import open_corpus  # noqa: E402
+from run_suite import open_corpus, save_result  # noqa: E402
 
 from rag.conversations import ask_pair, judge, read  # noqa: E402
 from rag.evaluate import evaluate, load_qa  # noqa: E402
@@ -48,9 +50,10 @@ def question_file(name: str, split: str) -> tuple[Path, str | None]:
     return DATA / name, split
 
 
-def question_sets(kb: KnowledgeBase, split: str, answerer: str | None,
-                  saved: TextIO | None) -> tuple[float, int, int, int]:
-    """Print each question set's line; returns facts, false abstentions, refused, unanswerable."""
+def question_sets(kb: KnowledgeBase, split: str, answerer: str | None, saved: TextIO | None,
+                  figures: dict[str, Any]) -> tuple[float, int, int, int]:
+    """Print each question set's line, and put its figures in `figures`; returns facts, false
+    abstentions, refused, unanswerable."""
     facts = 0.0
     false_abst = refused = unanswerable = 0
     for name in QUESTION_SETS:
@@ -66,6 +69,8 @@ def question_sets(kb: KnowledgeBase, split: str, answerer: str | None,
         said_no = sum(i.abstained for i in others)
         facts, false_abst = facts + held, false_abst + wrong
         refused, unanswerable = refused + said_no, unanswerable + len(others)
+        figures[name] = {"facts": round(held, 2), "answerable": len(answerable), "false_abstentions": wrong,
+                         "unanswerable_refused": said_no, "unanswerable": len(others)}
         print(f"{name:30s} facts {held:5.1f} of {len(answerable):3d} ({100 * held / max(len(answerable), 1):5.1f} %)"
               f"  false abstentions {wrong}  unanswerable refused {said_no}/{len(others)}", flush=True)
         for i in report.items if saved else ():
@@ -74,8 +79,10 @@ def question_sets(kb: KnowledgeBase, split: str, answerer: str | None,
     return facts, false_abst, refused, unanswerable
 
 
-def conversation_sets(kb: KnowledgeBase, split: str, answerer: str | None, saved: TextIO | None) -> int:
-    """Print each conversation set's summary; returns the follow-ups that hold all their facts."""
+def conversation_sets(kb: KnowledgeBase, split: str, answerer: str | None, saved: TextIO | None,
+                      figures: dict[str, Any]) -> int:
+    """Print each conversation set's summary, and put it in `figures`; returns the follow-ups
+    that hold all their facts."""
     total = 0
     for name in CONVERSATION_SETS:
         convs = [c for c in read(DATA / name) if c.split == split or (c.split not in ("dev", "test") and split == "dev")]
@@ -89,6 +96,8 @@ def conversation_sets(kb: KnowledgeBase, split: str, answerer: str | None, saved
                               "standalone": follow.standalone_question, "recall": result.get("recall"),
                               "all_facts": result.get("all_facts"), "answer": follow.text})
         total += sum(bool(r.get("all_facts")) for r in results if "answered" in r)
+        if results:
+            figures[name] = summary(results)
         print(f"{name:30s} {summary(results)}", flush=True)
     return total
 
@@ -102,18 +111,25 @@ def main() -> None:
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
     parser.add_argument("--answerer", default=None, help="extractive (the default) or llm")
     parser.add_argument("--save", type=Path, default=None, help="every answer, as JSON Lines")
+    parser.add_argument("--result", default=None, help="write the figures to bench/results/NAME.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         kb = open_corpus(REPO / "corpus", Path(tmp) / "index", warm=False)
         saved = args.save.open("w", encoding="utf-8") if args.save else None
         try:
-            facts, false_abst, refused, unanswerable = question_sets(kb, args.split, args.answerer, saved)
-            follow = conversation_sets(kb, args.split, args.answerer, saved)
+            figures: dict[str, Any] = {}
+            facts, false_abst, refused, unanswerable = question_sets(kb, args.split, args.answerer, saved, figures)
+            follow = conversation_sets(kb, args.split, args.answerer, saved, figures)
         finally:
             if saved:
                 saved.close()
     print(f"total {facts + follow:.1f} (facts {facts:.1f} + follow-ups with all facts {follow}); "
           f"false abstentions {false_abst}; unanswerable refused {refused}/{unanswerable}")
+    if args.result:
+        figures["total"] = {"facts": round(facts, 2), "follow_ups_with_all_facts": follow,
+                            "false_abstentions": false_abst, "unanswerable_refused": refused,
+                            "unanswerable": unanswerable}
+        save_result(args.result, {"split": args.split, "sets": figures})
 
 
 if __name__ == "__main__":
