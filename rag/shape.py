@@ -44,7 +44,9 @@ _POS = r"advantages?|benefits?|upsides?|strengths?|strong (points?|sides?)|pros|
 # end, says what it is about, not what it asks)
 ASKS: dict[str, re.Pattern[str]] = {
     "reason": re.compile(r"\bwhy\b|\bwhat makes\b|\bhow come\b|\breasons?\b|\bwhat causes\b", re.I),
-    # "which kinds of X?" asks for a list of them, as "examples?" does
+    # "which kinds of X?" asks for a list of them, as "examples?" does; so does "Which X are
+    # mentioned / named / listed?" (round 9, read by hand: "Which open-source models are mentioned?"
+    # led with a pitfall; every reader and FAQ dev half unchanged)
     "example": re.compile(r"\bexamples?\b|\bfor instance\b|\bsuch as\b|\bname (some|a few|one)\b|"
                           r"\b(which|what) (kinds?|types?|sorts?) of\b|"
                           r"\b(which|what) ([\w'-]+ ){1,3}(are|were) (mentioned|named|listed|cited|given)\b", re.I),

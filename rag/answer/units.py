@@ -147,6 +147,11 @@ def _sentence_units(text: str) -> list[tuple[int, int]]:
     return units
 
 
+# a pronoun or determiner that points back (English grammar), within a unit's first words
+_POINTS_BACK = re.compile(r"\b(it|its|this|these|they|their|them|such)\b", re.I)
+_FIRST_WORDS = 4
+
+
 def paragraph_opening(text: str, start: int, end: int) -> int | None:
     """Where the paragraph of the unit `text[start:end]` starts, when the unit is not its
     opening and refers back to it within its first words, or joins a sentence that does ("Users
@@ -162,11 +167,6 @@ def paragraph_opening(text: str, start: int, end: int) -> int | None:
         return opening
     starts = [s for s, _e in sentence_spans(text) if start < s < end]
     return opening if any(_REFERRING.match(text[s:end]) for s in starts) else None
-
-
-# a pronoun or determiner that points back (English grammar), within a unit's first words
-_POINTS_BACK = re.compile(r"\b(it|its|this|these|they|their|them|such)\b", re.I)
-_FIRST_WORDS = 4
 
 
 def introduced_block(text: str, at: int) -> tuple[int, int] | None:
