@@ -351,3 +351,12 @@ def test_an_answer_ending_in_a_colon_shows_the_command_under_it(make_kb, tmp_pat
         "How can I empty the zorblax cache?")
     assert "zorblax --purge-cache --all" in answer.text, answer.text
     assert any(c.quote == "zorblax --purge-cache --all" for c in answer.citations), answer.citations
+
+
+def test_an_answer_that_would_start_by_referring_back_quotes_what_it_refers_to(full_kb: KnowledgeBase) -> None:
+    """"This "many eyes" approach can lead to more secure systems" says which approach only
+    after the sentence before it: an answer that would start with it starts with that sentence."""
+    answer = full_kb.ask("What is the 'many eyes' approach supposed to lead to?")
+    assert "secure and trustworthy" in answer.text, answer.text
+    first = readable(answer.citations[0].quote)
+    assert first.startswith("When code and model weights are open"), first

@@ -60,6 +60,11 @@ def without_sources(text: str, sources: Sequence[str]) -> str:
 _REFERRING = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Here)\b")
 
 
+def refers_back(sentence: str) -> bool:
+    """A sentence that starts by referring to the one before it ("These systems ...")."""
+    return bool(_REFERRING.match(sentence))
+
+
 # a Markdown table's line ("| Reddit comments | 726,484,430 |") and its header's separator line
 _TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
 _TABLE_RULE = re.compile(r"^[ \t]*\|[\s:|-]*\|[ \t]*$")
