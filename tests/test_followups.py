@@ -60,9 +60,10 @@ def test_a_follow_up_that_asks_again_of_something_else_carries_the_question_less
     pairs = vocabulary(["Open and closed AI differ.", "open-source vs. closed-source"],
                        ["related/apache-license-2.0.txt", "related/gnu-gpl-3.0.txt", "open-vs-closed-ai.txt",
                         "defining-open-vs-closed-ai.txt"])
-    assert {("open", "closed"), ("closed", "open"), ("gpl", "apache"), ("apache", "gpl")} <= pairs.alternatives
+    assert all(pairs.alternative(a, b) for a, b in [("open", "closed"), ("closed", "open"), ("gpl", "apache"),
+                                                      ("apache", "gpl")])
     # words of both articles' names tell no document apart: no alternative of a licence's name
-    assert ("closed", "gpl") not in pairs.alternatives and ("ai", "licens") not in pairs.alternatives
+    assert not pairs.alternative("closed", "gpl") and not pairs.alternative("ai", "licens")
     assert "gpl" in pairs.names and "closed" not in pairs.names
     previous = "What analogy does the second article use for open-source AI?"
     answer = "Think of it as a publicly available recipe and kitchen where anyone can cook."

@@ -67,9 +67,9 @@ class ExtractiveAnswerer:
         self.scorer.warm(passages)
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
-        if history:
-            self.scorer.refresh_idf()  # (its vocabulary: "open" and "closed" are alternatives)
-        return condense(question, history, self.scorer.vocabulary)
+        if not history:
+            return question
+        return condense(question, history, self.scorer.follow_up_words())
 
     # -- answer --------------------------------------------------------------------------
     def select(self, candidates: list[Candidate], hits: list[Hit]) -> list[Candidate]:

@@ -77,7 +77,7 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
         # follow-up names instead ("open" for "closed ones", the Apache licence for "the GPL").
         # (Dropping those in every follow-up lost 2 of the dev follow-ups: the documents set
         # many words side by side, "models or", that name no alternative.)
-        instead = {t for t in prev_terms if any((t, o) in words.alternatives for o in own_terms)}
+        instead = {t for t in prev_terms if any(words.alternative(t, o) for o in own_terms)}
         prev_terms = [t for t in prev_terms if t not in instead]
     elif own_terms:
         answered = set(tokenize(previous_answer))

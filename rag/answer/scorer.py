@@ -135,7 +135,7 @@ class SentenceScorer:
         self.leads: dict[str, frozenset[str]] = {}  # the lead sections of each document that has one
         self.back: dict[str, int] = {}  # where each document's back matter starts
         self.documents: list[str] = []  # the indexed documents, as they are listed (by path)
-        self.vocabulary = Vocabulary()  # what its words say about follow-ups (rag.answer.terms.vocabulary)
+        self._vocabulary: Vocabulary | None = None  # (follow_up_words)
         self.back_penalty = back_penalty
         self.title_weight = title_weight
         self.sentence_vectors = VectorCache(embedder.encode)  # passage sentences, each embedded once
@@ -149,9 +149,17 @@ class SentenceScorer:
             self.leads = leads(self.lexical.chunks)
             self.back = back_matter(self.lexical.chunks)
             self.documents = sorted({c.source for c in self.lexical.chunks})
-            self.vocabulary = vocabulary((c.text for c in self.lexical.chunks), self.documents)
+            self._vocabulary = None
             self.unseen_idf = max(self.idf.values(), default=1.0) + 1.0
             self._idf_version = self.lexical.version
+
+    def follow_up_words(self) -> Vocabulary:
+        """What the indexed documents' words say about follow-ups (rag.answer.terms.vocabulary),
+        read once per index version, at the first follow-up: a question alone never needs it."""
+        self.refresh_idf()
+        if self._vocabulary is None:
+            self._vocabulary = vocabulary((c.text for c in self.lexical.chunks), self.documents)
+        return self._vocabulary
 
     def key_terms(self, question: str) -> list[str]:
         return [t for t in dict.fromkeys(tokenize(question)) if t not in _QUESTION_WORDS]
