@@ -57,8 +57,9 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
     said = question.lower().replace("?", " ").split()
     terms = tokenize(question)
     grammar = _grammar_terms()
+    again = asks_again(question)
     if not _REFERS_BACK.intersection(said) and (len(set(terms) - grammar) > SELF_CONTAINED_TERMS or (
-            not asks_again(question) and (set(terms) & words.names) - set(tokenize(previous)))):
+            not again and (set(terms) & words.names) - set(tokenize(previous)))):
         # (or it names a document the previous question did not, "What optimizer trained the MiniLM
         # model?" after a GPL question: a new subject. Dev: every conversation set unchanged; the
         # article dev questions asked after an Apache question, 74.0 -> 74.3 facts of 93, 77.8
@@ -72,7 +73,7 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
         prev_terms = [t for t in prev_terms if not _POLAR.search(t)]
     own_terms = set(terms) - grammar
     instead: set[str] = set()  # the previous question's terms the follow-up names an alternative to
-    if asks_again(question):
+    if again:
         # the previous question asked again of something else: all it asked, less what the
         # follow-up names instead ("open" for "closed ones", the Apache licence for "the GPL").
         # (Dropping those in every follow-up lost 2 of the dev follow-ups: the documents set

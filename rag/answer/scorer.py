@@ -282,10 +282,13 @@ class SentenceScorer:
     def warm(self, passages: Sequence[tuple[str, str]]) -> None:
         """Embed the sentences of these (section, text) passages ahead of the first questions."""
         # (a front-matter field is scored with its document's name, which these passages lack)
-        units = [scored_context(t, s, e, sec) for sec, t in passages for s, e in passage_units(t)]
-        # and a unit that refers back, read with its paragraph up to it (as `_score` reads it)
-        units += [scored_context(t, o, e, sec) for sec, t in passages for s, e in passage_units(t)
-                  if (o := paragraph_opening(t, s, e)) is not None]
+        units = []
+        for sec, t in passages:
+            for s, e in passage_units(t):
+                units.append(scored_context(t, s, e, sec))
+                # and a unit that refers back, read with its paragraph up to it (as `_score` reads it)
+                if (o := paragraph_opening(t, s, e)) is not None:
+                    units.append(scored_context(t, o, e, sec))
         self.sentence_vectors(units or ["-"])
 
     def confidence(self, candidates: list[Candidate], hits: Sequence[Hit]) -> float:

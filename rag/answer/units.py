@@ -146,7 +146,7 @@ def _sentence_units(text: str) -> list[tuple[int, int]]:
                 end = spans[j][1]
                 j += 1
         units.append((start, end))
-        if i > 0 and _REFERRING.match(text[start:end]) and "\n" not in text[spans[i - 1][1] : start]:
+        if i > 0 and refers_back(text[start:end]) and "\n" not in text[spans[i - 1][1] : start]:
             units.append((spans[i - 1][0], end))
         i = j
     return units
@@ -166,12 +166,12 @@ def paragraph_opening(text: str, start: int, end: int) -> int | None:
     unit that starts by referring back ("It is akin..."), which an answer would quote with no
     word of what it refers to (the unit with the sentence before it is read instead)."""
     opening = text.rfind("\n", 0, start) + 1
-    if opening >= start or not text[opening:start].strip() or _REFERRING.match(text[start:end]):
+    if opening >= start or not text[opening:start].strip() or refers_back(text[start:end]):
         return None
     if _POINTS_BACK.search(" ".join(text[start:end].split()[:_FIRST_WORDS])):
         return opening
     starts = [s for s, _e in sentence_spans(text) if start < s < end]
-    return opening if any(_REFERRING.match(text[s:end]) for s in starts) else None
+    return opening if any(refers_back(text[s:end]) for s in starts) else None
 
 
 def introduced_block(text: str, at: int) -> tuple[int, int] | None:
