@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from conftest import DATA
 
-from rag.answer.followup import already_said, carry_over, condense
-from rag.answer.terms import vocabulary
+from rag.answer.followup import already_said, carry_over, condense, vocabulary
 from rag.conversations import ask_pair, judge, read, spans
 from rag.kb import KnowledgeBase
 from rag.shape import asked, asks_again

@@ -6,11 +6,13 @@ model is asked for a standalone question (`condense_request`, `clean_question`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from functools import cache
 
 from rag.answer import Turn
-from rag.answer.terms import Vocabulary, mentions_document, placed_references
+from rag.answer.terms import mentions_document, name_terms, placed_references
 from rag.lexical import bm25_tokens, tokenize
 from rag.shape import POLAR as _POLAR
 from rag.shape import asked, asks_again
@@ -43,6 +45,49 @@ SELF_CONTAINED_TERMS = 4
 # conversations 7 -> 8 of 10 (both "that license" after "license: apache-2.0"), the others and
 # every single-question dev half unchanged.
 SHORT_ANSWER_TERMS = 4
+
+
+# two words the documents set side by side: "open and closed AI", "open-source vs. closed-source"
+_SIDE_BY_SIDE = re.compile(r"\b([A-Za-z]\w+)(?:-\w+)?\s+(?:and|or|vs\.?|versus)\s+([A-Za-z]\w+)", re.I)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What a knowledge base's own words say about follow-ups (rag.answer.followup): pairs of
+    terms (both ways) its documents set side by side, and the terms of one file name only, with
+    the document whose name has them."""
+
+    side_by_side: frozenset[tuple[str, str]] = frozenset()
+    owners: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> Set[str]:
+        """The terms that name one document ("minilm", "gpl")."""
+        return self.owners.keys()
+
+    def alternative(self, a: str, b: str) -> bool:
+        """Whether terms `a` and `b` stand for alternatives: set side by side ("open and closed
+        AI"), or naming two documents ("gpl", "apach"). A follow-up that names one of them ("and
+        for closed ones?", "and in the GPL?") asks the previous question of it instead of the other."""
+        one, other = self.owners.get(a), self.owners.get(b)
+        return (a, b) in self.side_by_side or (one is not None and other is not None and one != other)
+
+
+def vocabulary(texts: Iterable[str], sources: Iterable[str]) -> Vocabulary:
+    """The Vocabulary of these chunk texts and document paths (the two documents' pairs of name
+    terms are never listed: with many documents they would be millions)."""
+    pairs: set[tuple[str, str]] = set()
+    stems: dict[str, list[str]] = {}  # each word tokenized once (most pairs repeat)
+    for text in texts:
+        for m in _SIDE_BY_SIDE.finditer(text):
+            a, b = (stems.setdefault(w, tokenize(w)) for w in m.groups())
+            if len(a) == 1 and len(b) == 1 and a != b:
+                pairs |= {(a[0], b[0]), (b[0], a[0])}
+    names = {s: name_terms(s) for s in sources}
+    # (a term of one file name only: "closed" in both articles' names tells no document apart)
+    count = Counter(t for name in names.values() for t in name)
+    owners = {t: s for s, name in names.items() for t in name if count[t] == 1}
+    return Vocabulary(frozenset(pairs), owners)
 
 
 NO_VOCABULARY = Vocabulary()  # a follow-up condensed without the knowledge base's own words

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.answer.followup import Vocabulary, vocabulary
 from rag.answer.memo import Memo, VectorCache
 from rag.answer.parts import back_matter
 from rag.answer.quotes import Candidate, in_lead, leads
@@ -22,7 +23,6 @@ from rag.answer.terms import (
     UNNAMED_PENALTY,
     NoIndex,
     TermIndex,
-    Vocabulary,
     document_reference,
     idf_table,
     name_terms,
@@ -31,7 +31,6 @@ from rag.answer.terms import (
     title_share,
     unheld_figure,
     unit_title,
-    vocabulary,
     without_terms,
 )
 from rag.answer.units import answer_units, front_matter, paragraph_opening, passage_units, scored_context
@@ -154,7 +153,7 @@ class SentenceScorer:
             self._idf_version = self.lexical.version
 
     def follow_up_words(self) -> Vocabulary:
-        """What the indexed documents' words say about follow-ups (rag.answer.terms.vocabulary),
+        """What the indexed documents' words say about follow-ups (rag.answer.followup.vocabulary),
         read once per index version, at the first follow-up: a question alone never needs it."""
         self.refresh_idf()
         if self._vocabulary is None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Protocol
 
@@ -99,49 +97,6 @@ def name_terms(source: str) -> frozenset[str]:
     let another document's sentence holding "license" outrank the named one's: the follow-up
     test's "Who counts as a Contributor under the Apache License?" cited the GPL.)"""
     return frozenset(tokenize(PurePath(source).stem.replace("_", " ")))
-
-
-# two words the documents set side by side: "open and closed AI", "open-source vs. closed-source"
-_SIDE_BY_SIDE = re.compile(r"\b([A-Za-z]\w+)(?:-\w+)?\s+(?:and|or|vs\.?|versus)\s+([A-Za-z]\w+)", re.I)
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """What a knowledge base's own words say about follow-ups (rag.answer.followup): pairs of
-    terms (both ways) its documents set side by side, and the terms of one file name only, with
-    the document whose name has them."""
-
-    side_by_side: frozenset[tuple[str, str]] = frozenset()
-    owners: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def names(self) -> Set[str]:
-        """The terms that name one document ("minilm", "gpl")."""
-        return self.owners.keys()
-
-    def alternative(self, a: str, b: str) -> bool:
-        """Whether terms `a` and `b` stand for alternatives: set side by side ("open and closed
-        AI"), or naming two documents ("gpl", "apach"). A follow-up that names one of them ("and
-        for closed ones?", "and in the GPL?") asks the previous question of it instead of the other."""
-        one, other = self.owners.get(a), self.owners.get(b)
-        return (a, b) in self.side_by_side or (one is not None and other is not None and one != other)
-
-
-def vocabulary(texts: Iterable[str], sources: Iterable[str]) -> Vocabulary:
-    """The Vocabulary of these chunk texts and document paths (the two documents' pairs of name
-    terms are never listed: with many documents they would be millions)."""
-    pairs: set[tuple[str, str]] = set()
-    stems: dict[str, list[str]] = {}  # each word tokenized once (most pairs repeat)
-    for text in texts:
-        for m in _SIDE_BY_SIDE.finditer(text):
-            a, b = (stems.setdefault(w, tokenize(w)) for w in m.groups())
-            if len(a) == 1 and len(b) == 1 and a != b:
-                pairs |= {(a[0], b[0]), (b[0], a[0])}
-    names = {s: name_terms(s) for s in sources}
-    # (a term of one file name only: "closed" in both articles' names tells no document apart)
-    count = Counter(t for name in names.values() for t in name)
-    owners = {t: s for s, name in names.items() for t in name if count[t] == 1}
-    return Vocabulary(frozenset(pairs), owners)
 
 
 def named_sources(names: dict[str, frozenset[str]], candidates: list[tuple[str, set[str]]],
