@@ -31,9 +31,31 @@ def open_page(browser: Any, url: str, viewport: dict[str, int] = DESKTOP) -> Any
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
     page = context.new_page()
     page.set_default_timeout(300_000)  # waits end when the page is ready; a slow shared CPU is fine
+    pending: set[Any] = set()  # the page's requests in flight (settled() reads them)
+    page.on("request", lambda request: pending.add(request))
+    page.on("requestfinished", lambda request: pending.discard(request))
+    page.on("requestfailed", lambda request: pending.discard(request))
+    page.rag_pending = pending
     page.goto(url)
     page.locator("#chat").wait_for()
     return page
+
+
+def settled(page: Any, quiet_s: float = 0.5, timeout_s: float = 120.0) -> None:
+    """Wait until the page has had no request in flight for `quiet_s` but its heartbeat (which
+    stays open): its load events have come back, as they have before a user starts typing.
+    (Playwright's "networkidle" never comes: Gradio's heartbeat stream stays open.) A value typed
+    into the k box while the settings the page loads were still on their way was lost in CI."""
+    import time
+
+    began = quiet = time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        page.wait_for_timeout(100)
+        if any("/heartbeat/" not in r.url for r in page.rag_pending):
+            quiet = time.monotonic()
+        elif time.monotonic() - quiet >= quiet_s:
+            return
+    raise AssertionError(f"the page still had requests in flight after {timeout_s:.0f} s")
 
 
 def bot(page: Any, n: int) -> Any:

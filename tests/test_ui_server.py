@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, ask, bot, browser, needs_chromium, open_page, stored, stored_changed
+from browser import DESKTOP, ask, bot, browser, needs_chromium, open_page, settled, stored, stored_changed
 from conftest import copy_articles, free_port, wait_until
 
 from ui.app import MAX_K
@@ -77,6 +77,7 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     """A desktop page on the served chat, with its Settings open."""
     page = open_page(browser, server.url, DESKTOP)
     page.get_by_text("Settings", exact=True).click()
+    settled(page)  # (the settings it loads have come: they were not yet when a k typed was lost)
     yield page
     page.context.close()
 
