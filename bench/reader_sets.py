@@ -40,7 +40,8 @@ QUESTION_SETS = ["qa.jsonl", "qa_paraphrase.jsonl", "qa_fresh_articles.jsonl", "
                  "qa_fresh3_related.jsonl"]
 # followups.jsonl has no halves: written for the follow-up rule, it is a development set
 CONVERSATION_SETS = ["conversations.jsonl", "conversations_short.jsonl", "conversations_fresh.jsonl",
-                     "conversations_fresh2.jsonl", "conversations_fresh3.jsonl", "followups.jsonl"]
+                     "conversations_fresh2.jsonl", "conversations_fresh3.jsonl", "conversations_fresh4.jsonl",
+                     "followups.jsonl"]
 
 
 def question_file(name: str, split: str) -> tuple[Path, str | None]:
