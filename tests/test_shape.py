@@ -215,3 +215,12 @@ def test_a_document_named_by_its_place_is_the_one_meant(full_kb: KnowledgeBase) 
     answer = full_kb.ask("What analogy does the second article use for open-source AI?")
     assert answer.citations[0].source == "open-vs-closed-source-ai.txt", answer.text
     assert "recipe" in answer.citations[0].quote and "second pillar" not in answer.text, answer.text
+
+
+def test_a_question_names_a_title_of_the_same_root() -> None:
+    """The stemmer keeps "conclude" and "Conclusion" apart; their roots are one (rag.lexical.ROOT),
+    so "What does the article conclude?" names the section titled "Conclusion"."""
+    from rag.answer.terms import title_share
+
+    assert title_share("What does the article conclude?", "Conclusion: Choosing the Right Path", "a.txt") > 0
+    assert title_share("What does the article conclude?", "Power Distribution", "a.txt") == 0

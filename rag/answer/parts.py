@@ -72,6 +72,14 @@ def listed(text: str) -> bool:
             and bool(_ITEM_END.search(text)))
 
 
+def clause(text: str) -> bool:
+    """One item of a licence's or a law's list, ending as such an item does ("e) Declining to grant
+    rights under trademark law for use of some trade names, trademarks, or service marks; or"):
+    whole, though it stops on "or" (round 10, read by hand: "what about the GPL?" after Apache's
+    trademark section re-quoted Apache; dev, `python bench/reader_sets.py --split dev`: unchanged)."""
+    return is_list_item(text) and bool(_ITEM_END.search(text))
+
+
 def back_matter(chunks: Sequence[Chunk]) -> dict[str, int]:
     """Where each document's back matter starts, for documents whose body ends on a closing
     line ("END OF TERMS AND CONDITIONS"): what follows (an appendix on how to apply a licence)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from rag.answer.parts import is_template, listed, samples
+from rag.answer.parts import clause, is_template, listed, samples
 from rag.headings import is_version_line, runs_in, runs_on
 from rag.shape import without_cross_references
 from rag.split import is_plain_heading, numbered_title
@@ -204,7 +204,7 @@ def answer_units(text: str, section: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in passage_units(text) if not any(lo <= s < hi for lo, hi in sample) and ((s, e) in whole
             or is_version_line(text[s:e].split("\n", 1)[0]) or (
             len(text[s:e].split()) >= 4 and not is_heading(text[s:e], section) and not asks(text[s:e])
-            and (listed(text[s:e]) or not (cut(text, s, e) or interrupted(text[s:e])))
+            and (listed(text[s:e]) or clause(text[s:e]) or not (cut(text, s, e) or interrupted(text[s:e])))
             and not is_template(text[s:e])))]
 
 
