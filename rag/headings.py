@@ -27,11 +27,7 @@ def is_plain_heading(line: str) -> bool:
         return False
     if text.endswith("?"):  # a question is a heading only when it is written like a title
         return _title_cased(words)
-    return not text.endswith(tuple(_FINAL_PUNCT)) and words[-1].lower() not in _RUNS_ON
-
-
-# a title does not end on an article, a conjunction or a preposition; a wrapped line does (rag.text.RUNS_ON)
-_RUNS_ON = RUNS_ON
+    return not text.endswith(tuple(_FINAL_PUNCT)) and words[-1].lower() not in RUNS_ON
 
 
 # "2. Basic Permissions." on a line of its own, or run in before its paragraph's text ("3. Grant
@@ -63,14 +59,14 @@ def labelled_title(line: str) -> str:
 def runs_on(text: str) -> bool:
     """Text that stops where no sentence or title stops: on an article, conjunction or preposition."""
     words = text.split()
-    return bool(words) and words[-1].lower() in _RUNS_ON
+    return bool(words) and words[-1].lower() in RUNS_ON
 
 
 def runs_in(text: str) -> bool:
     """Text that starts where no sentence starts: on a lower-case article, conjunction or
     preposition ("to change the prompt." after a code block cut its sentence)."""
     words = text.split()
-    return bool(words) and words[0] in _RUNS_ON
+    return bool(words) and words[0] in RUNS_ON
 
 
 # "END OF TERMS AND CONDITIONS" closes the section it names (GPL-3.0 and Apache-2.0 in

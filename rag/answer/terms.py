@@ -16,7 +16,7 @@ from rag.types import Chunk
 
 # Issue 18, the related sources (licences, a model card). A question that names documents
 # (rag.answer.terms.named_sources: "the Apache License") ranks the other documents' sentences
-# UNNAMED_PENALTY lower, and its focus question (rag.answer.scorer.FOCUS_WEIGHT) leaves the names out too ("What does the
+# UNNAMED_PENALTY lower, and its focus question (rag.answer.weights.FOCUS_WEIGHT) leaves the names out too ("What does the
 # say about patents?"): the name chose the document, and near it, the sentences that repeat it. A
 # document's back matter (after "END OF TERMS AND CONDITIONS": how to apply the licence) ranks
 # BACK_PENALTY lower. A sentence gains TITLE_WEIGHT times the share of the question's terms its
