@@ -20,6 +20,7 @@ ANSWERERS = ("extractive", "llm")
 EMBED_BACKENDS = ("torch", "onnx-int8", "onnx")  # (rag.embed, rag.embed_onnx)
 # what the llm answerer reads: the best sentences, or whole passages (rag.answer.llm)
 LLM_CONTEXTS = ("evidence", "passages")
+LLM_CONDENSERS = ("rule", "model")
 # `auto`, the default: the llm answerer when it has a model (RAG_LLM_BASE_URL, or a local model
 # that `rag models install` recorded), else the extractive one (rag.models.resolve_answerer)
 AUTO = "auto"
@@ -124,6 +125,15 @@ class Settings:
     # what the llm answerer reads: "evidence" (the best sentences, about 250-400 tokens) or
     # "passages" (whole chunks, up to 9,000 characters); see docs/llm.md
     llm_context: str = "evidence"
+    # how the llm answerer makes a follow-up standalone: "rule" (the extractive answerer's, no
+    # model call) or "model" (the model rewrites it; the rule when its rewrite is unusable).
+    # Round 10, qwen-1.5b on the conversation sets' dev halves (`python bench/followups.py
+    # --answerer llm --split dev --qa tests/data/conversations_fresh4.jsonl`, the same with
+    # conversations_fresh3.jsonl and conversations.jsonl): follow-ups with all facts, model -> rule:
+    # fresh4 6 -> 11 of 15, fresh3 8 -> 8 of 14, conversations 10 -> 9 of 19: 4 more of 48 in all,
+    # repeats 6 -> 4, and one model call fewer per follow-up. A stronger served model may rewrite
+    # better: RAG_LLM_CONDENSE=model.
+    llm_condense: str = "rule"
     # the longest answer the llm answerer may write, in tokens: it bounds a rambling model's time
     # (about 20 tokens/s on 2 cores). Over ~450 answers to qa.jsonl and the independent set in
     # evidence mode the longest was 78 tokens (qwen-1.5b) and 111 (qwen-0.5b), so none is cut
@@ -165,6 +175,9 @@ class Settings:
         if self.llm_context not in LLM_CONTEXTS:
             raise ConfigError(f"unknown llm context {self.llm_context!r} (RAG_LLM_CONTEXT): "
                               f"choose {' or '.join(LLM_CONTEXTS)}")
+        if self.llm_condense not in LLM_CONDENSERS:
+            raise ConfigError(f"unknown llm condenser {self.llm_condense!r} (RAG_LLM_CONDENSE): "
+                              f"choose {' or '.join(LLM_CONDENSERS)}")
         if not isinstance(self.read_only, bool):
             raise ConfigError(f"read_only must be True or False, not {self.read_only!r}")
         if self.llm_max_tokens < 1:

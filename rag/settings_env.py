@@ -44,6 +44,7 @@ ENV_VARS = {
     "RAG_ANSWERERS": "answerers",
     "RAG_MAX_QUESTION_CHARS": "max_question_chars",
     "RAG_LLM_CONTEXT": "llm_context",
+    "RAG_LLM_CONDENSE": "llm_condense",
     "RAG_LLM_MAX_TOKENS": "llm_max_tokens",
     "RAG_LLM_THREADS": "llm_threads",
     "RAG_KB_DESCRIPTION": "kb_description",

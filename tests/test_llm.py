@@ -77,12 +77,12 @@ def server() -> Iterator[LocalServer]:
 
 
 def answerer(server: LocalServer, embedder: object, reply: str | None = None, context: str = "passages",
-             **body: object) -> LLMAnswerer:
+             condense: str = "rule", **body: object) -> LLMAnswerer:
     """An answerer on the real server; `reply` forces the model's output with a grammar."""
     if reply is not None:
         body["grammar"] = f"root ::= {json.dumps(reply)}"
     llm = chat_model(server.base_url, "local", server.api_key, max_tokens=128, extra_body=body)
-    return LLMAnswerer(llm, SentenceScorer(embedder), context=context)
+    return LLMAnswerer(llm, SentenceScorer(embedder), context=context, condense=condense)
 
 
 def run(a: LLMAnswerer, question: str, hits: list[Hit]) -> tuple[list[str], Draft]:
@@ -377,12 +377,12 @@ def test_weak_retrieval_abstains_without_calling_the_llm(embedder: object) -> No
 
 def test_condense_rewrites_a_follow_up(server: LocalServer, embedder: object) -> None:
     history = [("Who released Llama 2?", "Meta released Llama 2 with open weights in 2023 [1].")]
-    # the model's rewrite is used, without its label and quotes
-    a = answerer(server, embedder, 'Standalone question: "When was Llama 2 released?"')
+    # asked to (RAG_LLM_CONDENSE=model), the model's rewrite is used, without its label and quotes
+    a = answerer(server, embedder, 'Standalone question: "When was Llama 2 released?"', condense="model")
     assert a.condense("When was it released?", history) == "When was Llama 2 released?"
     assert a.condense("When was it released?", []) == "When was it released?"
     # a reply with no question in it: the key terms of the previous question are carried over
-    rambling = answerer(server, embedder, "Standalone question:")
+    rambling = answerer(server, embedder, "Standalone question:", condense="model")
     assert rambling.condense("When was it released?", history) == carry_over("When was it released?", history[0][0])
 
 

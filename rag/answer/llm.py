@@ -32,7 +32,7 @@ from rag.answer.terms import unanswered_amount
 from rag.answer.units import joined
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError
-from rag.settings import LLM_CONTEXTS, Settings
+from rag.settings import LLM_CONDENSERS, LLM_CONTEXTS, Settings
 from rag.text import MARKER, defuse_markers
 from rag.types import Hit
 
@@ -136,9 +136,12 @@ class LLMAnswerer:
         max_context_chars: int = 9000,
         server: Any = None,
         context: str = "evidence",
+        condense: str = "rule",
     ) -> None:
         if context not in LLM_CONTEXTS:
             raise ConfigError(f"unknown llm context {context!r}: choose evidence or passages (RAG_LLM_CONTEXT)")
+        if condense not in LLM_CONDENSERS:
+            raise ConfigError(f"unknown llm condenser {condense!r}: choose rule or model (RAG_LLM_CONDENSE)")
         self.llm = llm
         self.scorer = scorer  # the knowledge base's: its scores choose the evidence and gate the model
         self.embedder = scorer.embedder  # checks the reply's sentences against the evidence
@@ -146,6 +149,7 @@ class LLMAnswerer:
         self.max_context_chars = max_context_chars
         self.server = server  # a local xllamacpp server kept alive with the answerer
         self.context = context
+        self.condenser = condense
         self.fallback = ExtractiveAnswerer(scorer)  # quotes when the model gives no usable answer
 
     @classmethod
@@ -170,7 +174,7 @@ class LLMAnswerer:
             base_url, api_key = server.base_url, server.api_key
             extra = {"extra_body": {"cache_prompt": True}}  # llama.cpp: reuse the prompt's shared start
         llm = chat_model(base_url, settings.llm_model, api_key, max_tokens=settings.llm_max_tokens, **extra)
-        return cls(llm, scorer, server=server, context=settings.llm_context)
+        return cls(llm, scorer, server=server, context=settings.llm_context, condense=settings.llm_condense)
 
     # -- answer ----------------------------------------------------------------------------
     def passages(self, hits: Sequence[Hit]) -> list[Hit]:
@@ -264,11 +268,13 @@ class LLMAnswerer:
         yield draft
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
-        """The follow-up rewritten as a standalone question; when the model's reply is not a
-        usable question (`usable_rewrite`), the extractive answerer's rule (carry over the key
-        terms the previous answer talks about)."""
+        """The follow-up as a standalone question: by the extractive answerer's rule (carry over
+        the earlier question's words), or with `condense="model"` rewritten by the model, the rule
+        again when the model's reply is not a usable question (`usable_rewrite`)."""
         if not history:
             return question
+        if self.condenser == "rule":
+            return self.fallback.condense(question, history)
         user = condense_request(question, history)
         try:
             reply = self.llm.invoke([SystemMessage(CONDENSE_PROMPT), HumanMessage(user)], max_tokens=64).content
