@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text import BULLET, RUNS_ON
+from rag.text import BULLET, RUNS_ON, runs_on
 
 _FINAL_PUNCT = ".,;:!…\"'”’)]»"
 
@@ -54,19 +54,6 @@ def labelled_title(line: str) -> str:
     """The title of an appendix, annex, chapter or part heading line, or ""."""
     match = _LABELLED_TITLE.match(line)
     return match.group(1) if match and not runs_on(match.group(1)) else ""
-
-
-def runs_on(text: str) -> bool:
-    """Text that stops where no sentence or title stops: on an article, conjunction or preposition."""
-    words = text.split()
-    return bool(words) and words[-1].lower() in RUNS_ON
-
-
-def runs_in(text: str) -> bool:
-    """Text that starts where no sentence starts: on a lower-case article, conjunction or
-    preposition ("to change the prompt." after a code block cut its sentence)."""
-    words = text.split()
-    return bool(words) and words[0] in RUNS_ON
 
 
 # "END OF TERMS AND CONDITIONS" closes the section it names (GPL-3.0 and Apache-2.0 in

@@ -277,9 +277,8 @@ class SectionTitles:
         n = len(self.terms)
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
-    def named(self, query: str) -> set[str]:
-        """The documents the query names: those whose file names share the most terms with it."""
-        q = set(bm25_tokens(query))
+    def named(self, q: set[str]) -> set[str]:
+        """The documents a query of these terms names: those whose file names share the most of them."""
         held = {s: len(n & q) for s, n in self.names.items()}  # "Zorblax-licensed" names zorblax-license
         return {s for s, n in held.items() if n and n == max(held.values())}  # more than quux-license
 
@@ -289,7 +288,7 @@ class SectionTitles:
         ties keep the documents' order."""
         q = set(bm25_tokens(query))
         q_roots = roots(q)
-        named = self.named(query)
+        named = self.named(q)
         scored = []
         for i, (c, terms) in enumerate(zip(self.firsts, self.terms, strict=True)):
             shared = {t for t in terms if t[:ROOT] in q_roots}

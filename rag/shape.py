@@ -133,6 +133,8 @@ AGAIN_WORDS = 2
 # ... or whether what was said holds for something else too: "is that true for Llama too?", "does
 # the same apply to the GPL?", "same for closed models?" (English grammar, not tuned; round 10,
 # from the issue's own example, read by hand)
+# (the words of these forms that ask whether, not what about: rag.answer.followup.carry_over drops them)
+HOLDS_WORDS = ("true", "case", "apply", "hold", "same")
 _HOLDS = re.compile(r"^\W*(?:(?:is|was)\s+(?:that|this|it|the\s+same)\s+(?:also\s+)?(?:true|the\s+case|so)|"
                     r"(?:does|do)\s+(?:that|this|it|the\s+same)\s+(?:also\s+)?(?:apply|hold)|"
                     r"(?:the\s+)?same)\s+(?:for|of|to|with|in)\s+", re.I)

@@ -123,8 +123,8 @@ def _breaks_after(line: str, nxt: str, width: int, after: str = "") -> bool:
     a, b = line.strip(), nxt.strip()
     if not a or not b:
         return True
-    runs_on = width >= MIN_WRAP_WIDTH and len(line.rstrip()) >= WRAP_FILL * width
-    if is_list_item(nxt) and not (runs_on and _ENUMERATED.match(nxt) and not a.endswith(":")):
+    fills = width >= MIN_WRAP_WIDTH and len(line.rstrip()) >= WRAP_FILL * width  # a hard wrap
+    if is_list_item(nxt) and not (fills and _ENUMERATED.match(nxt) and not a.endswith(":")):
         return True  # "1." or "a." after a line that runs on is wrapped text ("...in\n2024. Then")
     if _MD_HEADING.match(line) or _MD_HEADING.match(nxt):
         return True
@@ -137,7 +137,7 @@ def _breaks_after(line: str, nxt: str, width: int, after: str = "") -> bool:
         # runs on are its hanging indent (a chunk that begins at "(d) If the Work..." has lost
         # the indentation its first line had in the file)
         return True
-    return not runs_on and not _soft_wrapped(a, b)
+    return not fills and not _soft_wrapped(a, b)
 
 
 # Words no sentence or title ends on (articles, conjunctions, prepositions): a line that stops on one
@@ -145,6 +145,21 @@ def _breaks_after(line: str, nxt: str, width: int, after: str = "") -> bool:
 # splitter's titles (rag.headings) read them too.
 RUNS_ON = frozenset(["a", "an", "the", "and", "or", "nor", "but", "of", "to", "at", "in", "on", "for", "with", "by",
                      "from", "as", "is", "are", "that", "during", "than", "which", "whose"])
+# a Markdown table's line ("| Reddit comments | 726,484,430 |")
+TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
+
+
+def runs_on(text: str) -> bool:
+    """Text that stops where no sentence or title stops: on an article, conjunction or preposition."""
+    words = text.split()
+    return bool(words) and words[-1].lower() in RUNS_ON
+
+
+def runs_in(text: str) -> bool:
+    """Text that starts where no sentence starts: on a lower-case article, conjunction or
+    preposition ("to change the prompt." after a code block cut its sentence)."""
+    words = text.split()
+    return bool(words) and words[0] in RUNS_ON
 
 
 def _soft_wrapped(a: str, b: str) -> bool:
@@ -154,13 +169,9 @@ def _soft_wrapped(a: str, b: str) -> bool:
     week ...](...)," / "organized by Hugging Face." in a model card, whose table rows make the
     text's width far wider than its prose). Round 10, read by hand; dev (`python bench/reader_sets.py
     --split dev`, `python bench/run_suite.py --split dev`): every figure unchanged."""
-    if a.endswith((".", "!", "?", ":", ";")) or _TABLE_LINE.match(a) or _TABLE_LINE.match(b):
+    if a.endswith((".", "!", "?", ":", ";")) or TABLE_ROW.match(a) or TABLE_ROW.match(b):
         return False
-    last = a.split()[-1].lower()
-    return a.endswith(",") or last in RUNS_ON or (b[0].islower() and a[-1].isalnum())
-
-
-_TABLE_LINE = re.compile(r"^\|.*\|$")
+    return a.endswith(",") or runs_on(a) or (b[0].islower() and a[-1].isalnum())
 
 
 def blocks(text: str) -> list[tuple[int, int]]:

@@ -14,8 +14,8 @@ from functools import cache
 from rag.answer import Turn
 from rag.answer.terms import mentions_document, name_terms, placed_references
 from rag.lexical import bm25_tokens, tokenize
+from rag.shape import HOLDS_WORDS, asked, asks_again
 from rag.shape import POLAR as _POLAR
-from rag.shape import asked, asks_again
 from rag.text import MARKER, QUESTION_WORDS
 
 _WORD = re.compile(r"[\w'’-]+")
@@ -24,8 +24,6 @@ _REFERS_BACK = frozenset(
     ["it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "she",
      "his", "her", "also", "too", "both", "either", "neither", "other", "another", "same", "such"]
 )
-# the words that ask whether a claim holds for something else too (rag.shape.asks_again)
-_HOLDS_WORDS = ("true", "case", "apply", "hold", "same")
 # words that ask or point, not what about (English grammar, not tuned)
 _GRAMMAR = _REFERS_BACK | QUESTION_WORDS | frozenset(["say", "says", "said"])
 # a question with more key terms than this stands on its own unless it refers back (the value
@@ -107,7 +105,7 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
     # ("is that true in the other article too?" asks about a document, rag.answer.terms)
     again = asks_again(question) and not mentions_document(question)
     if again:  # "is that true for X too?": "true" asks whether, it is not what about
-        terms = [t for t in terms if t not in tokenize(" ".join(_HOLDS_WORDS))]
+        terms = [t for t in terms if t not in _holds_terms()]
     if not _REFERS_BACK.intersection(said) and (len(set(terms) - grammar) > SELF_CONTAINED_TERMS or (
             not again and (set(terms) & words.names) - set(tokenize(previous)))):
         # (or it names a document the previous question did not, "What optimizer trained the MiniLM
@@ -166,6 +164,12 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
 def _grammar_terms() -> frozenset[str]:
     """The grammar words as terms (the tokenizer's stop words load on first use)."""
     return frozenset(t for w in _GRAMMAR for t in tokenize(w))
+
+
+@cache
+def _holds_terms() -> frozenset[str]:
+    """rag.shape.HOLDS_WORDS as terms."""
+    return frozenset(tokenize(" ".join(HOLDS_WORDS)))
 
 
 def words_for(text: str, stems: set[str]) -> list[str]:

@@ -226,7 +226,8 @@ class SentenceScorer:
             # the polarity word is what is asked (the shape term reads it); as a word it pulls to
             # whatever names it. Dev: followups.jsonl repeats 1 -> 0 of 16 (rag.shape.SHAPE_WEIGHT)
             weights = {t: 0.0 if POLAR.match(t) else w for t, w in weights.items()}
-        asked_about = {t: w for t, w in weights.items() if t not in topical and not any(t in n for n in named.values())}
+        names = set().union(*named.values())
+        asked_about = {t: w for t, w in weights.items() if t not in topical and t not in names}
         fields = [set(front_matter(h.chunk.text)) for h in hits]  # each passage's front matter, read once
         out = []
         for (rank, start, end, text), words, cos, fcos in zip(spans, held, cosines, focused, strict=True):

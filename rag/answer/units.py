@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from rag.answer.parts import clause, is_template, listed, samples
-from rag.headings import is_version_line, runs_in, runs_on
+from rag.headings import is_version_line
 from rag.shape import without_cross_references
 from rag.split import is_plain_heading, numbered_title
-from rag.text import indent, is_list_item, readable, sentence_spans
+from rag.text import TABLE_ROW, indent, is_list_item, readable, runs_in, runs_on, sentence_spans
 from rag.types import Chunk, Hit
 
 _ENDS_SENTENCE = tuple(".!?:;\"'”’)]»…")
@@ -65,8 +65,7 @@ def refers_back(sentence: str) -> bool:
     return bool(_REFERRING.match(sentence))
 
 
-# a Markdown table's line ("| Reddit comments | 726,484,430 |") and its header's separator line
-_TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
+# a Markdown table's header's separator line
 _TABLE_RULE = re.compile(r"^[ \t]*\|[\s:|-]*\|[ \t]*$")
 
 
@@ -76,7 +75,7 @@ def tables(text: str) -> tuple[tuple[tuple[int, int], ...], ...]:
     and the |---| rule second (a block of bar-delimited lines without that rule is not one).
     Cached per passage text, as its sentences are (rag.text): every unit of a passage asks."""
     blocks: list[list[tuple[int, int]]] = []
-    for m in _TABLE_ROW.finditer(text):
+    for m in TABLE_ROW.finditer(text):
         if blocks and blocks[-1][-1][1] + 1 == m.start():
             blocks[-1].append((m.start(), m.end()))
         else:
