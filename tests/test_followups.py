@@ -211,6 +211,16 @@ def test_conversation_sets_are_sound() -> None:
                 assert any(p.lower() in t for p in fact for t in texts), (name, conv.follow_up, fact)
 
 
+def test_on_the_other_side_asks_the_previous_question_of_it() -> None:
+    """"and on the closed side?" after a question about open-source AI's examples asks for closed
+    AI's examples: "side" points, it is not what is asked (with it, the condensed question fell
+    under the abstention threshold, round 11)."""
+    words = vocabulary(["Open and closed models differ."], ["a.txt"])
+    standalone = carry_over("and on the closed side?", "What examples of open source AI does the article list?",
+                            "Examples include: - Stable Diffusion [1]", words)
+    assert "examples" in standalone and "side" not in standalone.split("?", 1)[1], standalone
+
+
 def test_a_follow_up_keeps_the_document_the_previous_question_named() -> None:
     """"who grants it?" after a question about the Apache licence is about the Apache licence, though
     the answer never said "Apache"; after an answer that named a thing ("license: apache-2.0") the

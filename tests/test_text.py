@@ -89,6 +89,22 @@ def test_structure_ends_sentences() -> None:
     assert sentences[6].startswith("How do I configure the editor for this program?")
 
 
+def test_an_enumeration_inside_a_sentence_stays_in_it() -> None:
+    """A licence's '"control" means (i) ..., or (ii) ..., or (iii) ...' is one sentence: its
+    parts are fragments (pysbd ends a sentence before "(ii)"). Items on lines of their own, and
+    an enumeration after a sentence that ends, still start sentences."""
+    text = ('      control with that entity. For the purposes of this definition,\n'
+            '      "control" means (i) the power, direct or indirect, to cause the\n'
+            '      direction or management of such entity, whether by contract or\n'
+            '      otherwise, or (ii) ownership of fifty percent (50%) or more of the\n'
+            '      outstanding shares, or (iii) beneficial ownership of such entity.\n')
+    sentences = split_sentences(text)
+    assert len(sentences) == 2 and sentences[1].startswith("For the purposes")
+    assert sentences[1].endswith("(iii) beneficial ownership of such entity."), sentences
+    listed = split_sentences("You must do two things.\n(a) Keep the notice;\n(b) Mark your changes.\n")
+    assert listed[0] == "You must do two things." and len(listed) == 3, listed
+
+
 def test_short_lines_are_kept_apart_and_indentation_starts_a_paragraph() -> None:
     text = ("A Title Line\nThe first paragraph is one long line that runs on and on without any wrap at all here.\n"
             "   An indented line starts a new paragraph in Info files")
