@@ -4,6 +4,7 @@ tests/data/followups.jsonl over the whole corpus/ (the articles and the related 
 
 from __future__ import annotations
 
+import pytest
 from conftest import DATA
 
 from rag.answer.followup import already_said, carry_over, condense, vocabulary
@@ -173,11 +174,17 @@ def test_a_follow_up_about_the_thing_a_short_answer_named_carries_its_name(full_
     assert "expertise" not in carry_over("And the GPL?", "What does open-source AI demand?", long)
 
 
-def test_a_follow_up_answer_never_only_repeats_the_previous_one(full_kb: KnowledgeBase) -> None:
-    """Every sentence that answers "So how should I choose?" was quoted by the first answer; the
-    answer still adds the best new one (it used to repeat the first answer word for word)."""
-    first = full_kb.ask("Which competing values are at stake in the open versus closed debate?")
-    follow = full_kb.ask("So how should I choose?", history=[(first.question, first.text)])
+@pytest.mark.parametrize(("question", "follow_up"), [
+    ("Which competing values are at stake in the open versus closed debate?", "So how should I choose?"),
+    # the sentence that answers was said, and nothing new comes within FRESH_MARGIN of it (round 11)
+    ("What is all-MiniLM-L6-v2 intended to be used for?", "How long can its input text be before it is truncated?"),
+])
+def test_a_follow_up_answer_never_only_repeats_the_previous_one(full_kb: KnowledgeBase, question: str,
+                                                               follow_up: str) -> None:
+    """Every sentence that answers the follow-up was quoted by the first answer; the answer
+    still adds the best new one (it used to repeat the first answer word for word)."""
+    first = full_kb.ask(question)
+    follow = full_kb.ask(follow_up, history=[(first.question, first.text)])
     assert not follow.abstained
     said = {(c.source, c.start, c.end) for c in first.citations}
     assert {(c.source, c.start, c.end) for c in follow.citations} - said, follow.text

@@ -101,21 +101,26 @@ class ExtractiveAnswerer:
     def choose(self, cands: list[Candidate], hits: list[Hit], said: str) -> list[Candidate]:
         """`select` after an answer that said `said`: its sentences rank `said_penalty` lower, so
         the one that answers may be quoted again beside new ones; old ones only: the best, then new
-        ones, at least one. Nothing new within FRESH_MARGIN of the best: as they are (off-topic is
-        worse)."""
+        ones. Nothing new within FRESH_MARGIN of the best: the old ones lead. Either way the answer
+        quotes at least one sentence the previous answer did not, when the passages hold one."""
         old = [bool(said) and readable(c.text) in said for c in cands]
         fresh = [c for c, o in zip(cands, old, strict=True) if not o]
-        if not any(old) or not fresh or fresh[0].score < cands[0].score - FRESH_MARGIN:
+        if not any(old) or not fresh:
             return self.select(cands, hits)
-        ranked = [replace(c, score=c.score - self.said_penalty) if o else c for c, o in zip(cands, old, strict=True)]
-        chosen = self.select(sorted(ranked, key=lambda c: -c.score), hits)
-        if all(readable(c.text) in said for c in chosen):  # the best old sentence, and new ones after it
-            chosen = self.select([chosen[0], *fresh], hits)
+        if fresh[0].score < cands[0].score - FRESH_MARGIN:
+            chosen = self.select(cands, hits)
+        else:
+            ranked = [replace(c, score=c.score - self.said_penalty) if o else c for c, o in zip(cands, old, strict=True)]
+            chosen = self.select(sorted(ranked, key=lambda c: -c.score), hits)
+            if all(readable(c.text) in said for c in chosen):  # the best old sentence, and new ones after it
+                chosen = self.select([chosen[0], *fresh], hits)
         if all(readable(c.text) in said for c in chosen):
-            # the new sentences all score under the threshold, but the question is covered (the
+            # the new sentences all score under the floor, but the question is covered (the
             # confidence said so) and the reader asked again: the best new one says something the
             # previous answer did not (bench/followups.py --split dev: answers repeating the
-            # previous one 3 -> 0 of 19, all facts unchanged, fact recall 0.474 -> 0.500)
+            # previous one 3 -> 0 of 19, all facts unchanged, fact recall 0.474 -> 0.500). Round 11:
+            # also when nothing new comes within FRESH_MARGIN (dev, `python bench/reader_sets.py
+            # --split dev`: repeats 1 -> 0 of 114, followups.jsonl; everything else unchanged)
             chosen += [c for c in fresh if not self._clashes(c, chosen, hits)][:1]
         return chosen
 
