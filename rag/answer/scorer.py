@@ -142,7 +142,8 @@ class SentenceScorer:
         read once per index version, at the first follow-up: a question alone never needs it."""
         self.refresh_idf()
         if self._vocabulary is None:
-            self._vocabulary = vocabulary((c.text for c in self.lexical.chunks), self.documents)
+            common = {t for d in self.documents for t in name_terms(d) if self.idf_of(t) <= TOPIC_IDF}
+            self._vocabulary = vocabulary((c.text for c in self.lexical.chunks), self.documents, common)
         return self._vocabulary
 
     def key_terms(self, question: str) -> list[str]:
