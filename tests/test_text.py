@@ -105,6 +105,16 @@ def test_an_enumeration_inside_a_sentence_stays_in_it() -> None:
     assert listed[0] == "You must do two things." and len(listed) == 3, listed
 
 
+def test_a_paragraph_that_introduces_a_literal_block_ends_with_it() -> None:
+    """reStructuredText ends a paragraph that introduces code with "::": that last line is part
+    of its sentence, while a definition list's term ("core.editor::") still starts a block."""
+    text = ("Most of these new methods\nhave been widely accepted, but the one which appears to make some programmers\n"
+            "feel uncomfortable is::\n\n   \", \".join(['1', '2'])\n")
+    assert split_sentences(text)[0].endswith("programmers\nfeel uncomfortable is::"), split_sentences(text)
+    terms = "The editor runs on the file system\ncore.editor::\n\tThe editor to use.\n"
+    assert split_sentences(terms)[:2] == ["The editor runs on the file system", "core.editor::"], split_sentences(terms)
+
+
 def test_short_lines_are_kept_apart_and_indentation_starts_a_paragraph() -> None:
     text = ("A Title Line\nThe first paragraph is one long line that runs on and on without any wrap at all here.\n"
             "   An indented line starts a new paragraph in Info files")
