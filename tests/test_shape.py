@@ -190,6 +190,10 @@ def test_a_question_for_an_amount_needs_that_amount() -> None:
     assert not unanswered_amount("How many dimensions do the embeddings have?",
                                  ["It maps sentences to a 384 dimensional dense vector space"])
     assert unanswered_amount("how many hours did training take?", ["a batch size of 1024 (128 per TPU core)"])
+    # the number counts what is asked when it stands near it, not anywhere in the quote (round 11)
+    python = "Strings became much more like other standard types starting in Python 1.6, when methods were added"
+    assert unanswered_amount("How many strings does a standard guitar have?", [python])
+    assert not unanswered_amount("How many Debian distributions are there?", ["There are three major distributions"])
     assert unanswered_amount("How much does GPT-4 cost per month?", ["without billion-dollar budgets"])
     assert not unanswered_amount("How much does GPT-4 cost per month?", ["It costs $20 a month."])
     assert unanswered_amount("In what year was the GPL first published?", ["(1) assert copyright"])
