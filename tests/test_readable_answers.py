@@ -41,6 +41,13 @@ def test_quotes_are_shown_without_the_files_formatting() -> None:
     assert shown == "Training data We use the MiniLM model, pretrained on 1B pairs (2). Sources:\n- Reddit\n- S2ORC"
 
 
+def test_restructuredtext_links_and_roles_are_shown_as_their_text() -> None:
+    """The Python FAQ's answers showed "Pylint <https://...>_" and ":func:copy.copy" (round 11)."""
+    shown = readable("`Pylint <https://pylint.pycqa.org/>`_ and :func:`copy.copy`; see the\n"
+                     ":ref:`language reference <strings>`. At 10:30, `a < b` stays.")
+    assert shown == "Pylint and copy.copy; see the language reference. At 10:30, a < b stays.", shown
+
+
 def test_a_lone_bullet_item_reads_as_a_sentence() -> None:
     assert readable("- Open-source AI fuels democratization.") == "Open-source AI fuels democratization."
     assert readable("2. Basic Permissions.") == "2. Basic Permissions."  # a numbered item keeps its number
