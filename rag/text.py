@@ -56,8 +56,8 @@ _MD_CODE = re.compile(r"`([^`\n]+)`")
 # the Python FAQ's answers showed "Pylint <https://...>_" and ":func:copy.copy" (round 11, read by hand;
 # a unit is embedded as it is shown: python-faq's dev right entry 86 -> 87 %, every other dev figure
 # unchanged, `python bench/run_suite.py --split dev [--domains python-faq perl-faq zsh-faq]`)
-_RST_LINK = re.compile(r"`([^`<\n]+?)\s+<[^>`\n]+>`(?:__?)?")
-_RST_ROLE = re.compile(r"(?<![\w:]):[a-z]+(?::[a-z]+)?:(?=`)")
+_RST_LINK = re.compile(r"`([^`<\n]+?)\s+<[^>`\n]+>`__?")  # (the "_": `git diff <commit>` is code, kept)
+_RST_ROLE = re.compile(r"(?<![\w:]):[a-z]+(?::[a-z]+)?:`([^`<\n]+?)(?:\s+<[^>`\n]+>)?`")
 _MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _SHOWN_ITEM = re.compile(r"^([-*•▪◦–—+]|\d+[.)])\s")  # an item an answer keeps on its own line ("(1)" may be inline)
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -70,7 +70,7 @@ def readable(quote: str) -> str:
     own bracketed numbers defused. The citation keeps the exact quote and its offsets."""
     text = _MD_HEADING_MARK.sub("", quote)
     text = _MD_LINK.sub(r"\1", text)
-    text = _RST_ROLE.sub("", text)
+    text = _RST_ROLE.sub(r"\1", text)
     text = _RST_LINK.sub(r"\1", text)
     text = _MD_CODE.sub(r"\1", text)
     text = _MD_STRONG.sub(r"\2", text)

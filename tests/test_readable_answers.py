@@ -44,8 +44,9 @@ def test_quotes_are_shown_without_the_files_formatting() -> None:
 def test_restructuredtext_links_and_roles_are_shown_as_their_text() -> None:
     """The Python FAQ's answers showed "Pylint <https://...>_" and ":func:copy.copy" (round 11)."""
     shown = readable("`Pylint <https://pylint.pycqa.org/>`_ and :func:`copy.copy`; see the\n"
-                     ":ref:`language reference <strings>`. At 10:30, `a < b` stays.")
-    assert shown == "Pylint and copy.copy; see the language reference. At 10:30, a < b stays.", shown
+                     ":ref:`language reference <strings>`. At 10:30, `a < b` and `git diff <commit>` stay.")
+    assert shown == ("Pylint and copy.copy; see the language reference. At 10:30, a < b and git diff <commit> "
+                     "stay."), shown
 
 
 def test_a_lone_bullet_item_reads_as_a_sentence() -> None:
