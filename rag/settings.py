@@ -53,7 +53,7 @@ AUTO = "auto"
 # (bench/results/tune_abstain-dev.json; the follow-ups: `python bench/followups.py --split dev`).
 # Round 8: 0.38 -> 0.34. Two things changed the trade: an answer's further sentences no longer
 # share this floor (rag.answer.extractive.EXTRA_FLOOR keeps 0.38), and a question for an amount is
-# refused when no quote names that amount (rag.answer.terms.unanswered_amount), which is how most
+# refused when no quote names that amount (rag.answer.amounts.unanswered_amount), which is how most
 # on-topic unanswerable questions are asked. Over every reader set's dev half (the six above, the
 # fresh2 and fresh3 sets written in rounds 7 and 8, and the conversation sets' follow-ups),
 # answered facts plus refused unanswerable questions are flat from 0.30 to 0.38 (206.5-207.5 of

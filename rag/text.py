@@ -28,8 +28,12 @@ MARKER_PATTERN = rf"\[({MARKER_NUMBER})\]"
 BARE_MARKER = re.compile(MARKER_PATTERN)
 MARKER = re.compile(r"\s*" + MARKER_PATTERN)  # with the spaces before it, which go with it
 # a list item: a bullet, "1." / "2)", "a." / "b)" or "(a)" / "(iv)" followed by a space
-BULLET = re.compile(r"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)]|\([a-zA-Z0-9]{1,4}\))\s")
-_ENUMERATED = re.compile(r"^\s*((\d+|[a-zA-Z])[.)]|\([a-zA-Z0-9]{1,4}\))\s")
+_PARENTHESIZED = r"\([a-zA-Z0-9]{1,4}\)"  # "(a)", "(iv)", "(2)": an enumerator, at a line's start or inside a sentence
+BULLET = re.compile(rf"^\s*([-*•▪◦–—+]|\d+[.)]|[a-zA-Z][.)]|{_PARENTHESIZED})\s")
+_ENUMERATED = re.compile(rf"^\s*((\d+|[a-zA-Z])[.)]|{_PARENTHESIZED})\s")
+# what a text that ends a sentence or introduces a list ends on; with ";", a clause
+_STOPS = (".", "!", "?", ":")
+_CLAUSE_STOPS = (*_STOPS, ";")
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#.])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 _FENCE = re.compile(r"^\s*(```|~~~|----|\.\.\.\.)")
@@ -158,7 +162,7 @@ def _literal_intro(line: str, nxt: str) -> bool:
     python-faq perl-faq zsh-faq`): python-faq's right entry 81 -> 86 %, every other unchanged."""
     a, b = line.strip(), nxt.strip()
     return (indent(line) == indent(nxt) and " " in b and b[0].islower()
-            and not a.endswith((".", "!", "?", ":", ";")))
+            and not a.endswith(_CLAUSE_STOPS))
 
 
 # Words no sentence or title ends on (articles, conjunctions, prepositions): a line that stops on one
@@ -190,7 +194,7 @@ def _soft_wrapped(a: str, b: str) -> bool:
     week ...](...)," / "organized by Hugging Face." in a model card, whose table rows make the
     text's width far wider than its prose). Round 10, read by hand; dev (`python bench/reader_sets.py
     --split dev`, `python bench/run_suite.py --split dev`): every figure unchanged."""
-    if a.endswith((".", "!", "?", ":", ";")) or TABLE_ROW.match(a) or TABLE_ROW.match(b):
+    if a.endswith(_CLAUSE_STOPS) or TABLE_ROW.match(a) or TABLE_ROW.match(b):
         return False
     return a.endswith(",") or runs_on(a) or (b[0].islower() and a[-1].isalnum())
 
@@ -228,7 +232,7 @@ def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-_INLINE_ITEM = re.compile(r"\([a-zA-Z0-9]{1,4}\)\s")
+_INLINE_ITEM = re.compile(rf"{_PARENTHESIZED}\s")
 
 
 def _inline_item(block: str, end: int, start: int) -> bool:
@@ -240,7 +244,7 @@ def _inline_item(block: str, end: int, start: int) -> bool:
     --split dev`): facts 145.7 -> 147.2, follow-ups with all facts 83 -> 84; the FAQ dev halves
     (`python bench/run_suite.py --split dev`) unchanged."""
     return (bool(_INLINE_ITEM.match(block, start)) and "\n" not in block[end:start]
-            and not block[:end].rstrip().endswith((".", "!", "?", ":")))
+            and not block[:end].rstrip().endswith(_STOPS))
 
 
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:

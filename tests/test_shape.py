@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.answer.terms import counted, document_reference, unanswered_amount, unheld_figure
+from rag.answer.amounts import counted, unanswered_amount, unheld_figure
+from rag.answer.terms import document_reference
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.shape import asked, expanded, fit, is_pointer

@@ -10,10 +10,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from rag.answer import Draft, Turn, abstention
+from rag.answer.amounts import unanswered_amount
 from rag.answer.followup import already_said, condense
 from rag.answer.quotes import Candidate, in_lead, quoted
 from rag.answer.scorer import SentenceScorer
-from rag.answer.terms import redundant, unanswered_amount
+from rag.answer.terms import redundant
 from rag.answer.units import introduced_block, joined, refers_back
 from rag.text import blocks, readable
 from rag.types import Hit

@@ -25,10 +25,10 @@ from urllib.parse import urlparse
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from rag.answer import Draft, Turn, abstention, final
+from rag.answer.amounts import unanswered_amount
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import CONDENSE_PROMPT, clean_question, condense_request, usable_rewrite
 from rag.answer.scorer import SentenceScorer
-from rag.answer.terms import unanswered_amount
 from rag.answer.units import joined
 from rag.answer.verify import check
 from rag.errors import AnswererError, ConfigError, MissingDependency, RagError

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.answer.amounts import unheld_figure
 from rag.answer.followup import Vocabulary, vocabulary
 from rag.answer.memo import Memo, VectorCache
 from rag.answer.parts import back_matter
@@ -29,7 +30,6 @@ from rag.answer.terms import (
     named_sources,
     share,
     title_share,
-    unheld_figure,
     unit_title,
     without_terms,
 )

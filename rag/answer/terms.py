@@ -10,8 +10,6 @@ from pathlib import PurePath
 from typing import Protocol
 
 from rag.lexical import ROOT, bm25_tokens, name_tokens, roots, tokenize
-from rag.shape import own_words
-from rag.text import QUESTION_WORDS
 from rag.types import Chunk
 
 # Issue 18, the related sources (licences, a model card). A question that names documents
@@ -183,99 +181,6 @@ def redundant(a: str, b: str) -> bool:
     (a rule of thumb, not tuned; both answerers keep only one of such a pair)."""
     ta, tb = set(tokenize(a)), set(tokenize(b))
     return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) > 0.7
-
-
-# A question that asks for an amount, and the numbers that answer one (English grammar, not
-# tuned). With the mean confidence rule (rag.settings.ABSTAIN_THRESHOLD) on-topic questions for a
-# figure the documents do not give were answered with quotes that name none; on the dev halves
-# this rule refuses them and no answerable question (bench/followups.py --split dev,
-# `python bench/tune_answer.py --split dev`).
-_AMOUNT_ASKED = re.compile(r"\bhow (much|many|long|old)\b|\bwhat (year|percentage)\b|\bin (dollars|euros)\b", re.I)
-_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|forty|fifty|"
-                     r"hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)
-# Round 8: a number of something else does not answer. "How many hours did training take?" was
-# answered "(128 per TPU core)", "In what year was the first GPL published?" with "(1) assert
-# copyright", "How much does GPT-4 cost per month?" with "billion-dollar budgets": the amount asked
-# for is counted in the thing named after "how many", in money for a price, in a year for "what
-# year" (English grammar, not tuned; the dev halves: `python bench/followups.py --split dev` with
-# `--qa` of each conversation set, `python bench/run_suite.py --split dev` with `--qa` of each
-# reader set, and the four FAQ dev halves).
-_HOW_MANY = re.compile(r"\bhow many\s+([^?,.;]*)", re.I)
-_HOW_MUCH = re.compile(r"\bhow much\b", re.I)
-_PRICE_ASKED = re.compile(r"\b(costs?|price[ds]?|pay|paid|charges?|fees?|money|spend|spent|dollars?|euros?)\b", re.I)
-_PRICE = re.compile(r"[$€£¥]\s?\d|\d\s*(k|m|bn|million|billion)?\s*(dollars?|euros?|pounds?|usd|eur|gbp|cents?)\b|"
-                    r"\b(usd|eur|gbp)\s?\d", re.I)
-_YEAR_ASKED = re.compile(r"\b(what|which) year\b", re.I)
-_YEAR = re.compile(r"\b(1[5-9]|20)\d\d\b")
-_COUNTED_UNTIL = QUESTION_WORDS | {"and", "or", "in", "of", "for", "on", "per", "to", "the", "a", "an", "there", "have",
-                                   "has", "had", "go", "went", "get", "gets", "got"}
-
-
-def counted(question: str) -> str:
-    """The stem of what "how many" counts ("How many sentence pairs went into it?": "pair"),
-    or "" (no "how many", or nothing named after it)."""
-    found = _HOW_MANY.search(question)
-    if not found:
-        return ""
-    words = []
-    for word in found.group(1).lower().split()[:4]:
-        if word in _COUNTED_UNTIL:
-            break
-        words.append(word)
-    plural = [w for w in words if w.endswith("s")]
-    head = (plural or words or [""])[-1 if plural else 0]
-    return next(iter(tokenize(head)), "")
-
-
-def unanswered_amount(question: str, quotes: list[str]) -> bool:
-    """A question for an amount ("how much does it cost?") whose quotes name none, or none of
-    what is counted (hours, money, a year)."""
-    question = own_words(question)  # a follow-up's carried words say what about
-    if _YEAR_ASKED.search(question):
-        return not any(_YEAR.search(q) for q in quotes)
-    if not _AMOUNT_ASKED.search(question):
-        return False
-    if _HOW_MUCH.search(question) and _PRICE_ASKED.search(question):
-        return not any(_PRICE.search(q) for q in quotes)
-    unit = counted(question)
-    return not any(_counts(q, unit) for q in quotes)
-
-
-# Round 11: the number stands within this many words of what is counted ("384 dimensional", "1B
-# training pairs", "7 TPUs"), not anywhere in the quote: "How many strings does a standard guitar
-# have?" was answered from the Python FAQ by "Strings became much more like other standard types
-# starting in Python 1.6" (English grammar, not tuned; dev: `python bench/reader_sets.py --split dev`
-# and `python bench/run_suite.py --split dev`, with `--domains python-faq perl-faq zsh-faq`): python-faq
-# off-topic refused 80 -> 100 %; debian-faq's "How many Debian distributions are there?", answered
-# from the wrong entry, is now refused (false abstentions 0 -> 2 %, right entry 67 % unchanged);
-# every other figure unchanged.
-COUNT_NEAR = 3
-
-
-def _counts(quote: str, unit: str) -> bool:
-    """Whether `quote` names a number of `unit` (any number when `unit` is "")."""
-    if not unit:
-        return bool(_NUMBER.search(quote))
-    words = re.findall(r"[\w$€£¥.,-]+", quote)
-    at = [i for i, w in enumerate(words) if any(t.startswith(unit) for t in tokenize(w))]
-    return any(_NUMBER.search(w) for i in at for w in words[max(0, i - COUNT_NEAR): i + COUNT_NEAR + 1])
-
-
-# A figure of two or more digits that the question states ("Who wrote the first draft of the GPL
-# in 1985?") and no retrieved passage holds: the documents do not speak of it, so no sentence of
-# theirs answers (English, not tuned; in all the reader sets only that question states such a
-# figure; round 8 read it answered at the threshold 0.34 with "the GPL requires that modified
-# versions be marked as changed").
-_FIGURE = re.compile(r"(?<![\w.-])\d[\d,]*\d(?:\.\d+)?(?![\w-])")
-
-
-def unheld_figure(question: str, passages: list[str]) -> bool:
-    """Whether the question's own words state a figure ("1985", "2,000") no passage holds."""
-    figures = _FIGURE.findall(own_words(question))
-    if not figures:  # (most questions: the passages are not read)
-        return False
-    held = " ".join(p.replace(",", "") for p in passages)
-    return any(not re.search(rf"(?<![\d.]){re.escape(f.replace(',', ''))}(?![\d])", held) for f in figures)
 
 
 def without_terms(question: str, terms: set[str]) -> str:
