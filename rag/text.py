@@ -43,6 +43,9 @@ _FENCE = re.compile(r"^\s*(```|~~~|----|\.\.\.\.)")
 WRAP_FILL = 0.6
 # below this width a text is not taken as hard-wrapped (one short line is not a wrapped paragraph)
 MIN_WRAP_WIDTH = 40
+# above this width a text's lines are its paragraphs, not wrapped (files are wrapped at 70-80
+# columns; the articles here put a paragraph on one line of up to 700 characters)
+MAX_WRAP_WIDTH = 100
 
 _lock = threading.Lock()
 _segmenter: Any = None
@@ -254,3 +257,41 @@ def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
 
 def split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def wrap_breaks(text: str) -> list[tuple[int, int]]:
+    """The hard line breaks inside the paragraphs of `text`, each with the spaces around it: where
+    the file wrapped a paragraph only to keep its lines short (a licence's 70 columns). A reader
+    is shown a space there (the web chat's sources panel); every other line break stays. A
+    block's lines but its last all fill the text's width, so a list or code is never joined."""
+    lines = text.splitlines(keepends=True)
+    width = max((len(line.rstrip()) for line in lines), default=0)
+    if not MIN_WRAP_WIDTH <= width <= MAX_WRAP_WIDTH:
+        return []  # (a text of a paragraph a line is not wrapped: its line breaks end paragraphs)
+    out: list[tuple[int, int]] = []
+    for start, end in blocks(text):
+        inner = text[start:end].rstrip("\n").split("\n")
+        # (the text's first line may be the end of a line the chunk began inside)
+        if len(inner) < 2 or any(len(line.rstrip()) < WRAP_FILL * width for line in inner[int(start == 0):-1]):
+            continue
+        # (nor a list, a table, or code that goes back to a shallower indentation)
+        if any(is_list_item(line) or TABLE_ROW.match(line) or indent(line) < indent(inner[0]) or
+               line.rstrip().endswith(":") for line in inner[1:]) or any(_code_like(line) for line in inner):
+            continue
+        pos = start
+        for line in inner[:-1]:
+            stop = pos + len(line)
+            lo = pos + len(line.rstrip())
+            nxt = text[stop + 1:end]
+            out.append((lo, stop + 1 + len(nxt) - len(nxt.lstrip(" \t"))))
+            pos = stop + 1
+    return out
+
+
+_CODE_CHARS = frozenset("{}[]=<>|$@#\\;&*_`~^")
+
+
+def _code_like(line: str) -> bool:
+    """A line of code or markup, not of prose: three or more of the signs code is written in
+    ("binmode(STDIN, ...) || die ...;", "<a href=...>")."""
+    return sum(ch in _CODE_CHARS for ch in line) >= 3

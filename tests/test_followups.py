@@ -228,6 +228,16 @@ def test_on_the_other_side_asks_the_previous_question_of_it() -> None:
     assert "examples" in standalone and "side" not in standalone.split("?", 1)[1], standalone
 
 
+def test_a_follow_up_carries_what_the_previous_answer_talked_about_in_other_words() -> None:
+    """The previous question's terms that its answer talks about are carried, matched by their
+    Snowball stem: the answer's "customization" talks about the question's "customize" (round
+    12; before, only "developers" and the topic were carried, and the follow-up was answered about
+    something else)."""
+    standalone = carry_over("Why does that matter?", "How can developers customize open source models?",
+                            "Open source AI allows deep customization. Developers can fine-tune models. [1]")
+    assert "customize" in standalone.split("?", 1)[1], standalone
+
+
 def test_a_common_word_of_one_file_name_names_no_document() -> None:
     """"model" is in the model card's file name only, but it is a word of every article about AI
     models: "and closed models?" asks the previous question about closed ones, of the document it

@@ -198,6 +198,15 @@ def test_a_question_for_an_amount_needs_that_amount() -> None:
     assert unanswered_amount("How much does GPT-4 cost per month?", ["without billion-dollar budgets"])
     assert not unanswered_amount("How much does GPT-4 cost per month?", ["It costs $20 a month."])
     assert unanswered_amount("In what year was the GPL first published?", ["(1) assert copyright"])
+    # "how long?" is also answered by a duration without a number (round 12)
+    grant = "each Contributor hereby grants to You a perpetual, worldwide, non-exclusive, no-charge copyright license"
+    assert not unanswered_amount("What license does each contributor grant, and how long does it last?", [grant])
+    assert unanswered_amount("How long does the license last?", ["each Contributor hereby grants to You a license"])
+    # "how much" before a verb asks how far, not how much of something (round 12); a price is money
+    assert not unanswered_amount("and closed systems, how much can you tweak those?",
+                                 ["Closed models typically offer limited customization."])
+    assert unanswered_amount("How much data was used?", ["a lot of data"])
+    assert unanswered_amount("How much does it cost to run?", ["costs shift to engineering"])
     assert not unanswered_amount("In what year was the GPL first published?", ["Version 3, 29 June 2007"])
     # a follow-up's carried words in parentheses say what about, not what is asked
     assert not unanswered_amount("Why? (how many hours)", ["Because it is fast."])

@@ -254,3 +254,33 @@ def test_quotes_in_place_of_the_chosen_llm_answer_say_so() -> None:
     for shown in (render.render_answer(quotes, 1, asked="extractive"), render.render_answer(quotes, 1),
                   render.render_answer(by_llm, 1, asked="llm"), render.render_answer(refused, 1, asked="llm")):
         assert "Quoted from the documents" not in shown
+
+
+def test_a_licence_passage_shows_its_paragraphs_without_the_files_hard_line_breaks() -> None:
+    """A licence wraps its paragraphs at 70 columns; the panel shows each paragraph as one line
+    (a space for each wrap), keeps the line breaks between paragraphs and of a list, and marks
+    the quote by its exact offsets (round 12: a quote from the Apache licence showed its wraps)."""
+    chunk = ("   2. Grant of Copyright License. Subject to the terms and conditions of\n"
+             "      this License, each Contributor hereby grants to You a perpetual,\n"
+             "      worldwide, non-exclusive, no-charge, royalty-free, irrevocable\n"
+             "      copyright license to reproduce the Work.\n"
+             "\n"
+             "   Examples include:\n"
+             "   - Commercial large language models and other proprietary systems\n"
+             "   - Enterprise AI platforms sold by the big vendors of today's cloud\n")
+    quote = ("Subject to the terms and conditions of\n      this License, each Contributor hereby grants to You "
+             "a perpetual,\n      worldwide, non-exclusive, no-charge, royalty-free, irrevocable\n"
+             "      copyright license to reproduce the Work.")
+    start = 1000 + chunk.index(quote)
+    c = citation(1, quote=quote, start=start, end=start + len(quote), chunk_text=chunk, section="")
+    out = sources.answer_sources(answer("x [1]", (c,)), 1)
+    assert ("conditions of this License, each Contributor hereby grants to You a perpetual, worldwide, "
+            "non-exclusive, no-charge, royalty-free, irrevocable copyright license to reproduce the Work.</mark>") in out
+    assert "Work.</mark>\n\n   Examples include:\n   - Commercial" in out  # paragraphs and the list keep their lines
+    assert "systems\n   - Enterprise" in out
+    short = "Intro line.\nOpen models publish.\n"  # short lines are no wrapped paragraph
+    assert sources.marked(short, [], joins=[]) == short
+    from rag.text import wrap_breaks
+    assert wrap_breaks(short) == []
+    code = "def f(x):\n    return x + 1  # a comment that is long enough to fill\nprint(f(1))\n"
+    assert wrap_breaks(code) == []

@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.text import wrap_breaks
 from rag.types import Answer, Citation, Progress
 from ui.render import anchor, progress_text
 
@@ -31,9 +32,20 @@ def is_pending(block: str) -> bool:
     return 'class="rag-answer-sources rag-pending"' in block
 
 
-def marked(text: str, spans: Sequence[Span], drop: Sequence[Span] = (), first_id: str = "") -> str:
+def marked(text: str, spans: Sequence[Span], drop: Sequence[Span] = (), first_id: str = "",
+           joins: Sequence[Span] = ()) -> str:
     """`text` as HTML with each span in `<mark>` and the `drop` ranges left out; the spans are
-    sorted, and overlapping ones merged, first; the first mark gets the id `first_id`."""
+    sorted, and overlapping ones merged, first; the first mark gets the id `first_id`. Each
+    `joins` range (a paragraph's hard line break, rag.text.wrap_breaks) shows as one space."""
+
+    def shown(lo: int, hi: int) -> str:
+        out, pos = [], lo
+        for a, b in joins:
+            if lo <= a and b <= hi:
+                out += [html.escape(text[pos:a]), " "]
+                pos = b
+        return "".join(out) + html.escape(text[pos:hi])
+
     merged: list[list[int]] = []
     for lo, hi in sorted((max(0, lo), min(len(text), hi)) for lo, hi in spans):
         if merged and lo <= merged[-1][1]:
@@ -46,13 +58,13 @@ def marked(text: str, spans: Sequence[Span], drop: Sequence[Span] = (), first_id
     for lo, hi, kind in events:
         if lo < pos:
             continue  # a drop range inside a mark (never made by `heading_lines`)
-        out.append(html.escape(text[pos:lo]))
+        out.append(shown(pos, lo))
         if kind == "mark":
             ident = f' id="{first_id}"' if first_id else ""
             first_id = ""
-            out.append(f'<mark class="rag-quote"{ident}>{html.escape(text[lo:hi])}</mark>')
+            out.append(f'<mark class="rag-quote"{ident}>{shown(lo, hi)}</mark>')
         pos = hi
-    out.append(html.escape(text[pos:]))
+    out.append(shown(pos, len(text)))
     return "".join(out)
 
 
@@ -133,7 +145,9 @@ def passage_html(passage: Passage, turn: int, show_scores: bool = False) -> str:
                     f'measure of truth">retrieval similarity {best:.3f}</span>')
     if c.chunk_text:
         spans = [s for s in (local_span(x) for x in passage.citations) if s]
-        body = marked(c.chunk_text, spans, heading_lines(c.chunk_text, c.section, spans))
+        # (shown as a reader reads it: a licence's 70-column lines joined, the offsets unchanged)
+        body = marked(c.chunk_text, spans, heading_lines(c.chunk_text, c.section, spans),
+                      joins=wrap_breaks(c.chunk_text))
         missing = [x for x in passage.citations if local_span(x) is None]
         body += "".join(f'\n…<mark class="rag-quote">{html.escape(x.quote)}</mark>' for x in missing)
     else:

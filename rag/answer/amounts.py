@@ -33,6 +33,18 @@ _PRICE = re.compile(r"[$€£¥]\s?\d|\d\s*(k|m|bn|million|billion)?\s*(dollars?
                     r"\b(usd|eur|gbp)\s?\d", re.I)
 _YEAR_ASKED = re.compile(r"\b(what|which) year\b", re.I)
 _YEAR = re.compile(r"\b(1[5-9]|20)\d\d\b")
+# "How long does it last?" is also answered without a number: "a perpetual ... license", "until
+# the licence is terminated" (English grammar, not tuned; round 12: qa_fresh5_related's dev question
+# "... how long does it last and does it cost anything?" was refused beside Apache's "perpetual,
+# worldwide, non-exclusive, no-charge, royalty-free, irrevocable copyright license")
+_HOW_LONG = re.compile(r"\bhow long\b", re.I)
+_DURATION = re.compile(r"\b(perpetual(ly)?|permanent(ly)?|forever|indefinite(ly)?|irrevocabl[ey]|until|lifetime|"
+                       r"for the (term|duration|life) of)\b", re.I)
+# "How much can you tweak those?" asks how far, not for an amount: "how much" before a verb (a
+# price, "how much does it cost?", is still money). English grammar, not tuned; round 12, dev:
+# conversations_fresh6's "what about closed systems, how much can you tweak those?" was refused
+_DEGREE = re.compile(r"\bhow much(?=\s+(can|could|do|does|did|is|are|was|were|will|would|should|has|have|may|"
+                     r"might|must)\b)", re.I)
 _COUNTED_UNTIL = QUESTION_WORDS | {"and", "or", "in", "of", "for", "on", "per", "to", "the", "a", "an", "there", "have",
                                    "has", "had", "go", "went", "get", "gets", "got"}
 
@@ -59,10 +71,12 @@ def unanswered_amount(question: str, quotes: list[str]) -> bool:
     question = own_words(question)  # a follow-up's carried words say what about
     if _YEAR_ASKED.search(question):
         return not any(_YEAR.search(q) for q in quotes)
-    if not _AMOUNT_ASKED.search(question):
-        return False
     if _HOW_MUCH.search(question) and _PRICE_ASKED.search(question):
         return not any(_PRICE.search(q) for q in quotes)
+    if not _AMOUNT_ASKED.search(_DEGREE.sub(" ", question)):
+        return False
+    if _HOW_LONG.search(question) and any(_DURATION.search(q) for q in quotes):
+        return False
     unit = counted(question)
     return not any(_counts(q, unit) for q in quotes)
 
