@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.answer.amounts import counted, unanswered_amount, unheld_figure
+from rag.answer.amounts import counted, unanswered, unanswered_amount, unanswered_name, unheld_figure
 from rag.answer.terms import document_reference
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
@@ -180,6 +180,25 @@ def test_a_link_alone_is_a_pointer() -> None:
     assert is_pointer("But first, please read <https://www.gnu.org/licenses/why-not-lgpl.html>.")
     assert not is_pointer("Please read the license.")
     assert not is_pointer("See <https://example.org> for how to apply it, and why it matters.")
+
+
+def test_a_question_for_who_made_something_needs_a_name() -> None:
+    """"Who wrote X?", "which company ...?" are answered by a quote that names someone the
+    question does not: capitalized words that do not open a sentence (round 12)."""
+    intro = "This distinction is not merely technical—it reflects deeper philosophical differences."
+    assert unanswered_name("Who wrote 'A Defining Divide in the AI Era'?", [intro])
+    assert unanswered("Who wrote 'A Defining Divide in the AI Era'?", [intro])
+    assert not unanswered_name("and who publishes it? (GNU General Public License)",
+                               ["The Free Software Foundation may publish revised versions of the License."])
+    assert not unanswered_name("who organised the event?", ["the Community week, organized by Hugging Face."])
+    # the thing the question names is no answer; neither is a sentence's first word
+    assert unanswered_name("Which company operates the Overchat platform?",
+                           ["For instance, platforms offering tools like Free Overchat AI Chat illustrate it."])
+    assert unanswered_name("Who wrote the original draft of the Apache License?",
+                           ["To apply the Apache License to your work, attach the following notice."])
+    # no name asked: who can, who benefits; and "which companies' models" asks for models
+    assert not unanswered_name("Who benefits from open models?", ["researchers and startups gain access"])
+    assert not unanswered_name("Which companies' models are given as examples?", ["Commercial large language models"])
 
 
 def test_a_question_for_an_amount_needs_that_amount() -> None:

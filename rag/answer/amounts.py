@@ -1,7 +1,7 @@
-"""The figures a question asks for or states: "how many X?" needs a number of X in the quotes,
-"how much does it cost?" an amount of money, "what year?" a year; a figure the question states
-that no passage holds is not spoken of. The answerers refuse such questions rather than answer
-with quotes that name no such figure."""
+"""The figures and names a question asks for or states: "how many X?" needs a number of X in the
+quotes, "how much does it cost?" an amount of money, "what year?" a year, "who wrote X?" a name;
+a figure the question states that no passage holds is not spoken of. The answerers refuse such
+questions rather than answer with quotes that name no such figure or name."""
 
 from __future__ import annotations
 
@@ -116,3 +116,42 @@ def unheld_figure(question: str, passages: list[str]) -> bool:
         return False
     held = " ".join(p.replace(",", "") for p in passages)
     return any(not re.search(rf"(?<![\d.]){re.escape(f.replace(',', ''))}(?![\d])", held) for f in figures)
+
+
+# "Who wrote X?", "which company trained it?" ask for a name: a quote that names no one but what
+# the question names does not answer ("Who wrote 'A Defining Divide in the AI Era'?" was answered
+# "This distinction is not merely technical..."). The verbs of making something, and the nouns of
+# makers (English grammar, not tuned; round 12, dev: `python bench/reader_sets.py --split dev`,
+# `python bench/run_suite.py --split dev`, with `--domains python-faq perl-faq zsh-faq`).
+_WHO_MADE = re.compile(r"\bwho\b[^?]{0,40}?\b(wr[io]tes?|written|authored|authors?|drafted|creat(es|ed)|invented|"
+                       r"founded|designed|develop(s|ed)|trained|built|made|organi[sz](es|ed)|publish(es|ed)?|"
+                       r"maintains|owns|operates)\b|"
+                       r"\b(which|what) (organi[sz]ations?|compan(y|ies)|firms?|labs?|institutions?|authors?|teams?)\b(?!['’])",
+                       re.I)
+_CAPITALIZED = re.compile(r"[A-Z][\w'’&-]*[a-z]")  # "Hugging", "Meta's"; not "NO" or "GPL" alone
+_RUN = re.compile(r"[A-Z][\w'’&/.-]*(?:\s[A-Z][\w'’&/.-]*)*")  # capitalized words in a row
+_OPENS = re.compile(r"(^|[.!?:;]\s+|\n\s*(?:[-*•]\s+)?|^\s*[-*•]\s+|[\"“(]\s*)$")
+
+
+def unanswered_name(question: str, quotes: list[str]) -> bool:
+    """A question for who made something whose quotes name no one the question does not name:
+    no run of capitalized words ("Hugging Face", "The Free Software Foundation" less its "The")
+    that does not start a sentence and shares no word with the question ("Free Overchat AI Chat"
+    is the thing asked about)."""
+    if not _WHO_MADE.search(own_words(question)):
+        return False
+    asked = {w.lower() for w in re.findall(r"[\w'’-]+", question)}
+    for quote in quotes:
+        for run in _RUN.finditer(quote):
+            words = run.group().split()
+            if _OPENS.search(quote[:run.start()]):
+                words = words[1:]  # a sentence's first word is capitalized anyway
+            bare = [re.sub(r"['’]s$", "", w).lower() for w in words]
+            if any(_CAPITALIZED.match(w) for w in words) and not asked & set(bare):
+                return False
+    return True
+
+
+def unanswered(question: str, quotes: list[str]) -> bool:
+    """Whether the quotes leave out the figure or the name the question asks for."""
+    return unanswered_amount(question, quotes) or unanswered_name(question, quotes)

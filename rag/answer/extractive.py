@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from rag.answer import Draft, Turn, abstention
-from rag.answer.amounts import unanswered_amount
+from rag.answer.amounts import unanswered
 from rag.answer.followup import already_said, condense
 from rag.answer.quotes import Candidate, in_lead, quoted
 from rag.answer.scorer import SentenceScorer
@@ -200,7 +200,7 @@ class ExtractiveAnswerer:
             return
         chosen = self.continued(self.choose(cands, hits, already_said(history)), cands, hits)
         chosen = self.with_referent(chosen, cands, hits)
-        if unanswered_amount(question, [c.text for c in chosen]):
+        if unanswered(question, [c.text for c in chosen]):
             yield abstention()  # "how much does it cost?" answered by quotes that name no amount
             return
         text, citations = quoted(chosen, hits)

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from rag.answer import Draft, Turn, abstention, final
-from rag.answer.amounts import unanswered_amount
+from rag.answer.amounts import unanswered
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import CONDENSE_PROMPT, clean_question, condense_request, usable_rewrite
 from rag.answer.scorer import SentenceScorer
@@ -253,7 +253,7 @@ class LLMAnswerer:
                                 "server is running") from err
         log.debug("the LLM replied: %r", reply)
         draft = finish(reply, hits, self.embedder, question)
-        if not draft.abstained and unanswered_amount(question, [MARKER.sub("", draft.text)]):
+        if not draft.abstained and unanswered(question, [MARKER.sub("", draft.text)]):
             # "How many people work at Meta's AI research lab?" answered with a sentence that
             # names no amount (qa_articles_independent.jsonl, round 5): the extractive rule
             draft = replace(abstention(), unsupported=draft.unsupported)
