@@ -96,7 +96,7 @@ _DEFINE_Q = re.compile(r"\bwhat does\b.*\bmean\b|\bdefin(e|ed|es|ition)\b|\bmean
 # defines ("Defining Closed AI Models", "1. Definitions.", "What Are Open Source and Closed AI Models?")
 _DEFINES = re.compile(r"\brefers? to\b|\bshall mean\b|\b(is|are) defined as\b|\b(is|are) called\b|\bstands? for\b", re.I)
 # (in lower case: '"Open Source" Means "Unsafe"' is a headline)
-_QUOTED_TERM = re.compile(r"^[^.\"“]{0,40}[\"“][^\"”]{1,60}[\"”]\s+(means|is|are|includes?)\b")
+_QUOTED_TERM = re.compile(r"^[^.\"“]{0,40}[\"“][^\"”]{1,60}[\"”](\s+(means|is|are|includes?)|(\s+[\w-]+){1,8}\s+means)\b")
 _DEFINING_SECTION = re.compile(r"^\W*(\d+\.\s*)?(defining|definitions?|what (is|are))\b", re.I)
 _ITEM = re.compile(r"^\s*[-*•]\s", re.M)
 

@@ -165,6 +165,17 @@ def test_ask_json_and_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     text = capsys.readouterr().out
     assert "Sources:" in text and "[1]" in text
 
+    # a licence's quote is shown as clean text, as the answer shows it: no hard line breaks
+    # (its exact text is at the characters given, and in --json)
+    (corpus / "licence.txt").write_text(
+        "Grant of Licence. Each Contributor hereby grants to You a perpetual,\n"
+        "      worldwide, non-exclusive, no-charge, royalty-free, irrevocable\n"
+        "      copyright license to reproduce and distribute the Work.\n", encoding="utf-8")
+    run_json(capsys, "index", *paths, "--json")
+    assert main(["ask", "What copyright license does each Contributor grant to You?", *paths]) == 0
+    text = capsys.readouterr().out
+    assert "a perpetual, worldwide, non-exclusive" in text.split("Sources:", 1)[1], text
+
 
 def test_the_web_chat_offers_the_llm_answerer_first_when_one_is_configured(tmp_path: Path) -> None:
     from rag.cli.commands import web_settings

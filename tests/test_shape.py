@@ -102,6 +102,10 @@ def test_a_definition_is_told_by_its_wording_or_its_section() -> None:
     assert defines('"Contribution" shall mean any work of authorship submitted to the Licensor.')
     assert defines('A "contributor" is a copyright holder who authorizes use under this License.')
     assert defines("Open source AI refers to models whose code is publicly available.")
+    # a licence's term defined for something: '"X" for a User Product means' (round 12)
+    assert defines('"Installation Information" for a User Product means any methods, procedures or keys.')
+    assert defines('The "Corresponding Source" for a work in object code form means all the source code.')
+    assert not defines('This "many eyes" approach can, in theory, lead to more secure systems.')
     assert defines("Closed AI models, by contrast, are proprietary systems.", "Defining Closed AI Models")
     # a list of instances under such a title, a title-case headline and a plain statement are not
     assert not defines("Examples include:\n- Stable Diffusion\n- LLaMA", "Defining Open Source AI")

@@ -75,13 +75,17 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 # -- rag ask -------------------------------------------------------------------------------
 def format_answer(answer: Any, with_text: bool = True) -> str:
+    from rag.text import readable
+
     lines = [answer.text, ""] if with_text else []
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:
             where = f"{c.source} § {c.section}" if c.section else c.source
             lines.append(f"  [{c.marker}] {where} (characters {c.start}-{c.end})")
-            lines.append(f"      \"{c.quote}\"")
+            # (as a reader reads it, as the answer shows it: the exact text is at these characters,
+            # and in `--json`)
+            lines.append(f"      \"{readable(c.quote)}\"")
     if answer.unsupported:
         lines.append("Removed from the answer: no cited passage supports them:")
         lines.extend(f"  - {s}" for s in answer.unsupported)
