@@ -58,6 +58,12 @@ ASKS: dict[str, re.Pattern[str]] = {
     # right file with all facts 7 -> 8 of 10, every other reader and FAQ dev half unchanged, with
     # the commands at DEFINITION_PENALTY)
     "advice": re.compile(r"\b(suggests?|recommends?|recommendations?|advises?|advice)\b|\bwhat should (i|we|you)\b", re.I),
+    # "What is the difference between X and Y?" asks what sets them apart: a sentence that
+    # contrasts them, or one that says what one of them is (English grammar, not tuned; round 12,
+    # read by hand: "What's the main difference between open and closed AI?" was answered "The
+    # choice between open and closed AI affects who controls technology.")
+    "contrast": re.compile(r"\bdiffer(s|ed|ence|ences|ent)?\b|\bdistinction\b|\bdistinguish(es)?\b|"
+                           r"\bsets? (them|it) apart\b", re.I),
 }
 # what a sentence shows
 SHOWS: dict[str, re.Pattern[str]] = {
@@ -75,6 +81,8 @@ SHOWS: dict[str, re.Pattern[str]] = {
     "analogy": re.compile(r"\b(like an?|akin to|as if|similar to|resembles?|think of it as|compared to|just as|analogous)\b",
                           re.I),
     # a recommendation, or an imperative that gives one ("If so, use the GNU Lesser General Public License instead")
+    "contrast": re.compile(r"\b(by contrast|in contrast|whereas|unlike|differ\w*|distinction|distinguish\w*|"
+                           r"on the other hand|conversely|versus|vs\.?)\b", re.I),
     "advice": re.compile(r"\b(recommend\w*|suggest\w*|should|advis\w*|the key is|consider|instead)\b|"
                          r"(^|[,;:]\s*)(use|choose|pick|prefer|avoid|read)\s", re.I | re.M),
 }
@@ -175,7 +183,7 @@ def fit(kinds: frozenset[str], sentence: str, section: str = "") -> float:
         return 0.0
     shows = {k for k, pattern in SHOWS.items() if pattern.search(sentence)}
     if defines(sentence, section):
-        shows.add("definition")
+        shows |= {"definition", "contrast"}  # (what one side is tells it apart from the other)
     if kinds & shows:
         return 1.0
     if any(_OPPOSITE.get(k) in shows for k in kinds):

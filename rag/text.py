@@ -37,6 +37,8 @@ _CLAUSE_STOPS = (*_STOPS, ";")
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#.])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 _FENCE = re.compile(r"^\s*(```|~~~|----|\.\.\.\.)")
+_CODE_FENCE = re.compile(r"^\s*(```|~~~)")
+_FIELD = re.compile(r"^[\w-]+:(\s|$)")  # "license: apache-2.0"
 # a line at least this share of the text's longest line fills it: its line break is a wrap.
 # Hard-wrapped text fills 60-100 % of its width (measured on the suite's Info, AsciiDoc and
 # plain-text FAQs, dev halves); a heading or the last line of a paragraph is shorter.
@@ -259,24 +261,31 @@ def split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]
 
 
-def wrap_breaks(text: str) -> list[tuple[int, int]]:
+def wrap_breaks(text: str, markdown: bool = False) -> list[tuple[int, int]]:
     """The hard line breaks inside the paragraphs of `text`, each with the spaces around it: where
     the file wrapped a paragraph only to keep its lines short (a licence's 70 columns). A reader
     is shown a space there (the web chat's sources panel); every other line break stays. A
-    block's lines but its last all fill the text's width, so a list or code is never joined."""
+    block's lines but its last all fill the text's width, so a list or code is never joined. In
+    `markdown`, every line break inside a paragraph is such a wrap (Markdown shows it as a space),
+    outside fenced code, lists, tables and headings."""
     lines = text.splitlines(keepends=True)
     width = max((len(line.rstrip()) for line in lines), default=0)
-    if not MIN_WRAP_WIDTH <= width <= MAX_WRAP_WIDTH:
+    if not markdown and not MIN_WRAP_WIDTH <= width <= MAX_WRAP_WIDTH:
         return []  # (a text of a paragraph a line is not wrapped: its line breaks end paragraphs)
     out: list[tuple[int, int]] = []
     for start, end in blocks(text):
         inner = text[start:end].rstrip("\n").split("\n")
+        if markdown and (sum(bool(_CODE_FENCE.match(line)) for line in text[:start].splitlines()) % 2
+                         or any(_MD_HEADING.match(line) or _FIELD.match(line) or is_list_item(line) for line in inner)):
+            continue  # (inside a fenced code block; a heading, a front-matter field or a list)
         # (the text's first line may be the end of a line the chunk began inside)
-        if len(inner) < 2 or any(len(line.rstrip()) < WRAP_FILL * width for line in inner[int(start == 0):-1]):
+        if len(inner) < 2 or (not markdown and any(len(line.rstrip()) < WRAP_FILL * width
+                                                   for line in inner[int(start == 0):-1])):
             continue
         # (nor a list, a table, or code that goes back to a shallower indentation)
         if any(is_list_item(line) or TABLE_ROW.match(line) or indent(line) < indent(inner[0]) or
-               line.rstrip().endswith(":") for line in inner[1:]) or any(_code_like(line) for line in inner):
+               line.rstrip().endswith(":") for line in inner[1:]) or any(
+                _code_like(readable(line) if markdown else line) for line in inner):
             continue
         pos = start
         for line in inner[:-1]:

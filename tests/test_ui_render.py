@@ -272,7 +272,7 @@ def test_a_licence_passage_shows_its_paragraphs_without_the_files_hard_line_brea
              "a perpetual,\n      worldwide, non-exclusive, no-charge, royalty-free, irrevocable\n"
              "      copyright license to reproduce the Work.")
     start = 1000 + chunk.index(quote)
-    c = citation(1, quote=quote, start=start, end=start + len(quote), chunk_text=chunk, section="")
+    c = citation(1, quote=quote, start=start, end=start + len(quote), chunk_text=chunk, section="", source="LICENSE.txt")
     out = sources.answer_sources(answer("x [1]", (c,)), 1)
     assert ("conditions of this License, each Contributor hereby grants to You a perpetual, worldwide, "
             "non-exclusive, no-charge, royalty-free, irrevocable copyright license to reproduce the Work.</mark>") in out
@@ -284,3 +284,11 @@ def test_a_licence_passage_shows_its_paragraphs_without_the_files_hard_line_brea
     assert wrap_breaks(short) == []
     code = "def f(x):\n    return x + 1  # a comment that is long enough to fill\nprint(f(1))\n"
     assert wrap_breaks(code) == []
+    # Markdown shows any line break inside a paragraph as a space; not in code, lists or headings
+    card = ("## Intended uses\n\nOur model is an encoder. Given a text, it outputs a vector which captures \n"
+            "the semantic information.\n\n```python\nx = encode(text)\nprint(x)\n```\n- one item\n- two\n")
+    md = citation(1, quote="Given a text", start=1000 + card.index("Given"), end=1000 + card.index("Given") + 12,
+                  chunk_text=card, section="Intended uses", source="card.md")
+    shown = sources.answer_sources(answer("x [1]", (md,)), 1)
+    assert "captures the semantic information." in shown and "## Intended uses" not in shown
+    assert "x = encode(text)\nprint(x)" in shown and "- one item\n- two" in shown

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ STOPPED_HTML = '<div class="rag-answer-sources rag-stopped">Stopped before the a
 FAILED_HTML = '<div class="rag-answer-sources rag-failed">No sources: the answer failed.</div>'
 
 Span = tuple[int, int]
+_HEADING_MARK = re.compile(r"^ {0,3}#{1,6}\s+")
 QUESTION_SHOWN = 200  # characters of a question shown at the head of its sources
 
 
@@ -88,7 +90,8 @@ def heading_lines(text: str, section: str, keep: Sequence[Span]) -> list[Span]:
     for line in text.splitlines(keepends=True):
         lo, hi = pos, pos + len(line)
         pos = hi
-        if line.strip() == title and not any(a < hi and lo < b for a, b in keep):
+        # (a Markdown heading with its marks: "## Intended uses")
+        if title in (line.strip(), _HEADING_MARK.sub("", line).strip()) and not any(a < hi and lo < b for a, b in keep):
             found.append((lo, hi))
     return found
 
@@ -147,7 +150,7 @@ def passage_html(passage: Passage, turn: int, show_scores: bool = False) -> str:
         spans = [s for s in (local_span(x) for x in passage.citations) if s]
         # (shown as a reader reads it: a licence's 70-column lines joined, the offsets unchanged)
         body = marked(c.chunk_text, spans, heading_lines(c.chunk_text, c.section, spans),
-                      joins=wrap_breaks(c.chunk_text))
+                      joins=wrap_breaks(c.chunk_text, markdown=c.source.lower().endswith((".md", ".markdown"))))
         missing = [x for x in passage.citations if local_span(x) is None]
         body += "".join(f'\n…<mark class="rag-quote">{html.escape(x.quote)}</mark>' for x in missing)
     else:
