@@ -60,7 +60,7 @@ def defuse_markers(quoted: str) -> str:
 
 
 _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
-_MD_CODE = re.compile(r"`([^`\n]+)`")
+_MD_CODE = re.compile(r"``([^`\n]+)``|`([^`\n]+)`")  # (reStructuredText's literal: ``144``)
 # reStructuredText's link ("`Pylint <https://pylint.pycqa.org/>`_") and role (":func:`copy.copy`"):
 # the Python FAQ's answers showed "Pylint <https://...>_" and ":func:copy.copy" (round 11, read by hand;
 # a unit is embedded as it is shown: python-faq's dev right entry 86 -> 87 %, every other dev figure
@@ -81,7 +81,7 @@ def readable(quote: str) -> str:
     text = _MD_LINK.sub(r"\1", text)
     text = _RST_ROLE.sub(r"\1", text)
     text = _RST_LINK.sub(r"\1", text)
-    text = _MD_CODE.sub(r"\1", text)
+    text = _MD_CODE.sub(lambda m: m.group(1) or m.group(2), text)
     text = _MD_STRONG.sub(r"\2", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     # a Markdown table row shows its cells without the outer bars ("| Reddit | 726 |")

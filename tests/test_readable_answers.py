@@ -47,6 +47,9 @@ def test_restructuredtext_links_and_roles_are_shown_as_their_text() -> None:
                      ":ref:`language reference <strings>`. At 10:30, `a < b` and `git diff <commit>` stay.")
     assert shown == ("Pylint and copy.copy; see the language reference. At 10:30, a < b and git diff <commit> "
                      "stay."), shown
+    # an inline literal is written with two backticks (round 12: "the number `144 to the string '144'`")
+    literal = readable("To convert, e.g., the number ``144`` to the string ``'144'``, use ``str``.")
+    assert literal == "To convert, e.g., the number 144 to the string '144', use str.", literal
 
 
 def test_a_lone_bullet_item_reads_as_a_sentence() -> None:
