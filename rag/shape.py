@@ -58,6 +58,10 @@ ASKS: dict[str, re.Pattern[str]] = {
     # right file with all facts 7 -> 8 of 10, every other reader and FAQ dev half unchanged, with
     # the commands at DEFINITION_PENALTY)
     "advice": re.compile(r"\b(suggests?|recommends?|recommendations?|advises?|advice)\b|\bwhat should (i|we|you)\b", re.I),
+    # "Which is cheaper?", "how expensive is it?" ask what it costs: a sentence about costs, fees or
+    # prices (everyday English, not tuned; round 12, read by hand after the test run: "and which is
+    # cheaper to run?" was answered with what closed models suit)
+    "cost": re.compile(r"\b(cheap(er|est)?|expensive|costly|costs?|afford\w*|pric(e|es|ey|ier|ing))\b", re.I),
     # "What is the difference between X and Y?" asks what sets them apart: a sentence that
     # contrasts them, or one that says what one of them is (English grammar, not tuned; round 12,
     # read by hand: "What's the main difference between open and closed AI?" was answered "The
@@ -81,6 +85,8 @@ SHOWS: dict[str, re.Pattern[str]] = {
     "analogy": re.compile(r"\b(like an?|akin to|as if|similar to|resembles?|think of it as|compared to|just as|analogous)\b",
                           re.I),
     # a recommendation, or an imperative that gives one ("If so, use the GNU Lesser General Public License instead")
+    "cost": re.compile(r"\b(costs?|fees?|pric(e|es|ing)|cheap\w*|expensive|spend\w*|budgets?|"
+                       r"invest\w*|funding|paid|pay\w*)\b", re.I),
     "contrast": re.compile(r"\b(by contrast|in contrast|whereas|unlike|differ\w*|distinction|distinguish\w*|"
                            r"on the other hand|conversely|versus|vs\.?)\b", re.I),
     "advice": re.compile(r"\b(recommend\w*|suggest\w*|should|advis\w*|the key is|consider|instead)\b|"
@@ -197,7 +203,8 @@ _SAY = {"negative": "risks drawbacks limitations disadvantages concerns costs",
         "positive": "advantages benefits strengths",
         # (round 8) "What analogy does it use?" also searches the words that liken: dev, fresh2 articles'
         # facts 69.0 -> 71.4 %, every other reader dev half unchanged (the commands at `expanded`)
-        "analogy": "akin like resembles analogy similar think"}
+        "analogy": "akin like resembles analogy similar think",
+        "cost": "costs fees price expensive"}
 
 
 def expanded(question: str) -> str:

@@ -128,6 +128,16 @@ def test_a_question_for_a_difference_fits_a_contrast_or_a_definition() -> None:
     assert "contrast" not in asked("What are the risks of open source AI?")
 
 
+def test_a_question_for_what_is_cheaper_fits_a_sentence_about_costs() -> None:
+    """"and which is cheaper to run?" asks about costs (round 12, after the test run: it was
+    answered with what closed models are suited for); "free" as in freedom is no cost."""
+    kinds = asked("and which is cheaper to run? cheaper run (open closed AI)")
+    assert "cost" in kinds
+    assert fit(kinds, 'Choosing an open-source model seems "free," but costs shift to engineering.') == 1.0
+    assert fit(kinds, "Platforms offering tools like Free Overchat AI Chat illustrate accessibility.") == 0.0
+    assert "costs fees" in expanded("Which is cheaper?")
+
+
 def test_a_question_that_asks_for_advice_fits_a_recommendation() -> None:
     kinds = asked("What licence does the GPL text suggest for a library that proprietary programs link against?")
     assert kinds == {"advice"}
