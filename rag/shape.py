@@ -63,11 +63,12 @@ ASKS: dict[str, re.Pattern[str]] = {
     # cheaper to run?" was answered with what closed models suit)
     "cost": re.compile(r"\b(cheap(er|est)?|expensive|costly|costs?|afford\w*|pric(e|es|ey|ier|ing))\b", re.I),
     # "What is the difference between X and Y?" asks what sets them apart: a sentence that
-    # contrasts them, or one that says what one of them is (English grammar, not tuned; round 12,
+    # contrasts them (English grammar, not tuned; round 12,
     # read by hand: "What's the main difference between open and closed AI?" was answered "The
     # choice between open and closed AI affects who controls technology.")
-    "contrast": re.compile(r"\bdiffer(s|ed|ence|ences|ent)?\b|\bdistinction\b|\bdistinguish(es)?\b|"
-                           r"\bsets? (them|it) apart\b", re.I),
+    # (not "What deeper differences does the split reflect?", which asks what they are)
+    "contrast": re.compile(r"\bdifferen(ce|ces|t) (between|from)\b|\bdiffer(s|ed)?\b|\bdistinction between\b|"
+                           r"\bdistinguish(es)?\b|\bsets? (them|it) apart\b", re.I),
 }
 # what a sentence shows
 SHOWS: dict[str, re.Pattern[str]] = {
@@ -189,7 +190,7 @@ def fit(kinds: frozenset[str], sentence: str, section: str = "") -> float:
         return 0.0
     shows = {k for k, pattern in SHOWS.items() if pattern.search(sentence)}
     if defines(sentence, section):
-        shows |= {"definition", "contrast"}  # (what one side is tells it apart from the other)
+        shows.add("definition")
     if kinds & shows:
         return 1.0
     if any(_OPPOSITE.get(k) in shows for k in kinds):

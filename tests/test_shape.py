@@ -117,14 +117,14 @@ def test_a_definition_is_told_by_its_wording_or_its_section() -> None:
 
 def test_a_question_for_a_difference_fits_a_contrast_or_a_definition() -> None:
     """"What's the difference between X and Y?" asks what sets them apart: a sentence that
-    contrasts them, or says what one of them is (round 12: it was answered "The choice between
-    open and closed AI affects who controls technology.")."""
+    contrasts them (round 12: it was answered "The choice between open and closed AI affects who
+    controls technology."). "What deeper differences does the split reflect?" asks what they are."""
     kinds = asked("What's the main difference between open and closed AI?")
     assert "contrast" in kinds and "definition" not in kinds
     assert "contrast" in asked("How do open and closed models differ?")
     assert fit(kinds, "Closed AI models, by contrast, are proprietary systems controlled by organizations.") == 1.0
-    assert fit(kinds, "Open source AI refers to models whose code is publicly available.") == 1.0
     assert fit(kinds, "The choice between open and closed AI affects who controls technology.") == 0.0
+    assert "contrast" not in asked("What deeper differences does the split between open and closed AI reflect?")
     assert "contrast" not in asked("What are the risks of open source AI?")
 
 
