@@ -70,14 +70,14 @@ _RST_ROLE = re.compile(r"(?<![\w:]):[a-z]+(?::[a-z]+)?:`([^`<\n]+?)(?:\s+<[^>`\n
 _MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _SHOWN_ITEM = re.compile(r"^([-*•▪◦–—+]|\d+[.)])\s")  # an item an answer keeps on its own line ("(1)" may be inline)
 _SPACES = re.compile(r"[ \t]{2,}")
-_MD_HEADING_MARK = re.compile(r"^ {0,3}#{1,6}\s+", re.M)
+MD_HEADING_MARK = re.compile(r"^ {0,3}#{1,6}\s+", re.M)  # (the sources panel drops it too)
 
 
 def readable(quote: str) -> str:
     """A quote as an answer shows it: the file's formatting gone (Markdown heading marks, link
     and code syntax, bold; hard line breaks joined), list items still one a line, the source's
     own bracketed numbers defused. The citation keeps the exact quote and its offsets."""
-    text = _MD_HEADING_MARK.sub("", quote)
+    text = MD_HEADING_MARK.sub("", quote)
     text = _MD_LINK.sub(r"\1", text)
     text = _RST_ROLE.sub(r"\1", text)
     text = _RST_LINK.sub(r"\1", text)
@@ -273,9 +273,14 @@ def wrap_breaks(text: str, markdown: bool = False) -> list[tuple[int, int]]:
     if not markdown and not MIN_WRAP_WIDTH <= width <= MAX_WRAP_WIDTH:
         return []  # (a text of a paragraph a line is not wrapped: its line breaks end paragraphs)
     out: list[tuple[int, int]] = []
+    fences, pos = [], 0  # where each line that opens or closes fenced code starts, read once
+    for line in lines:
+        if _CODE_FENCE.match(line):
+            fences.append(pos)
+        pos += len(line)
     for start, end in blocks(text):
         inner = text[start:end].rstrip("\n").split("\n")
-        if markdown and (sum(bool(_CODE_FENCE.match(line)) for line in text[:start].splitlines()) % 2
+        if markdown and (sum(f < start for f in fences) % 2
                          or any(_MD_HEADING.match(line) or _FIELD.match(line) or is_list_item(line) for line in inner)):
             continue  # (inside a fenced code block; a heading, a front-matter field or a list)
         # (the text's first line may be the end of a line the chunk began inside)

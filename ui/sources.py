@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.text import wrap_breaks
+from rag.text import MD_HEADING_MARK, wrap_breaks
 from rag.types import Answer, Citation, Progress
 from ui.render import anchor, progress_text
 
@@ -20,7 +19,6 @@ STOPPED_HTML = '<div class="rag-answer-sources rag-stopped">Stopped before the a
 FAILED_HTML = '<div class="rag-answer-sources rag-failed">No sources: the answer failed.</div>'
 
 Span = tuple[int, int]
-_HEADING_MARK = re.compile(r"^ {0,3}#{1,6}\s+")
 QUESTION_SHOWN = 200  # characters of a question shown at the head of its sources
 
 
@@ -91,7 +89,7 @@ def heading_lines(text: str, section: str, keep: Sequence[Span]) -> list[Span]:
         lo, hi = pos, pos + len(line)
         pos = hi
         # (a Markdown heading with its marks: "## Intended uses")
-        if title in (line.strip(), _HEADING_MARK.sub("", line).strip()) and not any(a < hi and lo < b for a, b in keep):
+        if title in (line.strip(), MD_HEADING_MARK.sub("", line).strip()) and not any(a < hi and lo < b for a, b in keep):
             found.append((lo, hi))
     return found
 
