@@ -262,3 +262,14 @@ def test_a_follow_up_keeps_the_document_the_previous_question_named() -> None:
     named = carry_over("Does that license give me patent rights?", "What license is all-MiniLM-L6-v2 released under?",
                        "license: apache-2.0 [1]", words)
     assert "apache" in named and "MiniLM" not in named, named
+
+
+def test_how_should_i_choose_after_the_values_at_stake_quotes_the_advice(full_kb: KnowledgeBase) -> None:
+    """"So how should I choose?" after a question about the values at stake is answered with
+    what the choice depends on, not with the values again (round 13: it repeated "This debate
+    matters because it represents a fundamental tension between competing values ...")."""
+    first = "Which competing values are at stake in the open versus closed debate?"
+    answer = full_kb.ask(first)
+    follow = full_kb.ask("So how should I choose?", history=[(first, answer.text)])
+    assert "specific needs" in follow.text.split("[1]", 1)[0], follow.text
+

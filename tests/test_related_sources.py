@@ -116,3 +116,31 @@ def test_a_question_about_a_licences_terms_is_not_answered_by_its_appendix(full_
     # ...nor loses the question it does answer
     apply = full_kb.ask("How do I apply the Apache License to my work?")
     assert apply.citations[0].section.startswith("APPENDIX"), apply.text
+
+
+def test_when_a_licence_was_released_is_answered_with_its_date(full_kb: KnowledgeBase) -> None:
+    """The GPL's "Version 3, 29 June 2007" answers when it was released (round 13: it was
+    answered with "the GPL requires that modified versions be marked as changed")."""
+    answer = full_kb.ask("when was gpl v3 released")
+    assert not answer.abstained and "29 June 2007" in answer.text.split("[", 1)[0], answer.text
+    assert answer.citations[0].source == "related/gnu-gpl-3.0.txt"
+
+
+def test_a_table_row_counts_what_its_column_header_names(full_kb: KnowledgeBase) -> None:
+    """"How many training tuples ...?" is answered by the model card's table rows: their header,
+    "Number of training tuples", says what the numbers count (round 13: refused, no quote named
+    "tuples" near a number)."""
+    answer = full_kb.ask("how many training tuples in total went into all-MiniLM-L6-v2?")
+    assert not answer.abstained, answer.text
+    assert any(n in answer.text for n in ("726,484,430", "1,170,060,424", "1 billion")), answer.text
+
+
+def test_is_there_an_exception_after_a_licence_requirement_quotes_it(full_kb: KnowledgeBase) -> None:
+    """"is there an exception?" after a question about the GPL's Installation Information quotes
+    the sentence that drops the requirement (round 13: it quoted the requirement and the
+    definition again)."""
+    first = "What does the GPL say about installation information for consumer devices?"
+    answer = full_kb.ask(first)
+    follow = full_kb.ask("is there an exception?", history=[(first, answer.text)])
+    assert "installed in ROM" in follow.text, follow.text
+

@@ -218,6 +218,12 @@ def test_a_question_for_who_made_something_needs_a_name() -> None:
     assert not unanswered_name("and who publishes it? (GNU General Public License)",
                                ["The Free Software Foundation may publish revised versions of the License."])
     assert not unanswered_name("who organised the event?", ["the Community week, organized by Hugging Face."])
+    # a follow-up's carried words name what it is about; "(Don't ...!) The text" opens a sentence
+    notice = 'attach the notice. (Don\'t include the brackets!) The text should name the Apache License.'
+    assert unanswered_name("who were its authors? authors (Apache License)", [notice])
+    # the words of the question that asks who, not those of the others beside it (round 13)
+    assert not unanswered_name("Who supports Perl? Who develops it? Why is it free?",
+                               ["Perl is not produced nor maintained by the Free Software Foundation."])
     # the thing the question names is no answer; neither is a sentence's first word
     assert unanswered_name("Which company operates the Overchat platform?",
                            ["For instance, platforms offering tools like Free Overchat AI Chat illustrate it."])
@@ -258,7 +264,10 @@ def test_a_question_for_an_amount_needs_that_amount() -> None:
     assert not unanswered_amount("Why? (how many hours)", ["Because it is fast."])
     assert unheld_figure("Who wrote the first draft of the GPL in 1985?", ["Version 3, 29 June 2007"])
     assert not unheld_figure("What happens after 30 days?", ["within 30 days after"])
-    assert not unheld_figure("What does all-MiniLM-L6-v2 do? Apache 2.0?", ["no figures"])
+    assert not unheld_figure("What does all-MiniLM-L6-v2 do? Apache 2.0?", ["license: apache-2.0"])
+    # a version number too, held by a passage or by a document's name (round 13)
+    assert unheld_figure("When was version 1.1 of the Apache License released?", ["Version 2.0, January 2004"])
+    assert not unheld_figure("Can I use the trademarks under Apache 2.0?", ["6. Trademarks.", "apache-license-2.0.txt"])
 
 
 def test_a_document_named_by_its_place_is_the_one_meant(full_kb: KnowledgeBase) -> None:
@@ -284,3 +293,38 @@ def test_a_question_names_a_title_of_the_same_root() -> None:
 
     assert title_share("What does the article conclude?", "Conclusion: Choosing the Right Path", "a.txt") > 0
     assert title_share("What does the article conclude?", "Power Distribution", "a.txt") == 0
+
+
+def test_a_question_for_when_something_happened_needs_a_date() -> None:
+    """"When was X released?" asks for a point in time: a sentence that dates something fits it,
+    and quotes that date nothing leave it unanswered; "When is X the better choice?" asks in
+    which case (round 13)."""
+    assert "time" in asked("when was gpl v3 released")
+    assert "time" in asked("What year did the Apache License come out?")
+    assert "time" in asked("What's the date on GPL version 3?")
+    assert "time" not in asked("When is a closed AI model the better choice?")
+    assert fit(asked("When was GPL version 3 released?"), "Version 3, 29 June 2007") == 1.0
+    assert fit(asked("When was GPL version 3 released?"), "The GPL requires that modified versions be marked.") == 0.0
+    assert unanswered("When did the Roman Empire fall?", ["Closed systems can harbor hidden flaws."])
+    assert not unanswered("When was the Apache License 2.0 published?", ["Version 2.0, January 2004"])
+    assert not unanswered("When is closed AI preferable?", ["Closed models are often better suited for: - Rapid deployment"])
+
+
+def test_how_should_i_choose_asks_for_advice() -> None:
+    """"So how should I choose?", "which one should I pick?" ask for advice as "what should I
+    ...?" does, and "your choice depends on ..." gives it (round 13)."""
+    assert asked("So how should I choose?") == {"advice"}
+    assert asked("so which one should I pick?") == {"advice"}
+    assert "advice" not in asked("How should the notice be applied?")
+    assert fit(asked("So how should I choose?"), "Your choice depends on your specific needs for customization.") == 1.0
+
+
+def test_is_there_an_exception_asks_where_a_rule_stops() -> None:
+    """"Is there an exception?", "when is it excused?" fit a sentence that says a rule does not
+    apply, or applies except when (round 13)."""
+    rom = "But this requirement does not apply if neither you nor any third party retains the ability to install it."
+    assert asked("is there an exception?") == {"exception"}
+    assert "exception" in asked("When is a distributor of a User Product excused from supplying it?")
+    assert fit(asked("is there an exception?"), rom) == 1.0
+    assert fit(asked("is there an exception?"), "You must provide the Installation Information.") == 0.0
+

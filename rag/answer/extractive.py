@@ -15,7 +15,7 @@ from rag.answer.followup import already_said, condense
 from rag.answer.quotes import Candidate, in_lead, quoted
 from rag.answer.scorer import SentenceScorer
 from rag.answer.terms import redundant
-from rag.answer.units import introduced_block, joined, refers_back
+from rag.answer.units import introduced_block, joined, refers_back, unit_context
 from rag.text import blocks, readable
 from rag.types import Hit
 
@@ -200,7 +200,11 @@ class ExtractiveAnswerer:
             return
         chosen = self.continued(self.choose(cands, hits, already_said(history)), cands, hits)
         chosen = self.with_referent(chosen, cands, hits)
-        if unanswered(question, [c.text for c in chosen]):
+        # (a table row read with its header, which says what its numbers count: "Number of training
+        # tuples" over "| **Total** | | **1,170,060,424** |")
+        read = [unit_context(hits[c.hit_rank].chunk.text, c.start - hits[c.hit_rank].chunk.start,
+                             c.end - hits[c.hit_rank].chunk.start, "") for c in chosen]
+        if unanswered(question, read):
             yield abstention()  # "how much does it cost?" answered by quotes that name no amount
             return
         text, citations = quoted(chosen, hits)

@@ -174,7 +174,7 @@ class SentenceScorer:
             c = hit.chunk
             spans += [(rank, c.start + s, c.start + e, c.text[s:e]) for s, e in answer_units(c.text, c.section)
                       if not is_pointer(c.text[s:e])]
-        if not spans or unheld_figure(question, [h.chunk.text for h in hits]):
+        if not spans or unheld_figure(question, [h.chunk.text for h in hits] + [h.chunk.source for h in hits]):
             return []  # (a figure the question states that no passage holds: none answers)
         # "the second article" says which document, not what about (rag.answer.terms.document_reference)
         placed, question = document_reference(question, self.documents)
