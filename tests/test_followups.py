@@ -273,3 +273,18 @@ def test_how_should_i_choose_after_the_values_at_stake_quotes_the_advice(full_kb
     follow = full_kb.ask("So how should I choose?", history=[(first, answer.text)])
     assert "specific needs" in follow.text.split("[1]", 1)[0], follow.text
 
+
+
+def test_a_follow_up_about_what_the_previous_answer_named_quotes_it_again(full_kb: KnowledgeBase) -> None:
+    """"what's the worry about market dynamics?" after a list of the areas the debate will affect,
+    which named "Market Dynamics", leads with that list again: no new sentence holds the words
+    (round 13: it was answered with the total cost of ownership). A "why" is not answered by a
+    list that only names the thing."""
+    first = "What areas will the open vs closed debate affect, according to the second article?"
+    answer = full_kb.ask(first)
+    follow = full_kb.ask("what's the worry about market dynamics?", history=[(first, answer.text)])
+    assert "oligopoly" in follow.text.split("[1]", 1)[0], follow.text
+    first = "What kinds of applications is open source AI ideal for?"
+    answer = full_kb.ask(first)
+    follow = full_kb.ask("Why is it good for the privacy-sensitive ones?", history=[(first, answer.text)])
+    assert not follow.text.split("[1]", 1)[0].rstrip().endswith("Privacy-sensitive applications"), follow.text

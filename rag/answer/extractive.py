@@ -11,11 +11,12 @@ from dataclasses import replace
 
 from rag.answer import Draft, Turn, abstention
 from rag.answer.amounts import unanswered
-from rag.answer.followup import already_said, condense
+from rag.answer.followup import already_said, condense, grammar_terms
 from rag.answer.quotes import Candidate, in_lead, quoted
 from rag.answer.scorer import SentenceScorer
 from rag.answer.terms import redundant
 from rag.answer.units import introduced_block, joined, refers_back, unit_context
+from rag.shape import asked, fit, own_words
 from rag.text import blocks, readable
 from rag.types import Hit
 
@@ -131,6 +132,31 @@ class ExtractiveAnswerer:
             chosen += [c for c in fresh if not self._clashes(c, chosen, hits)][:1]
         return chosen
 
+    def said_again(self, chosen: list[Candidate], cands: list[Candidate], hits: list[Hit], question: str,
+                   said: str) -> list[Candidate]:
+        """The chosen sentences, led by a sentence the previous answer quoted when it holds more
+        of the follow-up's own words than any new sentence does: "what's the worry about market
+        dynamics?" after a list of areas that named "Market Dynamics" asks for that list again,
+        not for a new sentence about costs. Not for a "why" that the old sentence gives no reason
+        for. A rule, no constant; round 13, dev (`python bench/reader_sets.py --split dev`):
+        follow-ups with all facts 109 -> 110, no answer repeating the previous one, every other
+        figure unchanged (single questions never pass here)."""
+        own = own_words(question)  # (a follow-up's own words, without the carried ones)
+        terms = [t for t in self.scorer.key_terms(own) if t not in grammar_terms()]
+        old = [c for c in cands if said and readable(c.text) in said]
+        if own == question or not terms or not old:
+            return chosen
+        held = {id(c): self.scorer.coverage(terms, c.text) for c in cands}
+        best = max(old, key=lambda c: (held[id(c)], c.score))
+        if held[id(best)] <= max((held[id(c)] for c in cands if c not in old), default=0.0):
+            return chosen
+        chunk = hits[best.hit_rank].chunk
+        if "reason" in asked(own) and fit(frozenset(["reason"]), best.text, chunk.section) <= 0:
+            return chosen  # ("Why is it good for the privacy-sensitive ones?": the list naming them)
+        source = chunk.source
+        rest = [c for c in chosen if c != best and not _overlaps(c, best, hits[c.hit_rank].chunk.source == source)]
+        return [best, *rest][: self.max_sentences]
+
     def continued(self, chosen: list[Candidate], cands: list[Candidate], hits: list[Hit]) -> list[Candidate]:
         """The chosen sentences, and the one that follows the best in its paragraph (what the best
         says goes on there: "It is akin to a gourmet restaurant..." after how users reach closed
@@ -198,7 +224,9 @@ class ExtractiveAnswerer:
         if self.scorer.confidence(cands, hits) < self.scorer.threshold:
             yield abstention()
             return
-        chosen = self.continued(self.choose(cands, hits, already_said(history)), cands, hits)
+        said = already_said(history)
+        chosen = self.said_again(self.choose(cands, hits, said), cands, hits, question, said)
+        chosen = self.continued(chosen, cands, hits)
         chosen = self.with_referent(chosen, cands, hits)
         # (a table row read with its header, which says what its numbers count: "Number of training
         # tuples" over "| **Total** | | **1,170,060,424** |")

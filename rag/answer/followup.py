@@ -106,7 +106,7 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
     to the same answer. A follow-up of no words of its own ("Why?") carries them all."""
     said = question.lower().replace("?", " ").split()
     terms = tokenize(question)
-    grammar = _grammar_terms()
+    grammar = grammar_terms()
     # ("is that true in the other article too?" asks about a document, rag.answer.terms)
     again = asks_again(question) and not mentions_document(question)
     if again:  # "is that true for X too?": "true" asks whether, it is not what about
@@ -168,7 +168,7 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
 
 
 @cache
-def _grammar_terms() -> frozenset[str]:
+def grammar_terms() -> frozenset[str]:
     """The grammar words as terms (the tokenizer's stop words load on first use)."""
     return frozenset(t for w in _GRAMMAR for t in tokenize(w))
 
