@@ -261,6 +261,9 @@ def split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]
 
 
+PARAGRAPH_INDENT = 4  # the most spaces a paragraph's first line is indented by (typewriter style)
+
+
 def wrap_breaks(text: str, markdown: bool = False) -> list[tuple[int, int]]:
     """The hard line breaks inside the paragraphs of `text`, each with the spaces around it: where
     the file wrapped a paragraph only to keep its lines short (a licence's 70 columns). A reader
@@ -287,8 +290,12 @@ def wrap_breaks(text: str, markdown: bool = False) -> list[tuple[int, int]]:
         if len(inner) < 2 or (not markdown and any(len(line.rstrip()) < WRAP_FILL * width
                                                    for line in inner[int(start == 0):-1])):
             continue
-        # (nor a list, a table, or code that goes back to a shallower indentation)
-        if any(is_list_item(line) or TABLE_ROW.match(line) or indent(line) < indent(inner[0]) or
+        # (nor a list, a table, or code that goes back to a shallower indentation; a paragraph after
+        # a blank line may indent its first line by a few spaces over lines that start the line, as
+        # the GPL's do)
+        para = (start == 0 or text[:start].endswith("\n\n")) and indent(inner[0]) <= PARAGRAPH_INDENT
+        base = 0 if para and not any(indent(line) for line in inner[1:]) else indent(inner[0])
+        if any(is_list_item(line) or TABLE_ROW.match(line) or indent(line) < base or
                line.rstrip().endswith(":") for line in inner[1:]) or any(
                 _code_like(readable(line) if markdown else line) for line in inner):
             continue

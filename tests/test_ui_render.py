@@ -292,3 +292,22 @@ def test_a_licence_passage_shows_its_paragraphs_without_the_files_hard_line_brea
     shown = sources.answer_sources(answer("x [1]", (md,)), 1)
     assert "captures the semantic information." in shown and "## Intended uses" not in shown
     assert "x = encode(text)\nprint(x)" in shown and "- one item\n- two" in shown
+
+
+def test_a_paragraph_whose_first_line_is_indented_is_shown_as_one_line() -> None:
+    """The GPL indents each paragraph's first line by two spaces over lines that start the line;
+    the panel joins its wraps (round 13: read in the web chat, "that proxy's" / "public statement"
+    kept the file's line breaks), while code that goes back to a shallower indentation stays."""
+    from rag.text import wrap_breaks
+    gpl = ("  If the Program specifies that a proxy can decide which future\n"
+           "versions of the GNU General Public License can be used, that proxy's\n"
+           "public statement of acceptance of a version permanently authorizes you\n"
+           "to choose that version for the Program.\n")
+    joined = list(gpl)
+    for s, e in reversed(wrap_breaks(gpl)):
+        joined[s:e] = [" "]
+    assert "".join(joined).count("\n") == 1, "".join(joined)
+    code = ("Example of a call that is long enough:\n\n"
+            "        x = compute(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)\n"
+            "    y = other(aaaa, bbbb, cccc, dddd, eeee, ffff, gggg, hhhh, iii)\n")
+    assert wrap_breaks(code) == []
