@@ -124,7 +124,11 @@ _WHO = re.compile(r"\bwho\b", re.I)
 # what something is, and only such a question, wants a definition (English grammar, not tuned)
 _WHAT_IS = re.compile(r"^\W*(what|who)\s+(is|are|was)\s+(an?\s+|the\s+)?[^\s?,]+(\s+[^\s?,]+){0,3}\s*\?*\s*$", re.I)
 _DEFINE_Q = re.compile(r"\bwhat does\b.*\bmean\b|\bdefin(e|ed|es|ition)\b|\bmeaning of\b|\bstands? for\b|"
-                       r"\bwhat is meant by\b|\bcounts? as\b|\bqualif(y|ies) as\b", re.I)
+                       r"\bwhat is meant by\b|\bcounts? as\b|\bqualif(y|ies) as\b|"
+                       # "What is a 'Contribution' under the Apache license?": a term in quotes (round 13;
+                       # not "What is the 'many eyes' argument ...?", which asks what the argument is)
+                       r"\bwhat(?:'s|’s|\s+is|\s+are)\s+(?:an?\s+|the\s+)?['\"“‘][^'\"”’]{1,40}['\"”’]"
+                       r"(?=\s*(?:[?.!]|$|(?:under|in|within|according|per|for)\b))", re.I)
 # a sentence that says what a term is: "X refers to ...", '"Contribution" shall mean ...', 'A
 # "contributor" is ...', "... is called ..."; and the sentences of a section whose title says it
 # defines ("Defining Closed AI Models", "1. Definitions.", "What Are Open Source and Closed AI Models?")

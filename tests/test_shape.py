@@ -328,3 +328,11 @@ def test_is_there_an_exception_asks_where_a_rule_stops() -> None:
     assert fit(asked("is there an exception?"), rom) == 1.0
     assert fit(asked("is there an exception?"), "You must provide the Installation Information.") == 0.0
 
+
+def test_what_is_a_quoted_term_asks_what_it_means() -> None:
+    """"What is a 'Contribution' under the Apache license?" asks for a definition; "What is the
+    'many eyes' argument ...?" asks what the argument is (round 13)."""
+    assert "definition" in asked("What is a 'Contribution' under the Apache license?")
+    assert "definition" in asked('What is a "Derivative Work"?')
+    assert "definition" not in asked("What is the 'many eyes' argument in favour of open-source AI?")
+
