@@ -35,10 +35,8 @@ _ENUMERATED = re.compile(rf"^\s*((\d+|[a-zA-Z])[.)]|{_PARENTHESIZED})\s")
 _STOPS = (".", "!", "?", ":")
 _CLAUSE_STOPS = (*_STOPS, ";")
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#.])\1{2,}\s*$")
-_MD_HEADING = re.compile(r"^ {0,3}#{1,6}\s")
+MD_HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 _FENCE = re.compile(r"^\s*(```|~~~|----|\.\.\.\.)")
-_CODE_FENCE = re.compile(r"^\s*(```|~~~)")
-_FIELD = re.compile(r"^[\w-]+:(\s|$)")  # "license: apache-2.0"
 # a line at least this share of the text's longest line fills it: its line break is a wrap.
 # Hard-wrapped text fills 60-100 % of its width (measured on the suite's Info, AsciiDoc and
 # plain-text FAQs, dev halves); a heading or the last line of a paragraph is shorter.
@@ -57,41 +55,6 @@ def defuse_markers(quoted: str) -> str:
     """Document text shown inside an answer: its own bracketed numbers ("see [2]") become "(2)",
     so that every `[n]` of an answer is a citation marker of ours."""
     return BARE_MARKER.sub(r"(\1)", quoted)
-
-
-_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
-_MD_CODE = re.compile(r"``([^`\n]+)``|`([^`\n]+)`")  # (reStructuredText's literal: ``144``)
-# reStructuredText's link ("`Pylint <https://pylint.pycqa.org/>`_") and role (":func:`copy.copy`"):
-# the Python FAQ's answers showed "Pylint <https://...>_" and ":func:copy.copy" (round 11, read by hand;
-# a unit is embedded as it is shown: python-faq's dev right entry 86 -> 87 %, every other dev figure
-# unchanged, `python bench/run_suite.py --split dev [--domains python-faq perl-faq zsh-faq]`)
-_RST_LINK = re.compile(r"`([^`<\n]+?)\s+<[^>`\n]+>`__?")  # (the "_": `git diff <commit>` is code, kept)
-_RST_ROLE = re.compile(r"(?<![\w:]):[a-z]+(?::[a-z]+)?:`([^`<\n]+?)(?:\s+<[^>`\n]+>)?`")
-_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_SHOWN_ITEM = re.compile(r"^([-*•▪◦–—+]|\d+[.)])\s")  # an item an answer keeps on its own line ("(1)" may be inline)
-_SPACES = re.compile(r"[ \t]{2,}")
-MD_HEADING_MARK = re.compile(r"^ {0,3}#{1,6}\s+", re.M)  # (the sources panel drops it too)
-
-
-def readable(quote: str) -> str:
-    """A quote as an answer shows it: the file's formatting gone (Markdown heading marks, link
-    and code syntax, bold; hard line breaks joined), list items still one a line, the source's
-    own bracketed numbers defused. The citation keeps the exact quote and its offsets."""
-    text = MD_HEADING_MARK.sub("", quote)
-    text = _MD_LINK.sub(r"\1", text)
-    text = _RST_ROLE.sub(r"\1", text)
-    text = _RST_LINK.sub(r"\1", text)
-    text = _MD_CODE.sub(lambda m: m.group(1) or m.group(2), text)
-    text = _MD_STRONG.sub(r"\2", text)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    # a Markdown table row shows its cells without the outer bars ("| Reddit | 726 |")
-    lines = [line.strip("|").strip() if len(line) > 1 and line[0] == line[-1] == "|" else line for line in lines]
-    out = ""
-    for line in lines:
-        out += ("\n" if out and _SHOWN_ITEM.match(line) else " " if out else "") + line
-    if "\n" not in out and (item := _SHOWN_ITEM.match(out)) and not out[0].isdigit():
-        out = out[item.end():]  # one bullet item alone reads as a sentence ("- Open-source AI fuels...")
-    return defuse_markers(_SPACES.sub(" ", out))
 
 
 def is_list_item(line: str) -> bool:
@@ -143,7 +106,7 @@ def _breaks_after(line: str, nxt: str, width: int, after: str = "") -> bool:
     fills = width >= MIN_WRAP_WIDTH and len(line.rstrip()) >= WRAP_FILL * width  # a hard wrap
     if is_list_item(nxt) and not (fills and _ENUMERATED.match(nxt) and not a.endswith(":")):
         return True  # "1." or "a." after a line that runs on is wrapped text ("...in\n2024. Then")
-    if _MD_HEADING.match(line) or _MD_HEADING.match(nxt):
+    if MD_HEADING.match(line) or MD_HEADING.match(nxt):
         return True
     if _UNDERLINE.match(line) or _UNDERLINE.match(nxt) or _FENCE.match(line) or _FENCE.match(nxt):
         return True
@@ -259,60 +222,3 @@ def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
 
 def split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]
-
-
-PARAGRAPH_INDENT = 4  # the most spaces a paragraph's first line is indented by (typewriter style)
-
-
-def wrap_breaks(text: str, markdown: bool = False) -> list[tuple[int, int]]:
-    """The hard line breaks inside the paragraphs of `text`, each with the spaces around it: where
-    the file wrapped a paragraph only to keep its lines short (a licence's 70 columns). A reader
-    is shown a space there (the web chat's sources panel); every other line break stays. A
-    block's lines but its last all fill the text's width, so a list or code is never joined. In
-    `markdown`, every line break inside a paragraph is such a wrap (Markdown shows it as a space),
-    outside fenced code, lists, tables and headings."""
-    lines = text.splitlines(keepends=True)
-    width = max((len(line.rstrip()) for line in lines), default=0)
-    if not markdown and not MIN_WRAP_WIDTH <= width <= MAX_WRAP_WIDTH:
-        return []  # (a text of a paragraph a line is not wrapped: its line breaks end paragraphs)
-    out: list[tuple[int, int]] = []
-    fences, pos = [], 0  # where each line that opens or closes fenced code starts, read once
-    for line in lines:
-        if _CODE_FENCE.match(line):
-            fences.append(pos)
-        pos += len(line)
-    for start, end in blocks(text):
-        inner = text[start:end].rstrip("\n").split("\n")
-        if markdown and (sum(f < start for f in fences) % 2
-                         or any(_MD_HEADING.match(line) or _FIELD.match(line) or is_list_item(line) for line in inner)):
-            continue  # (inside a fenced code block; a heading, a front-matter field or a list)
-        # (the text's first line may be the end of a line the chunk began inside)
-        if len(inner) < 2 or (not markdown and any(len(line.rstrip()) < WRAP_FILL * width
-                                                   for line in inner[int(start == 0):-1])):
-            continue
-        # (nor a list, a table, or code that goes back to a shallower indentation; a paragraph after
-        # a blank line may indent its first line by a few spaces over lines that start the line, as
-        # the GPL's do)
-        para = (start == 0 or text[:start].endswith("\n\n")) and indent(inner[0]) <= PARAGRAPH_INDENT
-        base = 0 if para and not any(indent(line) for line in inner[1:]) else indent(inner[0])
-        if any(is_list_item(line) or TABLE_ROW.match(line) or indent(line) < base or
-               line.rstrip().endswith(":") for line in inner[1:]) or any(
-                _code_like(readable(line) if markdown else line) for line in inner):
-            continue
-        pos = start
-        for line in inner[:-1]:
-            stop = pos + len(line)
-            lo = pos + len(line.rstrip())
-            nxt = text[stop + 1:end]
-            out.append((lo, stop + 1 + len(nxt) - len(nxt.lstrip(" \t"))))
-            pos = stop + 1
-    return out
-
-
-_CODE_CHARS = frozenset("{}[]=<>|$@#\\;&*_`~^")
-
-
-def _code_like(line: str) -> bool:
-    """A line of code or markup, not of prose: three or more of the signs code is written in
-    ("binmode(STDIN, ...) || die ...;", "<a href=...>")."""
-    return sum(ch in _CODE_CHARS for ch in line) >= 3

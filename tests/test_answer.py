@@ -13,7 +13,7 @@ from rag.answer.followup import carry_over
 from rag.citations import markers_in
 from rag.kb import KnowledgeBase
 from rag.retrieve import rrf_fuse
-from rag.text import readable
+from rag.shown import readable
 from rag.types import Answer, Chunk
 
 DATA = Path(__file__).resolve().parent / "data"

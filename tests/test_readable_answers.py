@@ -11,8 +11,9 @@ from rag.answer.scorer import SentenceScorer
 from rag.answer.units import answer_units, cut, joined, table_rows, unit_context, with_sources
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
+from rag.shown import readable
 from rag.split import find_headings
-from rag.text import readable, sentence_spans
+from rag.text import sentence_spans
 from rag.types import Answer, Chunk, Document, Hit
 
 APACHE = """   3. Grant of Patent License. Subject to the terms and conditions of

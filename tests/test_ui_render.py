@@ -280,7 +280,7 @@ def test_a_licence_passage_shows_its_paragraphs_without_the_files_hard_line_brea
     assert "systems\n   - Enterprise" in out
     short = "Intro line.\nOpen models publish.\n"  # short lines are no wrapped paragraph
     assert sources.marked(short, [], joins=[]) == short
-    from rag.text import wrap_breaks
+    from rag.shown import wrap_breaks
     assert wrap_breaks(short) == []
     code = "def f(x):\n    return x + 1  # a comment that is long enough to fill\nprint(f(1))\n"
     assert wrap_breaks(code) == []
@@ -298,7 +298,7 @@ def test_a_paragraph_whose_first_line_is_indented_is_shown_as_one_line() -> None
     """The GPL indents each paragraph's first line by two spaces over lines that start the line;
     the panel joins its wraps (round 13: read in the web chat, "that proxy's" / "public statement"
     kept the file's line breaks), while code that goes back to a shallower indentation stays."""
-    from rag.text import wrap_breaks
+    from rag.shown import wrap_breaks
     gpl = ("  If the Program specifies that a proxy can decide which future\n"
            "versions of the GNU General Public License can be used, that proxy's\n"
            "public statement of acceptance of a version permanently authorizes you\n"

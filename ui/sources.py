@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.text import MD_HEADING_MARK, wrap_breaks
+from rag.shown import MD_HEADING_MARK, wrap_breaks
 from rag.types import Answer, Citation, Progress
 from ui.render import anchor, progress_text
 
@@ -36,7 +36,7 @@ def marked(text: str, spans: Sequence[Span], drop: Sequence[Span] = (), first_id
            joins: Sequence[Span] = ()) -> str:
     """`text` as HTML with each span in `<mark>` and the `drop` ranges left out; the spans are
     sorted, and overlapping ones merged, first; the first mark gets the id `first_id`. Each
-    `joins` range (a paragraph's hard line break, rag.text.wrap_breaks) shows as one space."""
+    `joins` range (a paragraph's hard line break, rag.shown.wrap_breaks) shows as one space."""
 
     def shown(lo: int, hi: int) -> str:
         out, pos = [], lo

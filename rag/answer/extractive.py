@@ -17,7 +17,8 @@ from rag.answer.scorer import SentenceScorer
 from rag.answer.terms import redundant
 from rag.answer.units import introduced_block, joined, refers_back, unit_context
 from rag.shape import asked, fit, own_words
-from rag.text import blocks, readable
+from rag.shown import readable
+from rag.text import blocks
 from rag.types import Hit
 
 # A sentence after the best one scores at least this. It was the abstention threshold (0.38, the
@@ -111,7 +112,7 @@ class ExtractiveAnswerer:
         the one that answers may be quoted again beside new ones; old ones only: the best, then new
         ones. Nothing new within FRESH_MARGIN of the best: the old ones lead. Either way the answer
         quotes at least one sentence the previous answer did not, when the passages hold one."""
-        old = [bool(said) and readable(c.text) in said for c in cands]
+        old = [quoted_in(c, said) for c in cands]
         fresh = [c for c, o in zip(cands, old, strict=True) if not o]
         if not any(old) or not fresh:
             return self.select(cands, hits)
@@ -120,9 +121,9 @@ class ExtractiveAnswerer:
         else:
             ranked = [replace(c, score=c.score - self.said_penalty) if o else c for c, o in zip(cands, old, strict=True)]
             chosen = self.select(sorted(ranked, key=lambda c: -c.score), hits)
-            if all(readable(c.text) in said for c in chosen):  # the best old sentence, and new ones after it
+            if all(quoted_in(c, said) for c in chosen):  # the best old sentence, and new ones after it
                 chosen = self.select([chosen[0], *fresh], hits)
-        if all(readable(c.text) in said for c in chosen):
+        if all(quoted_in(c, said) for c in chosen):
             # the new sentences all score under the floor, but the question is covered (the
             # confidence said so) and the reader asked again: the best new one says something the
             # previous answer did not (bench/followups.py --split dev: answers repeating the
@@ -143,12 +144,12 @@ class ExtractiveAnswerer:
         figure unchanged (single questions never pass here)."""
         own = own_words(question)  # (a follow-up's own words, without the carried ones)
         terms = [t for t in self.scorer.key_terms(own) if t not in grammar_terms()]
-        old = [c for c in cands if said and readable(c.text) in said]
+        old = [c for c in cands if quoted_in(c, said)]
         if own == question or not terms or not old:
             return chosen
         held = {id(c): self.scorer.coverage(terms, c.text) for c in cands}
         best = max(old, key=lambda c: (held[id(c)], c.score))
-        if held[id(best)] <= max((held[id(c)] for c in cands if c not in old), default=0.0):
+        if held[id(best)] <= max((held[id(c)] for c in cands if not quoted_in(c, said)), default=0.0):
             return chosen
         chunk = hits[best.hit_rank].chunk
         if "reason" in asked(own) and fit(frozenset(["reason"]), best.text, chunk.section) <= 0:
@@ -251,6 +252,11 @@ class ExtractiveAnswerer:
 # Read off by hand (205215b): no script reports the trail. Re-measure the effect with `python
 # bench/followups.py --qa tests/data/followups.jsonl` and `python bench/followups.py --split dev`.
 FRESH_MARGIN = 0.3
+
+
+def quoted_in(cand: Candidate, said: str) -> bool:
+    """Whether the previous answer, `said`, quoted the candidate sentence (as an answer shows it)."""
+    return bool(said) and readable(cand.text) in said
 
 
 def _overlaps(a: Candidate, b: Candidate, same_source: bool) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answer.units import adjacent, with_sources
-from rag.text import readable
+from rag.shown import readable
 from rag.types import Chunk, Citation, Hit
 
 

@@ -12,8 +12,9 @@ from functools import lru_cache
 from rag.answer.parts import clause, is_template, listed, samples
 from rag.headings import is_version_line
 from rag.shape import without_cross_references
+from rag.shown import readable
 from rag.split import is_plain_heading, numbered_title
-from rag.text import TABLE_ROW, indent, is_list_item, readable, runs_in, runs_on, sentence_spans
+from rag.text import TABLE_ROW, indent, is_list_item, runs_in, runs_on, sentence_spans
 from rag.types import Chunk, Hit
 
 _ENDS_SENTENCE = tuple(".!?:;\"'”’)]»…")

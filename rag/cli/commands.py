@@ -75,7 +75,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 # -- rag ask -------------------------------------------------------------------------------
 def format_answer(answer: Any, with_text: bool = True) -> str:
-    from rag.text import readable
+    from rag.shown import readable
 
     lines = [answer.text, ""] if with_text else []
     if answer.citations:
