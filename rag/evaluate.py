@@ -181,7 +181,7 @@ class SourceTexts:
 
 
 def evaluate_item(kb: Any, item: QAItem, k: int, answerer: str | None, texts: SourceTexts) -> ItemResult:
-    from rag.answer.units import without_sources
+    from rag.answer.quotes import without_sources
     from rag.answer.verify import Similarity
     from rag.citations import cited_sentences, supported
 

@@ -82,6 +82,17 @@ ASKS: dict[str, re.Pattern[str]] = {
     "time": re.compile(r"^\W*(?:and\s+|so\s+)?when\s+(?:was|were|did)\b|"
                        r"\b(?:what|which)(?:'s|’s|\s+is|\s+was)?\s+(?:the\s+)?(?:year|date|month|day)\b|"
                        r"\bhow\s+long\s+ago\b", re.I),
+    # "What is X best suited for?", "When does it make more sense to go with Y?", "when is Y the
+    # better choice?" ask where a thing fits: a sentence that says what it is ideal or suited for
+    # (English grammar, not tuned; round 14, from the dev halves' misses: "What sorts of projects is
+    # open source AI the best fit for?" was answered with examples of open models). Dev (`python
+    # bench/reader_sets.py --split dev`): facts 209.5 -> 211.5, follow-ups with all facts 119 -> 118
+    # (a first answer about where open source fits now also quotes where closed models fit, and
+    # the follow-up "when would you pick closed instead?" says something else); FAQ dev unchanged
+    "suitability": re.compile(r"\b(best|better|good|great|right|ideal)\s+(fit|suited|choice|option|pick)\b|"
+                              r"\b(ideal|suited|suitable|well-suited|appropriate|preferable)\b|"
+                              r"\bmakes?\s+(more\s+)?sense\b|\b(good|best|better)\s+for\s+(what|which)\b|"
+                              r"\bwhat\b[^?]*\b(good|best|better)\s+for\W*$", re.I),
     "contrast": re.compile(r"\bdifferen(ce|ces|t) (between|from)\b|\bdiffer(s|ed)?\b|\bdistinction between\b|"
                            r"\bdistinguish(es)?\b|\bsets? (them|it) apart\b", re.I),
 }
@@ -107,6 +118,8 @@ SHOWS: dict[str, re.Pattern[str]] = {
                             r"not required|need not|does not include|other than)\b", re.I),
     "time": re.compile(r"\b(1[5-9]|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|October|"
                        r"November|December)\b"),
+    "suitability": re.compile(r"\b(ideal|suited|suitable|appropriate|preferable|best|well-suited|a good fit|great)"
+                              r"\s+(for|to|when|if)\b|\bbetter\s+suited\b", re.I),
     "contrast": re.compile(r"\b(by contrast|in contrast|whereas|unlike|differ\w*|distinction|distinguish\w*|"
                            r"on the other hand|conversely|versus|vs\.?)\b", re.I),
     "advice": re.compile(r"\b(recommend\w*|suggest\w*|should|advis\w*|the key is|consider|instead|depends? on)\b|"
@@ -228,7 +241,9 @@ _SAY = {"negative": "risks drawbacks limitations disadvantages concerns costs",
         # (round 8) "What analogy does it use?" also searches the words that liken: dev, fresh2 articles'
         # facts 69.0 -> 71.4 %, every other reader dev half unchanged (the commands at `expanded`)
         "analogy": "akin like resembles analogy similar think",
-        "cost": "costs fees price expensive"}
+        "cost": "costs fees price expensive",
+        # (round 14: "best fit" also searches "ideal for", "suited for"; the commands at `expanded`)
+        "suitability": "ideal suited suitable best"}
 
 
 def expanded(question: str) -> str:

@@ -289,3 +289,14 @@ def test_a_follow_up_about_what_the_previous_answer_named_quotes_it_again(full_k
     answer = full_kb.ask(first)
     follow = full_kb.ask("Why is it good for the privacy-sensitive ones?", history=[(first, answer.text)])
     assert not follow.text.split("[1]", 1)[0].rstrip().endswith("Privacy-sensitive applications"), follow.text
+
+
+def test_a_follow_up_about_what_was_quoted_is_answered(full_kb: KnowledgeBase) -> None:
+    """"and what will it affect?" after a quote that says "The trajectory of this debate will
+    directly affect: ..." asks about what was quoted: it is answered with it, though the scorer's
+    confidence for the condensed question falls short (round 14; it was refused)."""
+    question = "What tension does the second article describe?"
+    first = full_kb.ask(question)
+    assert "directly affect" in first.text, first.text
+    follow = full_kb.ask("what will it affect?", history=[(question, first.text)])
+    assert not follow.abstained and "Market Dynamics" in follow.text, follow.text

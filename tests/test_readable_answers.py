@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rag.answer.quotes import in_lead, leads
+from rag.answer.quotes import in_lead, leads, with_sources
 from rag.answer.scorer import SentenceScorer
-from rag.answer.units import answer_units, cut, joined, table_rows, unit_context, with_sources
+from rag.answer.units import answer_units, cut, joined, table_rows, unit_context
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.shown import readable
@@ -424,3 +424,26 @@ def test_a_markdown_paragraph_wrapped_anywhere_is_one_sentence() -> None:
     assert any(s.startswith("We developed") and s.endswith("organized by Hugging Face.") for s in sentences), sentences
     assert any(s.startswith("We used") and s.endswith("learning objective.") for s in sentences), sentences
     assert "## Background" in sentences  # a heading still stands alone
+
+
+def test_a_sentence_that_goes_on_from_another_is_quoted_after_it(full_kb: KnowledgeBase) -> None:
+    """"Moreover, your license ... is reinstated permanently if ..." adds a case to the paragraph
+    before it, which has the 60 days: an answer quoting it quotes that paragraph before it, even
+    when the two come from two chunks (round 14; before, the answer opened with "Moreover")."""
+    answer = full_kb.ask("Can I get my GPL rights back after violating it?")
+    assert "cease all violation" in answer.text and "60 days" in answer.text, answer.text
+    assert answer.text.index("However, if you cease") < answer.text.index("Moreover, your license"), answer.text
+    assert not answer.text.startswith("Moreover"), answer.text
+
+
+def test_a_link_alone_is_quoted_with_the_sentence_that_introduces_it() -> None:
+    """A "sentence" that is only a Markdown link is a name: no unit of its own, but the end of the
+    sentence whose colon introduces it (round 14: "[Train the Best Sentence Embedding Model Ever
+    with 1B Training Pairs](...)." led answers about training)."""
+    text = ("We developed this model as part of the project:\n"
+            "[Train the Best Zorblax Model Ever](https://example.org/t/train-the-best/7354). "
+            "We ran it on 7 zorblax boards.\n\n[A link on its own line](https://example.org/x).\n")
+    units = [text[s:e] for s, e in answer_units(text, "Background")]
+    assert any(u.startswith("We developed") and u.endswith("7354).") for u in units), units
+    assert not any(u.startswith("[") for u in units), units
+    assert "We ran it on 7 zorblax boards." in units, units

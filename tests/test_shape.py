@@ -84,7 +84,7 @@ def test_a_cross_reference_s_quoted_title_is_not_the_sentence_s_content() -> Non
 
 
 def test_a_list_a_gain_an_analogy_or_a_definition_is_asked_by_its_grammar() -> None:
-    assert asked("For which kinds of projects is open source AI described as the ideal choice?") == {"example"}
+    assert asked("For which kinds of projects is open source AI described as the ideal choice?") == {"example", "suitability"}  # (round 14: "the ideal choice" asks where it fits too)
     assert asked("What types of systems are closed?") == {"example"}
     assert asked("What do companies gain by keeping innovation inside their own walls?") == {"positive"}
     assert asked("What analogy does the article use for closed AI?") == {"analogy"}
@@ -336,3 +336,16 @@ def test_what_is_a_quoted_term_asks_what_it_means() -> None:
     assert "definition" in asked('What is a "Derivative Work"?')
     assert "definition" not in asked("What is the 'many eyes' argument in favour of open-source AI?")
 
+
+
+def test_what_is_it_best_suited_for_asks_where_it_fits(full_kb: KnowledgeBase) -> None:
+    """"What is X a good fit for?", "when does Y make more sense?" fit a sentence that says what a
+    thing is ideal or suited for (round 14: answered with examples of open models before)."""
+    assert "suitability" in asked("What sorts of projects is the zorblax the best fit for?")
+    assert "suitability" in asked("When does it make more sense to go with a zorblax?")
+    assert "suitability" in asked("and when is the other one the better choice?")
+    assert "suitability" not in asked("Is it the best model?")
+    assert fit(frozenset(["suitability"]), "Zorblaxes are often better suited for: - Rapid deployment") == 1.0
+    assert fit(frozenset(["suitability"]), "Zorblaxes are made of wood.") == 0.0
+    answer = full_kb.ask("What is open source AI a good fit for?")
+    assert "Research and experimentation" in answer.text, answer.text

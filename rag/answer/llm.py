@@ -27,7 +27,13 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from rag.answer import Draft, Turn, abstention, final
 from rag.answer.amounts import unanswered
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.followup import CONDENSE_PROMPT, clean_question, condense_request, usable_rewrite
+from rag.answer.followup import (
+    CONDENSE_PROMPT,
+    already_said,
+    clean_question,
+    condense_request,
+    usable_rewrite,
+)
 from rag.answer.scorer import SentenceScorer
 from rag.answer.units import joined
 from rag.answer.verify import check
@@ -220,7 +226,9 @@ class LLMAnswerer:
         # the scorer's confidence, computed once: the gate, then the fallback (the scored
         # sentences are kept: the evidence and the fallback do not score them again)
         confidence = self.scorer.confidence_for(question, hits) if hits else -math.inf
-        if self.too_weak(confidence):
+        said = already_said(history)  # (a follow-up about what was quoted is covered: as the fallback's)
+        if self.too_weak(confidence) and not (hits and self.fallback.asked_of_said(
+                question, self.scorer.candidates(question, hits), said)):
             log.info("abstaining without the LLM: the retrieved evidence is too weak")
             yield abstention()
             return

@@ -1,5 +1,6 @@
 """An answer's quotes: the scored unit (`Candidate`), the quoted sentences in reading order
-with their citations, and where a document's lead (its introduction) is."""
+with their citations, grouped by the document they quote, and where a document's lead (its
+introduction) is."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer.units import adjacent, with_sources
 from rag.shown import readable
 from rag.types import Chunk, Citation, Hit
 
@@ -24,6 +24,53 @@ class Candidate:
     relevance: float  # the sentence's own match with the question (abstention reads it)
 
 
+# the most white space the splitter leaves out between two chunks (a blank line and an indent)
+CHUNK_GAP = 8
+
+
+def follows(first: Chunk, second: Chunk) -> bool:
+    """Whether chunk `second` starts where `first` ends in their document, but for the white
+    space the splitter leaves out between chunks (a paragraph break)."""
+    return first.source == second.source and first.end <= second.start <= first.end + CHUNK_GAP
+
+
+def adjacent(chunk_text: str, chunk_start: int, end: int, start: int) -> bool:
+    """Whether a span starting at `start` follows one ending at `end` on the same line, with
+    only spaces between (two sentences an answer shows under one citation)."""
+    if start < end:
+        return False
+    gap = chunk_text[end - chunk_start : start - chunk_start]
+    return 0 <= start - end <= 3 and not gap.strip() and "\n" not in gap
+
+
+def just_before(a: Candidate, b: Candidate, first: Chunk, second: Chunk) -> bool:
+    """Whether sentence `a` (of chunk `first`) ends where `b` (of `second`) starts, but for white
+    space: in one chunk, or at the end of the chunk `second` follows."""
+    if a.end > b.start:
+        return False
+    if first.start == second.start:
+        return not first.text[a.end - first.start:b.start - first.start].strip()
+    return a.end == first.end and b.start == second.start and follows(first, second)
+
+
+def with_sources(parts: list[tuple[str, str]]) -> str:
+    """The answer's sentences, grouped by document in the order given; when they come from more
+    than one document, each group starts with the document's path as its citations give it
+    ("related/apache-license-2.0.txt"), so a reader sees which document says what."""
+    groups: dict[str, list[str]] = {}
+    for source, sentence in parts:
+        groups.setdefault(source, []).append(sentence)
+    if len(groups) == 1:
+        return " ".join(next(iter(groups.values())))
+    return "\n\n".join(f"{source}: " + " ".join(sents) for source, sents in groups.items())
+
+
+def without_sources(text: str, sources: Sequence[str]) -> str:
+    """An answer's text without the document names `with_sources` put before its groups."""
+    names = "|".join(re.escape(s) for s in sorted(set(sources)))
+    return re.sub(rf"(^|\n\n)(?:{names}): ", r"\1", text) if names else text
+
+
 def quoted(chosen: list[Candidate], hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
     """The answer's text and citations for the chosen candidates (best first)."""
     # answer first, then readable: the documents by their best sentence; in each, its passages
@@ -34,7 +81,18 @@ def quoted(chosen: list[Candidate], hits: Sequence[Hit]) -> tuple[str, tuple[Cit
     for cand in chosen:  # best first
         first.setdefault(hits[cand.hit_rank].chunk.source, len(first))
         passage.setdefault(cand.hit_rank, len(passage))
-    chosen.sort(key=lambda c: (first[hits[c.hit_rank].chunk.source], passage[c.hit_rank], c.start))
+    # (a passage whose quote ends it is read right before the passage it runs on into, when that
+    # one's quote starts it: the text reads on, as the paragraph that a "Moreover, ..." sentence
+    # goes on from, ExtractiveAnswerer.led_in; and "But this requirement does not apply if ..."
+    # before the sentence after it, 2 dev answers about the GPL's Installation Information)
+    order = {rank: float(i) for rank, i in passage.items()}
+    ends = {(hits[c.hit_rank].chunk.source, c.end) for c in chosen if c.end == hits[c.hit_rank].chunk.end}
+    for cand in chosen:
+        chunk = hits[cand.hit_rank].chunk
+        before = [r for r in passage if follows(hits[r].chunk, chunk) and (chunk.source, hits[r].chunk.end) in ends]
+        if cand.start == chunk.start and before:
+            order[before[0]] = order[cand.hit_rank] - 0.5
+    chosen.sort(key=lambda c: (first[hits[c.hit_rank].chunk.source], order[c.hit_rank], c.start))
     citations: list[Citation] = []
     parts: list[tuple[str, str]] = []  # (source, shown sentence with its marker)
     for cand in chosen:

@@ -1,7 +1,6 @@
-"""What an answer may quote and how it shows it: the answerable units of a passage (sentences,
-a list with the sentence that introduces it, a sentence that refers back with the one before),
-less fragments and headings; the text a unit is scored as; and an answer's sentences grouped by
-the document they quote."""
+"""What an answer may quote: the answerable units of a passage (sentences, a list with the
+sentence that introduces it, a sentence that refers back with the one before), less fragments,
+headings and links alone; and the text a unit is scored as."""
 
 from __future__ import annotations
 
@@ -40,30 +39,22 @@ def interrupted(text: str) -> bool:
     return runs_on(text) or runs_in(text) or text.rstrip().endswith((",", ";"))
 
 
-def with_sources(parts: list[tuple[str, str]]) -> str:
-    """The answer's sentences, grouped by document in the order given; when they come from more
-    than one document, each group starts with the document's path as its citations give it
-    ("related/apache-license-2.0.txt"), so a reader sees which document says what."""
-    groups: dict[str, list[str]] = {}
-    for source, sentence in parts:
-        groups.setdefault(source, []).append(sentence)
-    if len(groups) == 1:
-        return " ".join(next(iter(groups.values())))
-    return "\n\n".join(f"{source}: " + " ".join(sents) for source, sents in groups.items())
-
-
-def without_sources(text: str, sources: Sequence[str]) -> str:
-    """An answer's text without the document names `with_sources` put before its groups."""
-    names = "|".join(re.escape(s) for s in sorted(set(sources)))
-    return re.sub(rf"(^|\n\n)(?:{names}): ", r"\1", text) if names else text
-
-
 _REFERRING = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Here)\b")
 
 
 def refers_back(sentence: str) -> bool:
     """A sentence that starts by referring to the one before it ("These systems ...")."""
     return bool(_REFERRING.match(sentence))
+
+
+# an adverb that adds to, or turns from, what the sentence before said (English grammar)
+_GOES_ON = re.compile(r"^(Moreover|Furthermore|Additionally|In addition|Likewise|Similarly|Conversely|Besides)\b")
+
+
+def goes_on(sentence: str) -> bool:
+    """A sentence that goes on from the one before it ("Moreover, your license ... is reinstated
+    permanently if ..." adds a case to the paragraph before it)."""
+    return bool(_GOES_ON.match(sentence))
 
 
 # a Markdown table's header's separator line
@@ -134,6 +125,12 @@ def front_matter(text: str) -> tuple[tuple[int, int], ...]:
     return tuple((s, e) for s, e in fields if text[s:e].rstrip()[-1] != ":")
 
 
+# a "sentence" that is only a Markdown link, a name ("[Train the Best Sentence Embedding Model Ever
+# with 1B Training Pairs](https://...)."): near every question about its words, it says nothing
+# (round 14, read by hand: it led answers about how all-MiniLM-L6-v2 was trained)
+_BARE_LINK = re.compile(r"^\s*\[[^\]]+\]\([^)\s]+\)\s*[.,;:]?\s*$")
+
+
 def _sentence_units(text: str) -> list[tuple[int, int]]:
     spans = sentence_spans(text)
     units: list[tuple[int, int]] = []
@@ -145,6 +142,12 @@ def _sentence_units(text: str) -> list[tuple[int, int]]:
             while j < len(spans) and is_list_item(text[spans[j][0] : spans[j][1]]):
                 end = spans[j][1]
                 j += 1
+            if j == i + 1 and j < len(spans) and _BARE_LINK.match(text[spans[j][0] : spans[j][1]]):
+                end = spans[j][1]  # "... as part of the project: [Train the Best ...](https://...)."
+                j += 1
+        elif _BARE_LINK.match(text[start:end]):
+            i = j  # a link alone is a name, not a statement: it is quoted with what introduces it
+            continue
         units.append((start, end))
         if i > 0 and refers_back(text[start:end]) and "\n" not in text[spans[i - 1][1] : start]:
             units.append((spans[i - 1][0], end))
@@ -271,12 +274,3 @@ def joined(hits: Sequence[Hit]) -> list[Hit]:
         else:
             out.append(hit)
     return out
-
-
-def adjacent(chunk_text: str, chunk_start: int, end: int, start: int) -> bool:
-    """Whether a span starting at `start` follows one ending at `end` on the same line, with
-    only spaces between (two sentences an answer shows under one citation)."""
-    if start < end:
-        return False
-    gap = chunk_text[end - chunk_start : start - chunk_start]
-    return 0 <= start - end <= 3 and not gap.strip() and "\n" not in gap
