@@ -447,3 +447,12 @@ def test_a_link_alone_is_quoted_with_the_sentence_that_introduces_it() -> None:
     assert any(u.startswith("We developed") and u.endswith("7354).") for u in units), units
     assert not any(u.startswith("[") for u in units), units
     assert "We ran it on 7 zorblax boards." in units, units
+
+
+def test_the_last_sentence_of_a_paragraph_does_not_lead_into_the_next_one(full_kb: KnowledgeBase) -> None:
+    """"Conversely, closed-source AI ..." opens a paragraph and turns from the whole paragraph
+    before it; that paragraph's last sentence ("Projects like Meta's Llama series ... are
+    prominent examples.") is not quoted as what it goes on from (round 14, read by hand)."""
+    answer = full_kb.ask("What does it mean for an AI model to be closed source?")
+    assert "Conversely, closed-source AI" in answer.text, answer.text
+    assert "Llama series" not in answer.text, answer.text

@@ -45,12 +45,21 @@ def adjacent(chunk_text: str, chunk_start: int, end: int, start: int) -> bool:
 
 def just_before(a: Candidate, b: Candidate, first: Chunk, second: Chunk) -> bool:
     """Whether sentence `a` (of chunk `first`) ends where `b` (of `second`) starts, but for white
-    space: in one chunk, or at the end of the chunk `second` follows."""
+    space: in one chunk, or at the end of the chunk `second` follows. Across a paragraph break,
+    only when `a` is its paragraph: the last sentence of a longer one ("Projects like Meta's Llama
+    series ... are prominent examples.") is not what "Conversely, closed-source AI ..." turns from."""
     if a.end > b.start:
         return False
     if first.start == second.start:
-        return not first.text[a.end - first.start:b.start - first.start].strip()
-    return a.end == first.end and b.start == second.start and follows(first, second)
+        gap = first.text[a.end - first.start:b.start - first.start]
+        if gap.strip():
+            return False
+    elif not (a.end == first.end and b.start == second.start and follows(first, second)):
+        return False
+    else:
+        gap = "\n"  # (the splitter cut between paragraphs)
+    opening = first.text[:a.start - first.start]
+    return "\n" not in gap or not opening.strip() or opening.rstrip(" \t").endswith("\n")
 
 
 def with_sources(parts: list[tuple[str, str]]) -> str:
