@@ -142,8 +142,7 @@ class ExtractiveAnswerer:
         for. A rule, no constant; round 13, dev (`python bench/reader_sets.py --split dev`):
         follow-ups with all facts 109 -> 110, no answer repeating the previous one, every other
         figure unchanged (single questions never pass here)."""
-        own = own_words(question)  # (a follow-up's own words, without the carried ones)
-        terms = [t for t in self.scorer.key_terms(own) if t not in grammar_terms()]
+        own, terms = self.own_terms(question)
         old = [c for c in cands if quoted_in(c, said)]
         if own == question or not terms or not old:
             return chosen
@@ -165,10 +164,15 @@ class ExtractiveAnswerer:
         answered though the scorer's confidence falls short (both answerers): what it asks about
         was quoted. A rule, no constant; round 14, dev (`python bench/reader_sets.py --split
         dev`): follow-ups with all facts +1 (that one), unanswerable follow-ups refused unchanged."""
-        own = own_words(question)
-        terms = [t for t in self.scorer.key_terms(own) if t not in grammar_terms()]
+        own, terms = self.own_terms(question)
         return bool(said) and own != question and bool(terms) and any(
             quoted_in(c, said) and self.scorer.coverage(terms, c.text) >= 1.0 for c in cands)
+
+    def own_terms(self, question: str) -> tuple[str, list[str]]:
+        """A condensed follow-up's own words (without the carried ones), and their key terms less
+        the grammar words."""
+        own = own_words(question)
+        return own, [t for t in self.scorer.key_terms(own) if t not in grammar_terms()]
 
     def continued(self, chosen: list[Candidate], cands: list[Candidate], hits: list[Hit]) -> list[Candidate]:
         """The chosen sentences, and the one that follows the best in its paragraph (what the best
@@ -212,9 +216,7 @@ class ExtractiveAnswerer:
         approach ..."); the FAQ dev halves unchanged (`python bench/run_suite.py --split dev`)."""
         best = chosen[0]
         chunk = hits[best.hit_rank].chunk
-        if in_lead(chunk, self.scorer.leads):
-            return chosen
-        if not refers_back(best.text):
+        if not refers_back(best.text) or in_lead(chunk, self.scorer.leads):
             return chosen
         whole = next((c for c in cands if c.hit_rank == best.hit_rank and c.end == best.end and c.start < best.start), None)
         if whole is None:
@@ -236,8 +238,8 @@ class ExtractiveAnswerer:
         out: list[Candidate] = []
         for cand in chosen:
             chunk = hits[cand.hit_rank].chunk
-            before = [c for c in cands if goes_on(cand.text) and hits[c.hit_rank].chunk.source == chunk.source
-                      and just_before(c, cand, hits[c.hit_rank].chunk, chunk)]
+            before = [c for c in cands if hits[c.hit_rank].chunk.source == chunk.source
+                      and just_before(c, cand, hits[c.hit_rank].chunk, chunk)] if goes_on(cand.text) else []
             lead_in = max(before, key=lambda c: c.end - c.start, default=None)
             if lead_in is not None and not self._clashes(lead_in, [*out, *chosen], hits):
                 out.append(replace(lead_in, score=cand.score))

@@ -54,12 +54,13 @@ def just_before(a: Candidate, b: Candidate, first: Chunk, second: Chunk) -> bool
         gap = first.text[a.end - first.start:b.start - first.start]
         if gap.strip():
             return False
-    elif not (a.end == first.end and b.start == second.start and follows(first, second)):
-        return False
+        across = "\n" in gap
+    elif a.end == first.end and b.start == second.start and follows(first, second):
+        across = True  # (the splitter cuts between paragraphs)
     else:
-        gap = "\n"  # (the splitter cut between paragraphs)
+        return False
     opening = first.text[:a.start - first.start]
-    return "\n" not in gap or not opening.strip() or opening.rstrip(" \t").endswith("\n")
+    return not across or not opening.strip() or opening.rstrip(" \t").endswith("\n")
 
 
 def with_sources(parts: list[tuple[str, str]]) -> str:
