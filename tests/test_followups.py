@@ -96,6 +96,11 @@ def test_a_follow_up_that_asks_again_of_something_else_carries_the_question_less
                        "Closed models often lead in performance.", pairs)
     assert "first article" in other or "lead" in other, other  # a document asked about: not the same question
     assert not asks_again("And how are they accessed?") and not asks_again("and closed APIs, are their costs predictable?")
+    # a follow-up that asks something of its own about the alternative carries no "open" either (round 15)
+    tweak = carry_over("what about closed systems, how much can you tweak those?",
+                       "What can developers customize in open source AI models?",
+                       "Open source AI allows deep customization. Developers can fine-tune models.", pairs)
+    assert "customize" in tweak and "open" not in tweak.split("?", 1)[1].lower(), tweak
 
 
 def test_the_analogy_for_closed_source_is_found_in_its_paragraph(full_kb: KnowledgeBase) -> None:

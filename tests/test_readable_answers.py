@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rag.answer.layout import table_rows
 from rag.answer.quotes import in_lead, leads, with_sources
 from rag.answer.scorer import SentenceScorer
-from rag.answer.units import answer_units, cut, joined, table_rows, unit_context
+from rag.answer.units import answer_units, cut, joined, unit_context
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.shown import readable
@@ -380,8 +381,8 @@ def test_a_lead_sentence_that_holds_what_is_asked_may_answer(full_kb: KnowledgeB
     article's introduction says what else the divide reflects."""
     for question in ("What deeper differences does the split between open and closed AI reflect?",
                      "Is the divide only technical?"):
-        answer = full_kb.ask(question)
-        assert answer.text.startswith("This distinction is not merely technical"), answer.text
+        answer = full_kb.ask(question)  # (its first quote: a label may name its document first)
+        assert readable(answer.citations[0].quote).startswith("This distinction is not merely technical"), answer.text
     opening = full_kb.ask("What are the benefits of closed-source AI?")  # the topic alone is no such question
     assert "isn't just a technical preference" not in opening.text, opening.text
 
@@ -456,3 +457,31 @@ def test_the_last_sentence_of_a_paragraph_does_not_lead_into_the_next_one(full_k
     answer = full_kb.ask("What does it mean for an AI model to be closed source?")
     assert "Conversely, closed-source AI" in answer.text, answer.text
     assert "Llama series" not in answer.text, answer.text
+
+
+def test_a_sentence_is_also_read_with_the_next_one_in_its_paragraph() -> None:
+    """Each unit is also read with the one after it in its paragraph: "The second pillar is
+    economic." says what the next sentence explains (round 15). Not across a line break, nor
+    after a heading."""
+    text = ("2. Zorblax Costs.\nThe second pillar is economic. Building zorblax boards takes a large "
+            "foundry and years of work. Sales pay for the next ones.\nA new paragraph starts here today.\n")
+    units = [text[s:e] for s, e in answer_units(text, "Zorblax Costs", pairs=True)]
+    assert ("The second pillar is economic. Building zorblax boards takes a large foundry and years of work."
+            in units), units
+    assert "The second pillar is economic." in units  # each sentence alone stays a unit too
+    assert ("Building zorblax boards takes a large foundry and years of work. Sales pay for the next ones."
+            in units), units
+    assert not any(u.startswith("Sales pay") and "paragraph" in u for u in units), units  # a line break
+    assert not any(u.startswith("2. Zorblax") for u in units), units  # a heading
+    assert [text[s:e] for s, e in answer_units(text, "Zorblax Costs")] == [  # without pairs: sentences
+        "The second pillar is economic.", "Building zorblax boards takes a large foundry and years of work.",
+        "Sales pay for the next ones.", "A new paragraph starts here today."]
+
+
+def test_a_topic_sentence_is_quoted_with_what_it_names(full_kb: KnowledgeBase) -> None:
+    """"What's the economic argument for closed-source AI?" quoted "The second pillar is
+    economic." without the sentences that make the argument (round 15, read by hand): a chosen
+    sentence is quoted with the next one when the two score higher together
+    (rag.answer.context.extended)."""
+    answer = full_kb.ask("What's the economic argument for closed-source AI?")
+    assert "The second pillar is economic. Developing cutting-edge AI" in answer.text, answer.text

@@ -69,7 +69,8 @@ def select_evidence(question: str, hits: Sequence[Hit], scorer: SentenceScorer,
     scorer's candidates that overlap no chosen one and repeat none, then widened by their
     neighbours while the budget lasts."""
     hits = list(hits)
-    candidates = scorer.candidates(question, hits)
+    # (sentences, not a sentence with the next one: the windows widen by their neighbours below)
+    candidates = [c for c in scorer.candidates(question, hits) if not c.paired]
     if not candidates:
         return []
     floor = candidates[0].score - SCORE_MARGIN

@@ -11,14 +11,12 @@ from dataclasses import replace
 
 from rag.answer import Draft, Turn, abstention
 from rag.answer.amounts import unanswered
+from rag.answer.context import continued, extended, led_in, with_referent
 from rag.answer.followup import already_said, condense, grammar_terms
-from rag.answer.quotes import Candidate, in_lead, just_before, quoted
+from rag.answer.quotes import Candidate, clashes, in_lead, overlaps, quoted, quoted_in
 from rag.answer.scorer import SentenceScorer
-from rag.answer.terms import redundant
-from rag.answer.units import goes_on, introduced_block, joined, refers_back, unit_context
+from rag.answer.units import joined, unit_context
 from rag.shape import asked, fit, own_words
-from rag.shown import readable
-from rag.text import blocks
 from rag.types import Hit
 
 # A sentence after the best one scores at least this. It was the abstention threshold (0.38, the
@@ -101,7 +99,7 @@ class ExtractiveAnswerer:
                 source = hits[cand.hit_rank].chunk.source
                 if cand in chosen or (capped and per_source[source] >= self.per_source):
                     continue
-                if self._clashes(cand, chosen, hits):
+                if clashes(cand, chosen, hits):
                     continue
                 chosen.append(cand)
                 per_source[source] += 1
@@ -130,7 +128,7 @@ class ExtractiveAnswerer:
             # previous one 3 -> 0 of 19, all facts unchanged, fact recall 0.474 -> 0.500). Round 11:
             # also when nothing new comes within FRESH_MARGIN (dev, `python bench/reader_sets.py
             # --split dev`: repeats 1 -> 0 of 114, followups.jsonl; everything else unchanged)
-            chosen += [c for c in fresh if not self._clashes(c, chosen, hits)][:1]
+            chosen += [c for c in fresh if not clashes(c, chosen, hits)][:1]
         return chosen
 
     def said_again(self, chosen: list[Candidate], cands: list[Candidate], hits: list[Hit], question: str,
@@ -154,7 +152,7 @@ class ExtractiveAnswerer:
         if "reason" in asked(own) and fit(frozenset(["reason"]), best.text, chunk.section) <= 0:
             return chosen  # ("Why is it good for the privacy-sensitive ones?": the list naming them)
         source = chunk.source
-        rest = [c for c in chosen if c != best and not _overlaps(c, best, hits[c.hit_rank].chunk.source == source)]
+        rest = [c for c in chosen if c != best and not overlaps(c, best, hits[c.hit_rank].chunk.source == source)]
         return [best, *rest][: self.max_sentences]
 
     def asked_of_said(self, question: str, cands: list[Candidate], said: str) -> bool:
@@ -174,85 +172,6 @@ class ExtractiveAnswerer:
         own = own_words(question)
         return own, [t for t in self.scorer.key_terms(own) if t not in grammar_terms()]
 
-    def continued(self, chosen: list[Candidate], cands: list[Candidate], hits: list[Hit]) -> list[Candidate]:
-        """The chosen sentences, and the one that follows the best in its paragraph (what the best
-        says goes on there: "It is akin to a gourmet restaurant..." after how users reach closed
-        models). A rule, no constant: dev (`python bench/followups.py --split dev`, with `--qa` of
-        each conversation set): conversations all facts 11 -> 13 of 19, the old follow-up set
-        12 -> 13 of 16, conversations_fresh2 4 -> 5 of 13; every single-question dev half
-        unchanged (25 of their 141 answers gain a sentence). A last sentence that ends in ":" brings
-        the indented block under it (read by hand on perl-faq, held out: "How can I remove leading
-        and trailing whitespace?" quoted "You can do that with a pair of substitutions:" without
-        them); the reader dev halves unchanged. (Joining such blocks to their sentence for scoring
-        instead cost debian-faq's dev half one right entry, 67 -> 65 %.)"""
-        best = chosen[0]
-        chunk = hits[best.hit_rank].chunk
-        tail = best
-        if not tail.text.rstrip().endswith(":"):
-            at = best.end - chunk.start
-            block_end = next((e for s, e in blocks(chunk.text) if s < at <= e), at)
-            after = [c for c in cands if c.hit_rank == best.hit_rank and at <= c.start - chunk.start < block_end
-                     and not chunk.text[at:c.start - chunk.start].strip()]
-            nxt = min(after, key=lambda c: (c.start, c.end)) if after else None
-            if nxt is None or self._clashes(nxt, chosen, hits) or in_lead(chunk, self.scorer.leads):
-                return chosen  # (a lead goes on with more introduction: as `select`'s passage bonus)
-            chosen, tail = [*chosen, nxt], nxt
-        # a sentence ending in ":" goes on with the indented block it introduces ("You can do that
-        # with a pair of substitutions:" and the code under it), which is no sentence to score
-        block = introduced_block(chunk.text, tail.end - chunk.start) if tail.text.rstrip().endswith(":") else None
-        if block:
-            s, e = block
-            chosen = [*chosen, replace(tail, start=chunk.start + s, end=chunk.start + e, text=chunk.text[s:e])]
-        return chosen
-
-    def with_referent(self, chosen: list[Candidate], cands: list[Candidate], hits: list[Hit]) -> list[Candidate]:
-        """The chosen sentences, the first of them with the sentence before it when it starts by
-        referring back to it ("These systems can be studied..." says what systems only after
-        "Open source AI refers to models whose code ... are publicly available."): the unit that
-        joins the two (rag.answer.units), unless that sentence opens its document (the lead
-        an answer should not quote). A rule, no constant; round 9, read by hand. Dev (`python
-        bench/reader_sets.py --split dev`): every figure unchanged, 3 answers start with the
-        sentence referred to ("When code and model weights are open, ... This "many eyes"
-        approach ..."); the FAQ dev halves unchanged (`python bench/run_suite.py --split dev`)."""
-        best = chosen[0]
-        chunk = hits[best.hit_rank].chunk
-        if not refers_back(best.text) or in_lead(chunk, self.scorer.leads):
-            return chosen
-        whole = next((c for c in cands if c.hit_rank == best.hit_rank and c.end == best.end and c.start < best.start), None)
-        if whole is None:
-            return chosen
-        whole = replace(whole, score=best.score)
-        return [whole, *(c for c in chosen[1:] if not _overlaps(c, whole, hits[c.hit_rank].chunk.source == chunk.source))]
-
-    def led_in(self, chosen: list[Candidate], cands: list[Candidate], hits: list[Hit]) -> list[Candidate]:
-        """The chosen sentences, each that goes on from the sentence before it ("Moreover, your
-        license ... is reinstated permanently if ...", "Conversely, closed-source API costs can
-        scale ...") with that sentence before it, even across a paragraph break, when it is not
-        chosen: an answer quotes the case or the contrast it adds to, not half an argument (read
-        by hand: "can I get my GPL license back?" quoted the "Moreover" case without the one
-        before it, which has the 60 days). A rule, no constant; round 14, dev (`python
-        bench/reader_sets.py --split dev`, with the quotes' reading order of rag.answer.quotes):
-        facts 208.8 -> 209.5 (the GPL question "can I get my license back, and how?" 1 -> 3 of 3),
-        every other figure unchanged; 9 answers change, 7 now quote the paragraph before a
-        "Moreover" or "Conversely" first."""
-        out: list[Candidate] = []
-        for cand in chosen:
-            chunk = hits[cand.hit_rank].chunk
-            before = [c for c in cands if hits[c.hit_rank].chunk.source == chunk.source
-                      and just_before(c, cand, hits[c.hit_rank].chunk, chunk)] if goes_on(cand.text) else []
-            lead_in = max(before, key=lambda c: c.end - c.start, default=None)
-            if lead_in is not None and not self._clashes(lead_in, [*out, *chosen], hits):
-                out.append(replace(lead_in, score=cand.score))
-            out.append(cand)
-        return out
-
-    @staticmethod
-    def _clashes(cand: Candidate, chosen: list[Candidate], hits: list[Hit]) -> bool:
-        """Whether `cand` overlaps or repeats a chosen sentence."""
-        source = hits[cand.hit_rank].chunk.source
-        return any(_overlaps(cand, c, source == hits[c.hit_rank].chunk.source) or redundant(cand.text, c.text)
-                   for c in chosen)
-
     def stream(self, question: str, hits: list[Hit], history: Sequence[Turn] = ()) -> Iterator[str | Draft]:
         hits = joined(hits)
         cands = self.scorer.candidates(question, hits)
@@ -264,9 +183,13 @@ class ExtractiveAnswerer:
         if self.scorer.confidence(cands, hits) < self.scorer.threshold and not self.asked_of_said(question, cands, said):
             yield abstention()
             return
+        # (the sentences are chosen alone; a sentence with the next one may then stand for one)
+        pairs = [c for c in cands if c.paired]
+        cands = [c for c in cands if not c.paired]
         chosen = self.said_again(self.choose(cands, hits, said), cands, hits, question, said)
-        chosen = self.continued(chosen, cands, hits)
-        chosen = self.led_in(self.with_referent(chosen, cands, hits), cands, hits)
+        chosen = extended(chosen, pairs, hits)
+        chosen = continued(chosen, cands, hits, self.scorer.leads)
+        chosen = led_in(with_referent(chosen, cands, hits, self.scorer.leads), cands, hits)
         # (a table row read with its header, which says what its numbers count: "Number of training
         # tuples" over "| **Total** | | **1,170,060,424** |")
         read = [unit_context(hits[c.hit_rank].chunk.text, c.start - hits[c.hit_rank].chunk.start,
@@ -290,13 +213,3 @@ class ExtractiveAnswerer:
 # Read off by hand (205215b): no script reports the trail. Re-measure the effect with `python
 # bench/followups.py --qa tests/data/followups.jsonl` and `python bench/followups.py --split dev`.
 FRESH_MARGIN = 0.3
-
-
-def quoted_in(cand: Candidate, said: str) -> bool:
-    """Whether the previous answer, `said`, quoted the candidate sentence (as an answer shows it)."""
-    return bool(said) and readable(cand.text) in said
-
-
-def _overlaps(a: Candidate, b: Candidate, same_source: bool) -> bool:
-    """Spans of one source that share characters (offsets of two sources never clash)."""
-    return same_source and a.start < b.end and b.start < a.end

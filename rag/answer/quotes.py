@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answer.terms import redundant
 from rag.shown import readable
 from rag.types import Chunk, Citation, Hit
 
@@ -22,6 +23,7 @@ class Candidate:
     cosine: float
     coverage: float
     relevance: float  # the sentence's own match with the question (abstention reads it)
+    paired: bool = False  # a unit with the next one in its paragraph (rag.answer.units.pairs_of)
 
 
 # the most white space the splitter leaves out between two chunks (a blank line and an indent)
@@ -93,7 +95,7 @@ def quoted(chosen: list[Candidate], hits: Sequence[Hit]) -> tuple[str, tuple[Cit
         passage.setdefault(cand.hit_rank, len(passage))
     # (a passage whose quote ends it is read right before the passage it runs on into, when that
     # one's quote starts it: the text reads on, as the paragraph that a "Moreover, ..." sentence
-    # goes on from, ExtractiveAnswerer.led_in; and "But this requirement does not apply if ..."
+    # goes on from, rag.answer.context.led_in; and "But this requirement does not apply if ..."
     # before the sentence after it, 2 dev answers about the GPL's Installation Information)
     order = {rank: float(i) for rank, i in passage.items()}
     ends = {(hits[c.hit_rank].chunk.source, c.end) for c in chosen if c.end == hits[c.hit_rank].chunk.end}
@@ -152,3 +154,20 @@ def leads(chunks: Sequence[Chunk]) -> dict[str, frozenset[str]]:
 
 def in_lead(chunk: Chunk, leads: dict[str, frozenset[str]]) -> bool:
     return chunk.source in leads and (chunk.start == 0 or chunk.section in leads[chunk.source])
+
+
+def clashes(cand: Candidate, chosen: list[Candidate], hits: Sequence[Hit]) -> bool:
+    """Whether `cand` overlaps or repeats a chosen sentence."""
+    source = hits[cand.hit_rank].chunk.source
+    return any(overlaps(cand, c, source == hits[c.hit_rank].chunk.source) or redundant(cand.text, c.text)
+               for c in chosen)
+
+
+def overlaps(a: Candidate, b: Candidate, same_source: bool) -> bool:
+    """Spans of one source that share characters (offsets of two sources never clash)."""
+    return same_source and a.start < b.end and b.start < a.end
+
+
+def quoted_in(cand: Candidate, said: str) -> bool:
+    """Whether the previous answer, `said`, quoted the candidate sentence (as an answer shows it)."""
+    return bool(said) and readable(cand.text) in said

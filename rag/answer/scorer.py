@@ -15,6 +15,7 @@ import numpy as np
 
 from rag.answer.amounts import unheld_figure
 from rag.answer.followup import Vocabulary, vocabulary
+from rag.answer.layout import front_matter
 from rag.answer.memo import Memo, VectorCache
 from rag.answer.parts import back_matter
 from rag.answer.quotes import Candidate, in_lead, leads
@@ -33,7 +34,7 @@ from rag.answer.terms import (
     unit_title,
     without_terms,
 )
-from rag.answer.units import answer_units, front_matter, paragraph_opening, passage_units, scored_context
+from rag.answer.units import answer_units, pairs_of, paragraph_opening, passage_units, scored_context
 from rag.answer.weights import (
     FOCUS_WEIGHT,
     GENERIC_SHARE,
@@ -172,7 +173,7 @@ class SentenceScorer:
         spans: list[tuple[int, int, int, str]] = []
         for rank, hit in enumerate(hits):
             c = hit.chunk
-            spans += [(rank, c.start + s, c.start + e, c.text[s:e]) for s, e in answer_units(c.text, c.section)
+            spans += [(rank, c.start + s, c.start + e, c.text[s:e]) for s, e in answer_units(c.text, c.section, pairs=True)
                       if not is_pointer(c.text[s:e])]
         if not spans or unheld_figure(question, [h.chunk.text for h in hits] + [h.chunk.source for h in hits]):
             return []  # (a figure the question states that no passage holds: none answers)
@@ -270,7 +271,8 @@ class SentenceScorer:
             score += self.shape_weight * shaped
             if shaped <= 0 and "definition" not in kinds and defines(text, chunk.section):
                 score -= self.definition_penalty  # says what the topic is, asked something else
-            out.append(Candidate(rank, start, end, text, score, float(cos), cov, relevance))
+            span = (start - chunk.start, end - chunk.start)
+            out.append(Candidate(rank, start, end, text, score, float(cos), cov, relevance, span in pairs_of(chunk.text)))
         out.sort(key=lambda c: -c.score)
         return out
 
@@ -279,7 +281,7 @@ class SentenceScorer:
         # (a front-matter field is scored with its document's name, which these passages lack)
         units = []
         for sec, t in passages:
-            for s, e in passage_units(t):
+            for s, e in passage_units(t) + list(pairs_of(t)):
                 units.append(scored_context(t, s, e, sec))
                 # and a unit that refers back, read with its paragraph up to it (as `_score` reads it)
                 if (o := paragraph_opening(t, s, e)) is not None:
