@@ -12,7 +12,8 @@ from rag.text import blocks
 from rag.types import Hit
 
 
-def continued(chosen: list[Candidate], cands: list[Candidate], hits: list[Hit], leads: dict[str, frozenset[str]]) -> list[Candidate]:
+def continued(chosen: list[Candidate], cands: list[Candidate], hits: list[Hit],
+              leads: dict[str, frozenset[str]]) -> list[Candidate]:
     """The chosen sentences, and the one that follows the best in its paragraph (what the best
     says goes on there: "It is akin to a gourmet restaurant..." after how users reach closed
     models). A rule, no constant: dev (`python bench/followups.py --split dev`, with `--qa` of
@@ -43,7 +44,9 @@ def continued(chosen: list[Candidate], cands: list[Candidate], hits: list[Hit], 
         chosen = [*chosen, replace(tail, start=chunk.start + s, end=chunk.start + e, text=chunk.text[s:e])]
     return chosen
 
-def with_referent(chosen: list[Candidate], cands: list[Candidate], hits: list[Hit], leads: dict[str, frozenset[str]]) -> list[Candidate]:
+
+def with_referent(chosen: list[Candidate], cands: list[Candidate], hits: list[Hit],
+                  leads: dict[str, frozenset[str]]) -> list[Candidate]:
     """The chosen sentences, the first of them with the sentence before it when it starts by
     referring back to it ("These systems can be studied..." says what systems only after
     "Open source AI refers to models whose code ... are publicly available."): the unit that
@@ -61,6 +64,7 @@ def with_referent(chosen: list[Candidate], cands: list[Candidate], hits: list[Hi
         return chosen
     whole = replace(whole, score=best.score)
     return [whole, *(c for c in chosen[1:] if not overlaps(c, whole, hits[c.hit_rank].chunk.source == chunk.source))]
+
 
 def led_in(chosen: list[Candidate], cands: list[Candidate], hits: list[Hit]) -> list[Candidate]:
     """The chosen sentences, each that goes on from the sentence before it ("Moreover, your
@@ -83,6 +87,7 @@ def led_in(chosen: list[Candidate], cands: list[Candidate], hits: list[Hit]) -> 
             out.append(replace(lead_in, score=cand.score))
         out.append(cand)
     return out
+
 
 def extended(chosen: list[Candidate], pairs: list[Candidate], hits: list[Hit]) -> list[Candidate]:
     """The chosen sentences, each as the sentence with the next one in its paragraph when that

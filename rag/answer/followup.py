@@ -126,16 +126,7 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
     if {"negative", "positive"} & asked(question):  # "and its downsides?" replaces "advantages"
         prev_terms = [t for t in prev_terms if not _POLAR.search(t)]
     own_terms = set(terms) - grammar
-    # the previous question's terms the follow-up names an alternative to: "open" when it asks about
-    # "closed systems" (what the follow-up names that the previous question did not: "closed" in
-    # "is that true for closed models too?" after "Can open models be fine-tuned?", not "models")
-    new = own_terms - set(tokenize(previous))
-    instead = {t for t in prev_terms if any(words.alternative(t, o) for o in new)}
-    if again:
-        # the previous question asked again of something else: all it asked, less what the
-        # follow-up names instead ("open" for "closed ones", the Apache licence for "the GPL").
-        prev_terms = [t for t in prev_terms if t not in instead]
-    elif own_terms:
+    if own_terms and not again:
         # (and the document the previous question named: "who grants it?" after "What does the
         # Apache license say about patents?", whose answer never says "Apache"; not when that
         # answer named a thing, "license: apache-2.0", which the follow-up is about instead). Round
@@ -145,19 +136,26 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
         # (by the Snowball stem too: the answer's "customization" talks about the question's "customize")
         rooted = set(bm25_tokens(previous_answer))
         prev_terms = [t for t in prev_terms if t in answered or set(bm25_tokens(t)) & rooted] or prev_terms
-        # (and less what it names an alternative to: "what about closed systems, how much can you
-        # tweak those?" after what open models let developers customize. Round 15, dev (`python
-        # bench/reader_sets.py --split dev`): follow-ups with all facts +1 -1; kept for the answers
-        # read, 5 of 10 changed ones better ("couldn't an open project do the same?" after the
-        # economic case for closed AI: "This centralized funding can drive breakthroughs that might
-        # be infeasible in a purely open, decentralized model."), 1 worse. Round 10 had found that
-        # dropping them from every follow-up lost 2: the documents set many words side by side,
-        # "models or", that name no alternative.)
-        prev_terms = [t for t in prev_terms if t not in instead]
-    # else a follow-up of no words of its own ("Why?", "Why not?") asks about the whole previous
-    # question, its aspect too ("why are those the risks?"). Dev (`python bench/followups.py --qa
-    # tests/data/conversations_short.jsonl --split dev`): all facts 6 -> 8 of 11, fact recall 0.59
-    # -> 0.73; conversations.jsonl and followups.jsonl dev halves unchanged.
+    # (a follow-up that asks the previous question again of something else carries all it asked;
+    # one of no words of its own, "Why?", "Why not?", asks about the whole previous question, its
+    # aspect too, "why are those the risks?". Dev, `python bench/followups.py --qa
+    # tests/data/conversations_short.jsonl --split dev`: all facts 6 -> 8 of 11, fact recall 0.59
+    # -> 0.73; conversations.jsonl and followups.jsonl dev halves unchanged.)
+    # Less the previous question's terms the follow-up names an alternative to: "open" for "closed
+    # ones", the Apache licence for "the GPL" (what the follow-up names that the previous question
+    # did not: "closed" in "is that true for closed models too?" after "Can open models be
+    # fine-tuned?", not "models"). Until round 15 only in a follow-up that asks again; round 15,
+    # also in one that asks something of its own ("what about closed systems, how much can you
+    # tweak those?" after what open models let developers customize). Dev (`python
+    # bench/reader_sets.py --split dev`): follow-ups with all facts +1 -1; kept for the answers
+    # read, 5 of 10 changed ones better ("couldn't an open project do the same?" after the economic
+    # case for closed AI: "This centralized funding can drive breakthroughs that might be
+    # infeasible in a purely open, decentralized model."), 1 worse. Round 10 had found that
+    # dropping them from every follow-up lost 2: the documents set many words side by side,
+    # "models or", that name no alternative.
+    new = own_terms - set(tokenize(previous))
+    instead = {t for t in prev_terms if any(words.alternative(t, o) for o in new)}
+    prev_terms = [t for t in prev_terms if t not in instead]
     if not prev_terms:
         return question
     # the follow-up's own words are named once more, so the earlier topic is context and does not

@@ -107,16 +107,9 @@ def _sentence_units(text: str) -> list[tuple[int, int]]:
 @lru_cache(maxsize=8192)
 def pairs_of(text: str) -> tuple[tuple[int, int], ...]:
     """The passage's units (`passage_units`) each with the unit after it in its paragraph, when
-    that is no unit already (`paired`). Cached per passage text, as its sentences are."""
-    units = passage_units(text)
-    starts = [s for s, _e in sentence_spans(text)]
-    return tuple(sorted(set(paired(text, units, starts)) - set(units)))
-
-
-def paired(text: str, units: list[tuple[int, int]], starts: list[int]) -> list[tuple[int, int]]:
-    """Each unit with the unit after it in its paragraph: what a sentence says often goes on in
-    the next ("The second pillar is economic." names what "Developing cutting-edge AI requires
-    immense computational resources ..." explains). Not after a heading, a question (a FAQ's
+    that is no unit already (cached per passage text, as its sentences are): what a sentence
+    says often goes on in the next ("The second pillar is economic." names what "Developing
+    cutting-edge AI requires immense computational resources ..." explains). Not after a heading, a question (a FAQ's
     answer is no answer to it) or a sentence that ends in ":" (its list is already its unit).
     The scorer judges a pair as one text; the extractive answerer chooses sentences alone and
     then quotes a chosen one with the next when the pair scores higher
@@ -128,16 +121,18 @@ def paired(text: str, units: list[tuple[int, int]], starts: list[int]) -> list[t
     halves, debian-faq 67 -> 65 %, held-out perl-faq 79 -> 77 %, python-faq 87 -> 86 %: a pair
     holds more of a question's words than one sentence of the entry that answers); only after
     a sentence of at most 6, 10 or 16 words (330.8, 334.3, 334.3, ranked with the sentences)."""
+    units = passage_units(text)
+    starts = [s for s, _e in sentence_spans(text)]
     shortest = {s: e for s, e in sorted(units, key=lambda u: -u[1])}  # (the unit of one sentence)
-    out = []
+    out: set[tuple[int, int]] = set()
     for start, end in units:
         at = bisect.bisect_left(starts, end)
         nxt = starts[at] if at < len(starts) else None
         unit = text[start:end]
         if (nxt in shortest and "\n" not in text[end:nxt] and not unit.rstrip().endswith(":") and not asks(unit)
                 and not numbered_title(unit) and not is_plain_heading(unit)):
-            out.append((start, shortest[nxt]))
-    return out
+            out.add((start, shortest[nxt]))
+    return tuple(sorted(out - set(units)))
 
 
 # a pronoun or determiner that points back (English grammar), within a unit's first words
