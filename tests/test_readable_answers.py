@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rag.answer.layout import table_rows
+from rag.answer.layout import table_headers, table_rows
 from rag.answer.quotes import in_lead, leads, with_sources
 from rag.answer.scorer import SentenceScorer
 from rag.answer.units import answer_units, cut, joined, unit_context
@@ -190,6 +190,29 @@ def test_bar_delimited_lines_without_a_header_rule_are_no_table() -> None:
     ascii_art = "Packages:\n|    |Debian  |\n|  stable  |  12 |\n"
     assert table_rows(ascii_art) == []
     assert table_rows(CARD) and len(table_rows(CARD)) == 2
+
+
+def test_the_rows_of_a_table_the_splitter_cut_are_units_read_with_the_header_of_its_start() -> None:
+    """A long table is split over passages: the rows of a passage that opens inside it have no
+    header and no |---| rule there, yet each is a unit, read with the header an earlier passage
+    of the document holds ("Total" alone says nothing of what it counts)."""
+    rest = "| [TriviaQA](https://example.org/t) | - | 73,346 |\n| **Total** | | **1,170,060,424** |"
+    units = [rest[s:e] for s, e in answer_units(rest, "Training data")]
+    assert units == ["| [TriviaQA](https://example.org/t) | - | 73,346 |", "| **Total** | | **1,170,060,424** |"]
+    first = Chunk("card.md", "Training data", CARD, 0, len(CARD))
+    second = Chunk("card.md", "Training data", rest, len(CARD) + 1, len(CARD) + 1 + len(rest))
+    header = table_headers([second, first])[("card.md", second.start)]
+    assert header == "| Dataset | Paper | Number of training tuples |"
+    total = rest.index("| **Total**")
+    context = unit_context(rest, total, len(rest), "Training data", header=header)
+    assert context == "Training data (Dataset | Paper | Number of training tuples): Total | | 1,170,060,424"
+    assert table_rows("Said:\n| a | b |\n| c | d |\n") == []  # rows that do not open the passage: no table
+    assert table_rows("| a | b |\n| c | d | e |\n") == []  # nor lines of different cell counts
+
+
+def test_a_question_for_a_total_quotes_the_total_row(full_kb: KnowledgeBase) -> None:
+    answer = full_kb.ask("What's the total number of training tuples listed in the model card's table?")
+    assert "1,170,060,424" in answer.text, answer.text
 
 
 def test_the_lead_of_a_document_with_sections_is_known() -> None:

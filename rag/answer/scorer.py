@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.answer.amounts import unheld_figure
 from rag.answer.followup import Vocabulary, vocabulary
-from rag.answer.layout import front_matter
+from rag.answer.layout import front_matter, table_headers
 from rag.answer.memo import Memo, VectorCache
 from rag.answer.parts import back_matter
 from rag.answer.quotes import Candidate, in_lead, leads
@@ -119,6 +119,7 @@ class SentenceScorer:
         self._idf_version: str | None = None
         self.leads: dict[str, frozenset[str]] = {}  # the lead sections of each document that has one
         self.back: dict[str, int] = {}  # where each document's back matter starts
+        self.headers: dict[tuple[str, int], str] = {}  # the header of each continued table (table_headers)
         self.documents: list[str] = []  # the indexed documents, as they are listed (by path)
         self._vocabulary: Vocabulary | None = None  # (follow_up_words)
         self.back_penalty = back_penalty
@@ -133,6 +134,7 @@ class SentenceScorer:
             self.idf = idf_table([c.text for c in self.lexical.chunks])
             self.leads = leads(self.lexical.chunks)
             self.back = back_matter(self.lexical.chunks)
+            self.headers = table_headers(self.lexical.chunks)
             self.documents = sorted({c.source for c in self.lexical.chunks})
             self._vocabulary = None
             self.unseen_idf = max(self.idf.values(), default=1.0) + 1.0
@@ -183,7 +185,8 @@ class SentenceScorer:
         qvec = np.asarray(self.embedder.embed_query(question))
         # a unit is scored with its section title, which says what a bare list is about
         contexts = [scored_context(hits[rank].chunk.text, s - hits[rank].chunk.start, e - hits[rank].chunk.start,
-                                   hits[rank].chunk.section, PurePath(hits[rank].chunk.source).stem)
+                                   hits[rank].chunk.section, PurePath(hits[rank].chunk.source).stem,
+                                   self.headers.get((hits[rank].chunk.source, hits[rank].chunk.start), ""))
                     for rank, s, e, _text in spans]
         vectors = self.sentence_vectors(contexts)
         cosines = vectors @ qvec

