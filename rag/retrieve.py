@@ -46,8 +46,15 @@ def rrf_fuse(
 # (articles qa.jsonl, related dev, the four FAQ dev halves, docs/eval.md): 0 -> 1 -> 2 -> 3 gave
 # articles' facts 74.6 -> 78.9 -> 78.9 -> 78.9 %, emacs-common's right entry 87.1 % until 3
 # (88.7 %), every other domain unchanged; 2 is the smallest pool past the articles' gain with a
-# margin. Re-measure: `B=N python bench/tune_answer.py --split dev`.
-ANSWER_LEXICAL_EXTRA = 2
+# margin. Round 16, 2 -> 3 on the reader sets' dev halves (`python bench/reader_sets.py --split
+# dev`, which the earlier sweep did not have): 372.8 -> 374.3 (facts 236.8 -> 238.3; 4 was 373.3),
+# a passage BM25 ranks third that the fusion left out is read ("are closed models safer? what does
+# the defining divide piece say" found "Closed models, while potentially safer in controlled
+# environments, lack this level of scrutiny."); FAQ dev halves (`python bench/run_suite.py --split
+# dev`) unchanged but emacs-common's right entry 90 -> 92 %, held-out FAQ dev halves (the same with
+# `--domains python-faq perl-faq zsh-faq --no-warm`) unchanged, 86/79/81 %.
+# Re-measure: `B=N python bench/tune_answer.py --split dev`.
+ANSWER_LEXICAL_EXTRA = 3
 # ... and the first passages of up to this many sections whose titles the question names
 # (rag.lexical.SectionTitles): "Does Apache-licensed software come with any warranty?" reached
 # neither the Apache licence's "Disclaimer of Warranty" by meaning nor by BM25. Chosen on the dev
