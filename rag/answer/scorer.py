@@ -281,11 +281,15 @@ class SentenceScorer:
 
     def warm(self, passages: Sequence[tuple[str, str]]) -> None:
         """Embed the sentences of these (section, text) passages ahead of the first questions."""
-        # (a front-matter field is scored with its document's name, which these passages lack)
+        # (a front-matter field is scored with its document's name, which these passages lack; a
+        # row of a table the splitter cut, with the table's header, which the indexed chunks give)
+        self.refresh_idf()
+        continued = {c.text: self.headers[(c.source, c.start)] for c in self.lexical.chunks
+                     if (c.source, c.start) in self.headers}
         units = []
         for sec, t in passages:
             for s, e in passage_units(t) + list(pairs_of(t)):
-                units.append(scored_context(t, s, e, sec))
+                units.append(scored_context(t, s, e, sec, header=continued.get(t, "")))
                 # and a unit that refers back, read with its paragraph up to it (as `_score` reads it)
                 if (o := paragraph_opening(t, s, e)) is not None:
                     units.append(scored_context(t, o, e, sec))
