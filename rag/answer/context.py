@@ -95,7 +95,7 @@ def extended(chosen: list[Candidate], pairs: list[Candidate], hits: list[Hit]) -
     second pillar is economic." names the argument that "Developing cutting-edge AI requires
     immense computational resources ..." makes. The sentences are chosen alone (`choose`): a
     pair, holding more words, would outrank a single sentence of another document that
-    answers. A rule, no constant; round 15, see rag.answer.units.paired."""
+    answers. A rule, no constant; round 15, see rag.answer.units.pairs_of."""
     out = list(chosen)
     for i, cand in enumerate(chosen):
         if refers_back(cand.text):

@@ -109,8 +109,9 @@ def pairs_of(text: str) -> tuple[tuple[int, int], ...]:
     """The passage's units (`passage_units`) each with the unit after it in its paragraph, when
     that is no unit already (cached per passage text, as its sentences are): what a sentence
     says often goes on in the next ("The second pillar is economic." names what "Developing
-    cutting-edge AI requires immense computational resources ..." explains). Not after a heading, a question (a FAQ's
-    answer is no answer to it) or a sentence that ends in ":" (its list is already its unit).
+    cutting-edge AI requires immense computational resources ..." explains). Not after a
+    heading, a question (a FAQ's answer is no answer to it) or a sentence that ends in ":" (its
+    list is already its unit).
     The scorer judges a pair as one text; the extractive answerer chooses sentences alone and
     then quotes a chosen one with the next when the pair scores higher
     (rag.answer.context.extended). A rule, no constant. Round 15, dev (`python
@@ -223,8 +224,13 @@ def unit_context(passage: str, start: int, end: int, section: str, document: str
     "license: apache-2.0" is far from any question about the model)."""
     if document and (start, end) in front_matter(passage):
         section = document
-    at = next((h for s, _e, h in table_rows(passage) if s == start), None)
-    line = passage[at:].split("\n", 1)[0] if at is not None and at >= 0 else header if at is not None else ""
+    at = next((h for s, _e, h in table_rows(passage) if s == start), None)  # (-1: a continued table)
+    if at is None:
+        line = ""
+    elif at >= 0:
+        line = passage[at:].split("\n", 1)[0]
+    else:
+        line = header
     if line:
         section = f"{section} ({readable(line)})" if section else readable(line)
     return in_section(section, passage[start:end])
