@@ -214,7 +214,8 @@ def test_conversation_sets_are_sound() -> None:
     for name in ("conversations.jsonl", "conversations_short.jsonl", "conversations_fresh.jsonl",
                  "conversations_fresh2.jsonl", "conversations_fresh3.jsonl", "conversations_fresh4.jsonl",
                  "conversations_fresh5.jsonl", "conversations_fresh6.jsonl", "conversations_fresh7.jsonl",
-                 "conversations_fresh8.jsonl", "conversations_fresh9.jsonl"):
+                 "conversations_fresh8.jsonl", "conversations_fresh9.jsonl",
+                 "conversations_fresh10.jsonl"):
         convs = read(DATA / name)
         assert {c.split for c in convs} == {"dev", "test"} and len(convs) >= 20
         assert any(not c.answerable for c in convs)
