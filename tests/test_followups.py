@@ -225,6 +225,16 @@ def test_conversation_sets_are_sound() -> None:
                 assert any(p.lower() in t for p in fact for t in texts), (name, conv.follow_up, fact)
 
 
+def test_a_pronoun_before_a_comma_refers_back() -> None:
+    """"if I redistribute a modified version under it, do I need to flag what I changed?" (seven
+    terms of its own) points back with "it,": the licence the previous answer named is carried.
+    Its words were split on spaces, so "it," was no pronoun and the follow-up stood alone and
+    was answered from the GPL (conversations_fresh10.jsonl, round 17)."""
+    standalone = carry_over("if I redistribute a modified version under it, do I need to flag what I changed?",
+                            "What licence is the MiniLM model card published under?", "license: apache-2.0 [1]")
+    assert "apache" in standalone.lower(), standalone
+
+
 def test_on_the_other_side_asks_the_previous_question_of_it() -> None:
     """"and on the closed side?" after a question about open-source AI's examples asks for closed
     AI's examples: "side" points, it is not what is asked (with it, the condensed question fell

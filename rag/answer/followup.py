@@ -104,7 +104,7 @@ def carry_over(question: str, previous: str, previous_answer: str = "", words: V
     the terms it talks about are carried: they are the topic ("open", "AI"), while words only
     the question had are what it asked about ("difference") and would pull the follow-up back
     to the same answer. A follow-up of no words of its own ("Why?") carries them all."""
-    said = question.lower().replace("?", " ").split()
+    said = _WORD.findall(question.lower())  # ("under it, do I ...": "it", not "it,")
     terms = tokenize(question)
     grammar = grammar_terms()
     # ("is that true in the other article too?" asks about a document, rag.answer.terms)
