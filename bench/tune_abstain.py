@@ -44,7 +44,7 @@ def confidences(kb: Any, items: list[Any]) -> list[dict[str, Any]]:
             rows.append({"answerable": item.answerable, "conf": -1.0, "right": False})
             continue
         chosen = answerer.select(cands, hits)
-        conf = answerer.scorer.confidence(cands, hits)
+        conf = answerer.scorer.confidence(item.question, cands, hits)
         sources = {hits[c.hit_rank].chunk.source for c in chosen}
         if item.entry:
             right = item.entry in sources

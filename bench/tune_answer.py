@@ -57,7 +57,7 @@ def score(answerer: Any, rows: list[tuple[Any, list[Any], list[Any]]],
             right.append(0.0)
             continue
         chosen = answerer.select(ranked, hits)
-        if answerer.scorer.confidence(ranked, hits) < answerer.scorer.threshold:
+        if answerer.scorer.confidence(item.question, ranked, hits) < answerer.scorer.threshold:
             right.append(0.0)
         elif item.entry:
             sources = [hits[c.hit_rank].chunk.source for c in chosen]

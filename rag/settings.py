@@ -62,7 +62,17 @@ AUTO = "auto"
 # 0.34 (with the rest of round 8): off-topic refused 100 % in all four, no false abstention, right
 # entry debian 67, git 100, sqlite 92, emacs 87 %, as at 0.38. Re-measure: `python bench/run_suite.py --split dev` with `--qa` of
 # each tests/data/qa*.jsonl, `python bench/followups.py --split dev` with `--qa` of each conversation set.
-ABSTAIN_THRESHOLD = 0.34
+# Round 17: 0.34 -> 0.32, with the confidence of a question that names a thing no indexed text
+# holds lowered (rag.answer.amounts.NAME_PENALTY: "MTEB", "STS"), which is how the on-topic
+# unanswerable questions answered under 0.34 were asked. On every reader set's dev half (`python
+# bench/reader_sets.py --split dev`, with `RAG_ABSTAIN_THRESHOLD` set): 0.34 / 0.33 / 0.32 / 0.31 /
+# 0.30 give 411.3 / 414.3 / 416.3 / 416.3 / 416.3 (facts + follow-ups with all facts), false
+# abstentions 8 / 6 / 4 / 4 / 4 of 310 answerable questions, unanswerable refused 54 / 54 / 54 / 53 / 51
+# of 64 (without the rule, 0.32 refuses 50). FAQ dev halves (`python bench/run_suite.py --split
+# dev`) and the held-out FAQs' dev halves (`--domains python-faq perl-faq zsh-faq --no-warm`)
+# unchanged at 0.32: off-topic refused 100 %, the same right entries and false abstentions (the
+# rule refusing outright cost perl-faq two: "REXX" and "LHS" are in no entry's text).
+ABSTAIN_THRESHOLD = 0.32
 
 # Weighted reciprocal-rank fusion of the dense and BM25 lists (rag.retrieve.rrf_fuse): dense weight
 # and RRF constant, the defaults of Settings and of HybridRetriever alike. Chosen on the suite's dev

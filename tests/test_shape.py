@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.answer.amounts import counted, unanswered, unanswered_amount, unanswered_name, unheld_figure
+from rag.answer.amounts import (
+    counted,
+    initialisms,
+    unanswered,
+    unanswered_amount,
+    unanswered_name,
+    unheld_figure,
+    unknown_name,
+)
 from rag.answer.terms import document_reference
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
+from rag.lexical import tokenize
 from rag.shape import asked, expanded, fit, is_pointer
 
 
@@ -349,3 +358,27 @@ def test_what_is_it_best_suited_for_asks_where_it_fits(full_kb: KnowledgeBase) -
     assert fit(frozenset(["suitability"]), "Zorblaxes are made of wood.") == 0.0
     answer = full_kb.ask("What is open source AI a good fit for?")
     assert "Research and experimentation" in answer.text, answer.text
+
+
+def test_a_name_no_indexed_text_holds_is_unknown() -> None:
+    """A name with two capitals that the indexed text holds neither as a word nor as initials is
+    unknown; a version, plural or possessive does not make it one ("GPLv3", "GPUs", "Meta's"), nor
+    do initials of capitalized words ("AGPL")."""
+    text = "the GNU Affero General Public License; the GPL; GPUs and OpenAI's GPT; Meta"
+    terms = set(tokenize(text))
+    initials = initialisms([text])
+    assert "AGPL" in initials and "GPL" in initials
+    for known in ("Can GPLv3 code be combined with AGPLv3 code?", "How many GPUs does OpenAI use?",
+                  "What about GPT-4?", "What is Meta's model?"):
+        assert unknown_name(known, terms, initials) == "", known
+    assert unknown_name("What score does it get on the MTEB benchmark?", terms, initials) == "MTEB"
+    # (only the follow-up's own words: a carried name is the previous question's)
+    assert unknown_name("and its STS score? score (OpenAI)", terms, initials) == "STS"
+
+
+def test_a_question_about_a_name_the_documents_never_mention_is_refused(full_kb: KnowledgeBase) -> None:
+    """"What score does all-MiniLM-L6-v2 get on the MTEB benchmark?" was answered with the model
+    card's training sentences at the threshold of round 17 (rag.settings.ABSTAIN_THRESHOLD): no
+    indexed text names MTEB. The same question about what the card does hold is answered."""
+    assert full_kb.ask("What score does all-MiniLM-L6-v2 get on the MTEB benchmark?").abstained
+    assert not full_kb.ask("How many dimensions does all-MiniLM-L6-v2 map sentences to?").abstained

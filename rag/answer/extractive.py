@@ -198,7 +198,7 @@ class ExtractiveAnswerer:
             return
         # whether the knowledge base covers the question is judged on all its sentences
         said = already_said(history)
-        if self.scorer.confidence(cands, hits) < self.scorer.threshold and not self.asked_of_said(question, cands, said):
+        if self.scorer.confidence(question, cands, hits) < self.scorer.threshold and not self.asked_of_said(question, cands, said):
             yield abstention()
             return
         # (the sentences are chosen alone; a sentence with the next one may then stand for one)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from rag.answer.amounts import unheld_figure
+from rag.answer.amounts import NAME_PENALTY, initialisms, unheld_figure, unknown_name
 from rag.answer.followup import Vocabulary, vocabulary
 from rag.answer.layout import front_matter, table_headers
 from rag.answer.memo import Memo, VectorCache
@@ -121,6 +121,7 @@ class SentenceScorer:
         self.back: dict[str, int] = {}  # where each document's back matter starts
         self.headers: dict[tuple[str, int], str] = {}  # the header of each continued table (table_headers)
         self.documents: list[str] = []  # the indexed documents, as they are listed (by path)
+        self.initials: frozenset[str] = frozenset()  # of the indexed text (rag.answer.amounts.initialisms)
         self._vocabulary: Vocabulary | None = None  # (follow_up_words)
         self.back_penalty = back_penalty
         self.title_weight = title_weight
@@ -136,6 +137,7 @@ class SentenceScorer:
             self.back = back_matter(self.lexical.chunks)
             self.headers = table_headers(self.lexical.chunks)
             self.documents = sorted({c.source for c in self.lexical.chunks})
+            self.initials = initialisms(c.text for c in self.lexical.chunks)
             self._vocabulary = None
             self.unseen_idf = max(self.idf.values(), default=1.0) + 1.0
             self._idf_version = self.lexical.version
@@ -295,13 +297,15 @@ class SentenceScorer:
                     units.append(scored_context(t, o, e, sec))
         self.sentence_vectors(units or ["-"])
 
-    def confidence(self, candidates: list[Candidate], hits: Sequence[Hit]) -> float:
+    def confidence(self, question: str, candidates: list[Candidate], hits: Sequence[Hit]) -> float:
         """How sure we are that the knowledge base answers the question: the mean of how close
-        its most relevant sentence and its best passage are to the question. (The smaller of the
-        two refused specific questions whose sentence matches well inside a long, varied passage;
-        rule and threshold: rag.settings.ABSTAIN_THRESHOLD.)"""
+        its most relevant sentence and its best passage are to the question, less NAME_PENALTY
+        when it names a thing no indexed text holds (rag.answer.amounts.unknown_name). (The
+        smaller of the two refused specific questions whose sentence matches well inside a long,
+        varied passage; rule and threshold: rag.settings.ABSTAIN_THRESHOLD.)"""
         top_passage = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-        return (max(c.relevance for c in candidates) + top_passage) / 2
+        unknown = NAME_PENALTY if unknown_name(question, self.idf, self.initials) else 0.0
+        return (max(c.relevance for c in candidates) + top_passage) / 2 - unknown
 
     def confidence_for(self, question: str, hits: Sequence[Hit]) -> float:
         """The confidence of the answer the extractive answerer would give from these hits
@@ -310,7 +314,7 @@ class SentenceScorer:
         cands = self.candidates(question, hits)
         if not cands:
             return -math.inf
-        return self.confidence(cands, hits)
+        return self.confidence(question, cands, hits)
 
     def would_answer(self, question: str, hits: Sequence[Hit], below: float = 0.0) -> bool:
         """Whether the extractive answerer would answer rather than abstain, with the threshold
