@@ -153,9 +153,10 @@ def initialisms(texts: Iterable[str]) -> frozenset[str]:
 
 
 def unknown_name(question: str, terms: Container[str], initials: frozenset[str]) -> str:
-    """A name of the question's own words that no indexed text holds, as a word (all its `terms`,
-    rag.lexical.tokenize) or as initials; "" when there is none. "What score does all-MiniLM-L6-v2 get on the MTEB
-    benchmark?" asks about something the knowledge base does not hold: no quote answers it."""
+    """A name of the question's own words that no indexed text holds, as a word (all its
+    `terms`, rag.lexical.tokenize) or as initials; "" when there is none. "What score does
+    all-MiniLM-L6-v2 get on the MTEB benchmark?" asks about something the knowledge base does
+    not hold: no quote answers it."""
     for m in _NAME.finditer(own_words(question)):
         core = _VERSION.sub("", m.group(0)).strip("-'’")
         held = any(all(t in terms for t in tokenize(w)) for w in (m.group(0), core))  # ("GPUs" is "gpus")
