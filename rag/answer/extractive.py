@@ -115,10 +115,10 @@ class ExtractiveAnswerer:
         fine-tuned in on a 1B sentence pairs dataset." (the two clash: an answer quotes one)."""
         out = list(chosen)
         for i, c in enumerate(chosen):
-            source = hits[c.hit_rank].chunk.source
+            source, others = hits[c.hit_rank].chunk.source, [x for x in out if x is not c]
             better = [r for r in candidates if r not in out and r.coverage > c.coverage
                       and r.score >= c.score - FULLER_MARGIN and hits[r.hit_rank].chunk.source == source
-                      and redundant(r.text, c.text) and not clashes(r, [x for x in out if x is not c], hits)]
+                      and redundant(r.text, c.text) and not clashes(r, others, hits)]
             if better:
                 out[i] = max(better, key=lambda r: (r.coverage, r.score))
         return out
