@@ -389,9 +389,7 @@ def test_a_bad_k_is_said_at_once_and_answers_use_what_the_slider_shows(desktop: 
     slider = page.locator("#k input[type=range]")
     number.fill("2")
     number.press("Tab")
-    # the slider took 2 (a loaded machine is slow to say so: expect's own 5 s ran out in a CI run of
-    # round 17, the slider still at 5)
-    expect(slider).to_have_value("2", timeout=30_000)
+    expect(slider).to_have_value("2")  # the slider took 2 (a loaded machine is slow to say so)
     for bad in ("0", "-1", str(MAX_K + 1), "2.5"):
         number.fill(bad)
         note.wait_for()

@@ -152,11 +152,16 @@ SUBMIT_JS = """(text) => {
 K_NOTE_JS = """
 const MAX = __MAX_K__;
 const good = (text) => text !== '' && Number.isInteger(Number(text)) && Number(text) >= 1 && Number(text) <= MAX;
-const say = (html) => { if (props.value !== html) props.value = html; };
+// (the note's latest mount says it; the listeners are added once: a second set, from a note mounted
+// again, stopped the first set's committed value on its way to the slider, which stayed at 5)
+window.ragKSay = (html) => { if (props.value !== html) props.value = html; };
+const say = (html) => window.ragKSay(html);
 const used = () => document.querySelector('#k input[type=range]')?.value ?? '';
 const note = (tail) => `<div class="rag-k-note">k must be a whole number of passages from 1 to ${MAX}: ${tail}</div>`;
 const numberBox = (event) => event.target.closest && event.target.closest('#k input[type=number]');
 let committing = false;
+if (!window.ragKListening) {
+window.ragKListening = true;
 document.addEventListener('input', (event) => {
   const box = numberBox(event);
   if (!box) {
@@ -188,6 +193,7 @@ document.addEventListener('keydown', (event) => {
   const box = numberBox(event);
   if (box && event.key === 'Enter') commit(box);
 }, true);
+}
 """
 
 # An example or a retry starts an answer; the answer's end (or failure, or stop) ends it.
