@@ -111,6 +111,10 @@ def test_a_paragraph_that_introduces_a_literal_block_ends_with_it() -> None:
     text = ("Most of these new methods\nhave been widely accepted, but the one which appears to make some programmers\n"
             "feel uncomfortable is::\n\n   \", \".join(['1', '2'])\n")
     assert split_sentences(text)[0].endswith("programmers\nfeel uncomfortable is::"), split_sentences(text)
+    # (a capital after a line that stops on "In": python-faq's answer began "Python, use the key argument")
+    sort = ('It sorts by a metric which maps each element to its "sort value". In\n'
+            "Python, use the ``key`` argument for the :meth:`list.sort` method::\n\n   L.sort(key=f)\n")
+    assert split_sentences(sort)[1] == "In\nPython, use the ``key`` argument for the :meth:`list.sort` method::"
     terms = "The editor runs on the file system\ncore.editor::\n\tThe editor to use.\n"
     assert split_sentences(terms)[:2] == ["The editor runs on the file system", "core.editor::"], split_sentences(terms)
 

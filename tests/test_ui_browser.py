@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import DESKTOP, IN_VIEW, PHONE, ask, bot, browser, in_view, needs_chromium, open_page
+from browser import DESKTOP, IN_VIEW, PHONE, ask, bot, browser, in_view, needs_chromium, open_page, settled
 from conftest import copy_articles, free_port
 
 from rag.embed import Embedder
@@ -385,6 +385,7 @@ def test_a_bad_k_is_said_at_once_and_answers_use_what_the_slider_shows(desktop: 
 
     page = desktop
     page.get_by_text("Settings").first.click()
+    settled(page)  # the page has loaded, as it has before a user starts typing
     number, note = page.locator("#k input[type=number]"), page.locator("#k-note .rag-k-note")
     slider = page.locator("#k input[type=range]")
     number.fill("2")

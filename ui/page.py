@@ -188,7 +188,10 @@ const commit = (box) => {
   box.value = used();
   say(note(`${typed ? typed + ' was' : 'an empty box is'} not taken; answers use ${used()}.`));
 };
-document.addEventListener('focusout', (event) => { const box = numberBox(event); if (box) commit(box); }, true);
+// (on blur, caught on its way down: before the slider's own blur handler, which writes the
+// slider's value back; a commit after it, on focusout, may have read that value from the box,
+// the likeliest cause of CI runs where the slider stayed at 5 after 2 was typed)
+document.addEventListener('blur', (event) => { const box = numberBox(event); if (box) commit(box); }, true);
 document.addEventListener('keydown', (event) => {
   const box = numberBox(event);
   if (box && event.key === 'Enter') commit(box);

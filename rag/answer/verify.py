@@ -90,9 +90,10 @@ def check(reply: str, hits: Sequence[Hit], embedder: Any, question: str = "") ->
 
 
 def drop_unsupported(text: str, hits: Sequence[Hit], sim: Similarity, question: str = "") -> tuple[str, list[str]]:
-    """The text without the sentences that no piece supports or that only restate the question,
-    and those sentences (without markers). A sentence that the pieces it cites do not support
-    cites the closest piece that does, if one does."""
+    """The text without the sentences that no piece supports, that only restate the question or
+    only name a piece's section, and those sentences (without markers); and without those that
+    speak of the passages (not listed: they claim nothing of the documents). A sentence that the
+    pieces it cites do not support cites the closest piece that does, if one does."""
     parts = SENTENCE_BREAK.split(text)
     texts = [h.chunk.text for h in hits]
     sim.add(texts + [t[s:e] for t in texts for s, e in sentence_spans(t)])
@@ -103,7 +104,9 @@ def drop_unsupported(text: str, hits: Sequence[Hit], sim: Similarity, question: 
         claim = MARKER.sub("", sentence).strip()
         if not claim:
             continue
-        if restates(claim, question):
+        if of_the_prompt(claim, hits):
+            continue  # (no claim about the documents: not counted against the reply)
+        if restates(claim, question) or is_title(claim, hits):
             unsupported.append(claim)
             continue
         cited = [m - 1 for m in dict.fromkeys(markers_in(sentence)) if 1 <= m <= len(texts)]
@@ -134,6 +137,31 @@ def restates(claim: str, question: str) -> bool:
     none; "Yes, open source means a model is unsafe", which the check let through before)."""
     words = set(tokenize(claim)) - _RESTATED
     return bool(question) and words <= set(tokenize(question))
+
+
+def is_title(claim: str, hits: Sequence[Hit]) -> bool:
+    """Whether the claim is only a piece's section title ("When Closed AI Is Preferable", which
+    the prompt shows before the piece): a title names what a section is about, not what it says.
+    qwen-1.5b answered "When does it make more sense to go with a closed model?" with that title
+    alone, and the check let it through, as the piece holds its words (qa_fresh7_articles.jsonl's
+    dev half, round 18)."""
+    words = _words(claim)
+    return bool(words) and any(words == _words(h.chunk.section) for h in hits)
+
+
+def of_the_prompt(claim: str, hits: Sequence[Hit]) -> bool:
+    """Whether the claim speaks of the passages, which the reader never saw, where no passage
+    speaks of passages itself: qwen-1.5b ended an answer "The passage directly supports this answer
+    by mentioning that ..." (qa_fresh4_articles.jsonl's dev half, round 18). (An opening such as
+    "The passage says that" is cut, rag.answer.reply.without_lead_ins; this is the rest.)"""
+    return bool(_PASSAGE.search(claim)) and not any(_PASSAGE.search(h.chunk.text) for h in hits)
+
+
+_PASSAGE = re.compile(r"\bpassages?\b", re.I)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
 
 
 def label(hit: Hit) -> str:
