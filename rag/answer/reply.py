@@ -1,6 +1,8 @@
 """A model's reply made readable before it is checked: the section titles it copied from the
 prompt, the markers it wrote inside a sentence and the openings that speak of the passages
-("The second passage mentions that ...") are taken out. rag.answer.verify checks what is left."""
+("The second passage mentions that ...") are taken out. rag.answer.verify checks what is left,
+and drops with these rules the sentences that are only a title (`is_title`) or speak of the
+passages (`of_the_prompt`)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,31 @@ def without_titles(reply: str, hits: Sequence[Hit]) -> str:
             bare = r"|[ \t]+(?-i:(?=[A-Z]))" if len(title.split()) > 1 else ""
             reply = re.sub(rf"(?im)^[ \t]*{re.escape(title)}(?::[ \t]*(?:[-*•][ \t]+)?{bare})", "", reply)
     return reply
+
+
+def is_title(claim: str, hits: Sequence[Hit]) -> bool:
+    """Whether the claim is only a piece's section title ("When Closed AI Is Preferable", which
+    the prompt shows before the piece): a title names what a section is about, not what it says.
+    qwen-1.5b answered "When does it make more sense to go with a closed model?" with that title
+    alone, and the check let it through, as the piece holds its words (qa_fresh7_articles.jsonl's
+    dev half, round 18)."""
+    words = _words(claim)
+    return bool(words) and any(words == _words(h.chunk.section) for h in hits)
+
+
+def of_the_prompt(claim: str, hits: Sequence[Hit]) -> bool:
+    """Whether the claim speaks of the passages, which the reader never saw, where no passage
+    speaks of passages itself: qwen-1.5b ended an answer "The passage directly supports this answer
+    by mentioning that ..." (qa_fresh4_articles.jsonl's dev half, round 18). (An opening such as
+    "The passage says that" is cut, `without_lead_ins`; this is the rest.)"""
+    return bool(_PASSAGE.search(claim)) and not any(_PASSAGE.search(h.chunk.text) for h in hits)
+
+
+_PASSAGE = re.compile(r"\bpassages?\b", re.I)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
 
 
 # a run of markers inside a sentence: followed by a word in lower case, or by a comma

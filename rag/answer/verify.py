@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 
 from rag.answer import NOT_COVERED, Draft, abstention
-from rag.answer.reply import markers_at_sentence_end, without_lead_ins, without_titles
+from rag.answer.reply import (
+    is_title,
+    markers_at_sentence_end,
+    of_the_prompt,
+    without_lead_ins,
+    without_titles,
+)
 from rag.citations import (
     SENTENCE_BREAK,
     cited_sentences,
@@ -137,31 +143,6 @@ def restates(claim: str, question: str) -> bool:
     none; "Yes, open source means a model is unsafe", which the check let through before)."""
     words = set(tokenize(claim)) - _RESTATED
     return bool(question) and words <= set(tokenize(question))
-
-
-def is_title(claim: str, hits: Sequence[Hit]) -> bool:
-    """Whether the claim is only a piece's section title ("When Closed AI Is Preferable", which
-    the prompt shows before the piece): a title names what a section is about, not what it says.
-    qwen-1.5b answered "When does it make more sense to go with a closed model?" with that title
-    alone, and the check let it through, as the piece holds its words (qa_fresh7_articles.jsonl's
-    dev half, round 18)."""
-    words = _words(claim)
-    return bool(words) and any(words == _words(h.chunk.section) for h in hits)
-
-
-def of_the_prompt(claim: str, hits: Sequence[Hit]) -> bool:
-    """Whether the claim speaks of the passages, which the reader never saw, where no passage
-    speaks of passages itself: qwen-1.5b ended an answer "The passage directly supports this answer
-    by mentioning that ..." (qa_fresh4_articles.jsonl's dev half, round 18). (An opening such as
-    "The passage says that" is cut, rag.answer.reply.without_lead_ins; this is the rest.)"""
-    return bool(_PASSAGE.search(claim)) and not any(_PASSAGE.search(h.chunk.text) for h in hits)
-
-
-_PASSAGE = re.compile(r"\bpassages?\b", re.I)
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
 
 
 def label(hit: Hit) -> str:
