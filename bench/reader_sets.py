@@ -2,7 +2,7 @@
 process: what the answerer's rules are judged on (docs/eval.md, round 9 on).
 
     python bench/reader_sets.py [--split dev|test] [--answerer extractive|llm] [--save FILE.jsonl]
-                                [--result NAME]
+                                [--result NAME] [--sets FILE ...]
 
 Printed, per question set: the facts the answers hold (each question's fact recall, summed, of
 the answerable questions), the false abstentions and the unanswerable questions refused; per
@@ -37,17 +37,17 @@ from rag.kb import KnowledgeBase  # noqa: E402
 DATA = REPO / "tests" / "data"
 QUESTION_SETS = ["qa.jsonl", "qa_paraphrase.jsonl", "qa_fresh_articles.jsonl", "qa_fresh2_articles.jsonl",
                  "qa_fresh3_articles.jsonl", "qa_fresh4_articles.jsonl", "qa_fresh5_articles.jsonl", "qa_fresh6_articles.jsonl",
-                 "qa_fresh7_articles.jsonl", "qa_fresh8_articles.jsonl", "qa_fresh9_articles.jsonl",
+                 "qa_fresh7_articles.jsonl", "qa_fresh8_articles.jsonl", "qa_fresh9_articles.jsonl", "qa_fresh10_articles.jsonl",
                  "qa_related.jsonl", "qa_fresh_related.jsonl", "qa_fresh2_related.jsonl",
                  "qa_fresh3_related.jsonl", "qa_fresh4_related.jsonl", "qa_fresh5_related.jsonl",
                  "qa_fresh6_related.jsonl", "qa_fresh7_related.jsonl", "qa_fresh8_related.jsonl",
-                 "qa_fresh9_related.jsonl"]
+                 "qa_fresh9_related.jsonl", "qa_fresh10_related.jsonl"]
 # followups.jsonl has no halves: written for the follow-up rule, it is a development set
 CONVERSATION_SETS = ["conversations.jsonl", "conversations_short.jsonl", "conversations_fresh.jsonl",
                      "conversations_fresh2.jsonl", "conversations_fresh3.jsonl", "conversations_fresh4.jsonl",
                      "conversations_fresh5.jsonl", "conversations_fresh6.jsonl", "conversations_fresh7.jsonl",
                      "conversations_fresh8.jsonl", "conversations_fresh9.jsonl", "conversations_fresh10.jsonl",
-                     "followups.jsonl"]
+                     "conversations_fresh11.jsonl", "followups.jsonl"]
 
 
 def question_file(name: str, split: str) -> tuple[Path, str | None]:
@@ -58,12 +58,12 @@ def question_file(name: str, split: str) -> tuple[Path, str | None]:
 
 
 def question_sets(kb: KnowledgeBase, split: str, answerer: str | None, saved: TextIO | None,
-                  figures: dict[str, Any]) -> tuple[float, int, int, int]:
+                  figures: dict[str, Any], names: list[str] = QUESTION_SETS) -> tuple[float, int, int, int]:
     """Print each question set's line, and put its figures in `figures`; returns facts, false
     abstentions, refused, unanswerable."""
     facts = 0.0
     false_abst = refused = unanswerable = 0
-    for name in QUESTION_SETS:
+    for name in names:
         path, select = question_file(name, split)
         if not path.exists():
             print(f"{name:30s} left out: {path} is not there (python bench/make_suite.py)")
@@ -87,11 +87,11 @@ def question_sets(kb: KnowledgeBase, split: str, answerer: str | None, saved: Te
 
 
 def conversation_sets(kb: KnowledgeBase, split: str, answerer: str | None, saved: TextIO | None,
-                      figures: dict[str, Any]) -> int:
+                      figures: dict[str, Any], names: list[str] = CONVERSATION_SETS) -> int:
     """Print each conversation set's summary, and put it in `figures`; returns the follow-ups
     that hold all their facts."""
     total = 0
-    for name in CONVERSATION_SETS:
+    for name in names:
         convs = [c for c in read(DATA / name) if c.split == split or (c.split not in ("dev", "test") and split == "dev")]
         results = []
         for conv in convs:
@@ -119,14 +119,21 @@ def main() -> None:
     parser.add_argument("--answerer", default=None, help="extractive (the default) or llm")
     parser.add_argument("--save", type=Path, default=None, help="every answer, as JSON Lines")
     parser.add_argument("--result", default=None, help="write the figures to bench/results/NAME.json")
+    parser.add_argument("--sets", nargs="+", default=None, metavar="FILE",
+                        help="only these sets (file names in tests/data), e.g. a new set's first look")
     args = parser.parse_args()
+    chosen = set(args.sets or QUESTION_SETS + CONVERSATION_SETS)
+    if unknown := chosen - set(QUESTION_SETS + CONVERSATION_SETS):
+        parser.error(f"no such set: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory() as tmp:
         kb = open_corpus(REPO / "corpus", Path(tmp) / "index", warm=False)
         saved = args.save.open("w", encoding="utf-8") if args.save else None
         try:
             figures: dict[str, Any] = {}
-            facts, false_abst, refused, unanswerable = question_sets(kb, args.split, args.answerer, saved, figures)
-            follow = conversation_sets(kb, args.split, args.answerer, saved, figures)
+            facts, false_abst, refused, unanswerable = question_sets(
+                kb, args.split, args.answerer, saved, figures, [n for n in QUESTION_SETS if n in chosen])
+            follow = conversation_sets(kb, args.split, args.answerer, saved, figures,
+                                       [n for n in CONVERSATION_SETS if n in chosen])
         finally:
             if saved:
                 saved.close()
