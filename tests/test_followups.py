@@ -90,8 +90,7 @@ def test_a_follow_up_that_asks_again_of_something_else_carries_the_question_less
     assert not asks_again("Is that true?") and not asks_again("Is that ever an advantage?")
     closed = carry_over("is that true for closed models too?", "Can open models be fine-tuned?",
                         "A fine-tuned open model can outperform a general-purpose closed one.", pairs)
-    added = closed.split("?", 1)[1]  # what the condensing added to the follow-up
-    assert "fine-tuned" in added and "open" not in added.lower() and "true" not in added, closed
+    assert closed == "Can closed models be fine-tuned?"  # the question asked of it (round 19)
     other = carry_over("is that true in the other article too?", "Does the first article say closed models lead?",
                        "Closed models often lead in performance.", pairs)
     assert "first article" in other or "lead" in other, other  # a document asked about: not the same question
@@ -314,3 +313,36 @@ def test_a_follow_up_about_what_was_quoted_is_answered(full_kb: KnowledgeBase) -
     assert "directly affect" in first.text, first.text
     follow = full_kb.ask("what will it affect?", history=[(question, first.text)])
     assert not follow.abstained and "Market Dynamics" in follow.text, follow.text
+
+
+def test_a_follow_up_that_only_names_the_alternative_asks_the_previous_question_of_it() -> None:
+    """"And what about costs on the closed side?" is the previous question asked of closed
+    models, in its own syntax (carried words matched "Closed models typically offer limited
+    customization." best); not a follow-up that asks something new, nor one asked in full, nor
+    after a question that names both sides side by side (conversations_fresh11.jsonl, round 19)."""
+    pairs = vocabulary(["Open and closed AI differ.", "open-source vs. closed-source"],
+                       ["related/apache-license-2.0.txt", "related/gnu-gpl-3.0.txt", "a.txt"])
+    previous = "What hidden costs come with running an open-source AI model?"
+    assert carry_over("And what about costs on the closed side?", previous, "costs shift", pairs) == \
+        "What hidden costs come with running a closed-source AI model?"
+    assert carry_over("and the closed ones?", "What does open source AI emphasise?", "transparency", pairs) == \
+        "What does closed source AI emphasise?"
+    # (a run of alternatives is one: "open source" is "closed" where "source" is one too)
+    run = vocabulary(["open source or closed AI", "open or closed"], [])
+    assert carry_over("and the closed ones?", "What does open source AI emphasise?", "transparency", run) == \
+        "What does closed AI emphasise?"
+    assert carry_over("And in the GPL?", "If I file a patent lawsuit over Apache-licensed code, do I lose anything?",
+                      "they terminate", pairs) == "If I file a patent lawsuit over GPL-licensed code, do I lose anything?"
+    new = carry_over("and how do closed ones make money?", previous, "costs shift", pairs)
+    assert "(" in new and "money" in new, new  # asks something new: the earlier words are carried
+    full = "What are the advantages of closed source AI?"
+    assert carry_over(full, "What are the advantages of open source AI?", "democratization", pairs).startswith(full)
+    both = carry_over("and the closed ones?", "What analogy does the open vs closed article use?", "a recipe", pairs)
+    assert "open vs closed" not in both and "analogy" in both, both
+
+
+def test_and_what_about_costs_on_the_closed_side_quotes_closed_costs(full_kb: KnowledgeBase) -> None:
+    first = "What hidden costs come with running an open-source AI model?"
+    answer = full_kb.ask(first)
+    follow = full_kb.ask("And what about costs on the closed side?", history=[(first, answer.text)])
+    assert "closed-source API costs can scale unpredictably" in follow.text, follow.text

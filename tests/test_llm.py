@@ -23,7 +23,7 @@ from standin_llm import StandinLLM
 
 from rag.answer import NOT_COVERED, Draft
 from rag.answer.evidence import MAX_PIECES
-from rag.answer.followup import carry_over, clean_question
+from rag.answer.followup import carry_over
 from rag.answer.llm import (
     SENTINEL,
     SYSTEM_PROMPT,
@@ -32,6 +32,7 @@ from rag.answer.llm import (
     chat_model,
     finish,
 )
+from rag.answer.rewrite import clean_question
 from rag.answer.scorer import SentenceScorer
 from rag.answer.verify import Similarity
 from rag.citations import cited_sentences, markers_in, normalize_markers, renumber, supported

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from standin_llm import StandinLLM
 
-from rag.answer.followup import usable_rewrite
+from rag.answer.rewrite import usable_rewrite
 from rag.answer.scorer import SentenceScorer
 
 pytest.importorskip("langchain_openai")

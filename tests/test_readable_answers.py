@@ -93,6 +93,19 @@ def test_units_cut_by_the_chunk_edges_are_fragments() -> None:
     assert [cut(text, s, e) for s, e in spans] == [True, False, True]
 
 
+def test_a_sentence_going_on_from_a_chunks_first_line_is_cut_too() -> None:
+    """A chunk that starts inside an indented sentence loses the first line's indent, so its first
+    line and the next one fall apart: "available for as long as needed..." was quoted alone, in
+    mid-sentence (GPL section 6d; round 19, read by hand)."""
+    gpl = (Path(__file__).parent.parent / "corpus" / "related" / "gnu-gpl-3.0.txt").read_text(encoding="utf-8")
+    chunk = gpl[gpl.index("Corresponding Source, you remain obligated"):][:400]
+    quoted = [chunk[s:e] for s, e in answer_units(chunk, "6. Conveying Non-Source Forms.")]
+    assert not any(q.startswith("available for as long") for q in quoted), quoted
+    assert any(q.startswith("e) Convey the object code using peer-to-peer") for q in quoted), quoted
+    # a chunk whose first line ends a sentence still quotes what follows it
+    assert not cut("Done.\nthen lower case goes on here.", 6, 34)
+
+
 def test_numbered_sections_are_headings_and_wrapped_lines_are_not() -> None:
     titles = [t for _o, t in find_headings(Document("apache.txt", APACHE, "x"))]
     assert titles == ["Grant of Patent License", "Redistribution"]

@@ -8,6 +8,7 @@ from typing import Any
 from rag.answer.amounts import (
     counted,
     initialisms,
+    names_amount,
     unanswered,
     unanswered_amount,
     unanswered_name,
@@ -383,3 +384,27 @@ def test_a_question_about_a_name_the_documents_never_mention_is_refused(full_kb:
     assert full_kb.ask("What score does all-MiniLM-L6-v2 get on the MTEB benchmark?").abstained
     assert full_kb.ask("Who is the CEO of OpenAI?").abstained  # (0.388 before the penalty: "CEO")
     assert not full_kb.ask("How many dimensions does all-MiniLM-L6-v2 map sentences to?").abstained
+
+
+def test_an_amount_is_named_strictly() -> None:
+    """A sentence behind the best may answer a question for an amount only when it names that
+    very amount: a span of time for "how long", a number of what "how many" counts, a price."""
+    offer = "accompanied by a written offer, valid for at least three years and valid for as long as you offer spare parts"
+    assert names_amount("How long does the written offer have to stay valid?", offer)
+    assert not names_amount("How long does the written offer have to stay valid?", "available for as long as needed")
+    assert names_amount("How many dimensions do the embeddings have?", "a 384 dimensional dense vector space")
+    assert not names_amount("How many parameters does Bloom have?", "trained on 1B sentence pairs")
+    assert not names_amount("How much does Gemini cost per month?", "billion-dollar budgets")
+    assert names_amount("How much does it cost?", "It costs $20 a month.")
+    # a year, a date, a name: many sentences hold one, which answers no question for another
+    assert not names_amount("In what year was the first GPL published?", "Version 3, 29 June 2007")
+    assert not names_amount("Who wrote the Apache License?", "The Apache Software Foundation")
+
+
+def test_a_duration_close_behind_the_best_sentence_answers(full_kb: KnowledgeBase) -> None:
+    """"How long does the written offer have to stay valid?" was refused: its best sentence,
+    "available for as long as needed to satisfy these requirements.", names no span of time, and
+    GPL section 6b's "valid for at least three years" scored 0.03 behind it (round 19)."""
+    answer = full_kb.ask("How long does the written offer have to stay valid?")
+    assert not answer.abstained and "three years" in answer.text, answer.text
+    assert full_kb.ask("How much does Gemini cost per month?").abstained

@@ -84,6 +84,24 @@ def unanswered_amount(question: str, quotes: list[str]) -> bool:
     return not any(_counts(q, unit) for q in quotes)
 
 
+_TIME_SPAN = re.compile(r"\b(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty)\s+"
+                        r"(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.I)
+
+
+def names_amount(question: str, quote: str) -> bool:
+    """Whether `quote` names the very amount the question asks for, read strictly: a number of
+    what "how many" counts, a span of time for "how long", a price for "how much ... cost". Not a
+    year, a date or a name, which many sentences hold: a sentence that names one is no answer
+    to a question for another ("Version 3, 29 June 2007" for the first GPL's year)."""
+    question = own_words(question)
+    if _HOW_MUCH.search(question) and _PRICE_ASKED.search(question):
+        return bool(_PRICE.search(quote))
+    if _HOW_LONG.search(question):
+        return bool(_TIME_SPAN.search(quote))
+    unit = counted(question)
+    return bool(unit) and _counts(quote, unit)
+
+
 # Round 11: the number stands within this many words of what is counted ("384 dimensional", "1B
 # training pairs", "7 TPUs"), not anywhere in the quote: "How many strings does a standard guitar
 # have?" was answered from the Python FAQ by "Strings became much more like other standard types

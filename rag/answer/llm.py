@@ -27,13 +27,8 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from rag.answer import Draft, Turn, abstention, final
 from rag.answer.amounts import unanswered
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.followup import (
-    CONDENSE_PROMPT,
-    already_said,
-    clean_question,
-    condense_request,
-    usable_rewrite,
-)
+from rag.answer.followup import already_said
+from rag.answer.rewrite import CONDENSE_PROMPT, clean_question, condense_request, usable_rewrite
 from rag.answer.scorer import SentenceScorer
 from rag.answer.units import joined
 from rag.answer.verify import check
@@ -292,7 +287,7 @@ class LLMAnswerer:
         except Exception as err:
             raise AnswererError(f"the LLM server failed: {err}; check RAG_LLM_BASE_URL") from err
         # 64 tokens of reply; longer than 200 characters and 3 times the follow-up is rambling
-        # (set by hand, see rag/answer/followup.py above CONDENSE_PROMPT)
+        # (set by hand, see rag/answer/rewrite.py above CONDENSE_PROMPT)
         standalone = clean_question(str(reply), limit=max(200, 3 * len(question)))
         if not usable_rewrite(standalone, question):
             log.info("the LLM's rewrite of the follow-up was unusable (%r); carrying over key terms", standalone)

@@ -69,7 +69,14 @@ _QUESTION_WORDS = frozenset(
     tokenize(" ".join(QUESTION_WORDS) + " explain describe tell me about give it its they them their this that these those"
              # asking whether a claim holds: "is that true for Llama too?", "is it really safer?" (round
              # 10, from the issue's example; every reader and FAQ dev figure unchanged)
-             " true really actually")
+             " true really actually"
+             # what the question asks of a document, not about: "What does the Defining Divide
+             # article say open source AI emphasises?" held "article" and "say", which no sentence
+             # holds, so the lead's penalty (below) was two thirds of itself for the sentence that
+             # answers, "Open source AI emphasizes transparency, ..." (round 19; dev, `python
+             # bench/reader_sets.py --split dev`: totals unchanged, 16 answers changed, most by a
+             # sentence less; the FAQ dev halves unchanged, `python bench/run_suite.py --split dev`)
+             " say says said according article articles piece")
 )
 
 

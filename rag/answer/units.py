@@ -29,6 +29,12 @@ def cut(chunk_text: str, start: int, end: int) -> bool:
     if not chunk_text[:start].strip() and not (text[0].isupper() or text[0].isdigit() or is_list_item(text)
                                                or text[0] in "\"'“‘([#*"):
         return True
+    # (or it goes on in lower case from the chunk's first line, which the edge cut from its
+    # indentation: "Corresponding Source, you remain obligated to ensure that it is" / "available
+    # for as long as needed..." was quoted from its second line; round 19, read by hand)
+    before = chunk_text[:start].strip()
+    if before and "\n" not in before and text[0].islower() and not before.endswith(_ENDS_SENTENCE):
+        return True
     short_item = is_list_item(text) and len(text.split()) <= 8  # "- Rapid deployment"
     return not chunk_text[end:].strip() and not text.rstrip().endswith(_ENDS_SENTENCE) and not short_item
 
