@@ -339,6 +339,23 @@ def test_a_follow_up_that_only_names_the_alternative_asks_the_previous_question_
     assert carry_over(full, "What are the advantages of open source AI?", "democratization", pairs).startswith(full)
     both = carry_over("and the closed ones?", "What analogy does the open vs closed article use?", "a recipe", pairs)
     assert "open vs closed" not in both and "analogy" in both, both
+    # a topic word of the file names may stand beside the alternative (round 20); without, it asks anew
+    topical = vocabulary(["Open and closed AI differ."], ["a.txt", "b-model-card.md"], {"model"})
+    assert carry_over("and closed models?", "What does open source AI emphasise?", "transparency", topical) == \
+        "What does closed source AI emphasise?"
+    assert "(" in carry_over("and closed models?", "What does open source AI emphasise?", "transparency", pairs)
+
+
+def test_a_sentence_quoted_for_one_side_answers_the_other_side_again(full_kb: KnowledgeBase) -> None:
+    """The first answer quotes "Open source AI emphasizes ..., while closed models prioritize
+    control, performance optimization, and commercial value."; "and closed models?" is answered by
+    it again (the old sentence holds the new term "closed"), not by "Closed models typically
+    offer limited customization." (conversations_fresh4.jsonl, round 20)."""
+    first = "What does open source AI emphasize according to the Defining Divide article?"
+    answer = full_kb.ask(first)
+    assert "performance optimization" in answer.text, answer.text
+    follow = full_kb.ask("and closed models?", history=[(first, answer.text)])
+    assert "performance optimization" in follow.text and follow.text != answer.text, follow.text
 
 
 def test_and_what_about_costs_on_the_closed_side_quotes_closed_costs(full_kb: KnowledgeBase) -> None:

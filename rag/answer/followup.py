@@ -61,6 +61,7 @@ class Vocabulary:
 
     side_by_side: frozenset[tuple[str, str]] = frozenset()
     owners: Mapping[str, str] = field(default_factory=dict)
+    topic: frozenset[str] = frozenset()  # the file names' terms common in the text ("model", "ai")
 
     @property
     def names(self) -> Set[str]:
@@ -92,7 +93,7 @@ def vocabulary(texts: Iterable[str], sources: Iterable[str], common: Set[str] = 
     # (a term of one file name only: "closed" in both articles' names tells no document apart)
     count = Counter(t for name in names.values() for t in name)
     owners = {t: s for s, name in names.items() for t in name if count[t] == 1 and t not in common}
-    return Vocabulary(frozenset(pairs), owners)
+    return Vocabulary(frozenset(pairs), owners, frozenset(common))
 
 
 NO_VOCABULARY = Vocabulary()  # a follow-up condensed without the knowledge base's own words
@@ -194,11 +195,14 @@ def swapped(question: str, previous: str, words: Vocabulary, terms: list[str]) -
     closed side's costs, "And in the GPL?" after the Apache patent clause; lost: "and Apache?"
     after GPL sublicensing, answered with another Apache sentence), facts unchanged; the FAQ dev
     halves unchanged (`python bench/run_suite.py --split dev`). Swapping in a follow-up of more
-    than two terms of its own lost "What are the advantages of closed source AI?" too."""
+    than two terms of its own lost "What are the advantages of closed source AI?" too. Round 20:
+    a topic word of the documents' names (Vocabulary.topic) may stand beside the alternative
+    ("and closed models?"); dev: follow-ups with all facts +2 (with ExtractiveAnswerer.choose's
+    rule for old sentences that hold the new terms; alone, one gained and one lost)."""
     own = set(terms) - grammar_terms() - _holds_terms() - _POINTING
     before = set(tokenize(previous))
     swaps = {p: n for n in own for p in before if p != n and words.alternative(p, n)}
-    if not swaps or own - set(swaps.values()) - before or len(own) > 2:
+    if not swaps or own - set(swaps.values()) - before - words.topic or len(own) > 2:
         return ""  # (it asks something new, or asks in full: "What are the advantages of closed source AI?")
     written = {t: w for w in WORD.findall(question) for t in tokenize(w)}
     tokens = [(m, tokenize(m.group())) for m in _PREVIOUS_WORD.finditer(previous)]
