@@ -363,3 +363,13 @@ def test_and_what_about_costs_on_the_closed_side_quotes_closed_costs(full_kb: Kn
     answer = full_kb.ask(first)
     follow = full_kb.ask("And what about costs on the closed side?", history=[(first, answer.text)])
     assert "closed-source API costs can scale unpredictably" in follow.text, follow.text
+
+
+def test_why_after_a_list_quotes_what_its_passage_says_after_the_list(full_kb: KnowledgeBase) -> None:
+    """"Why is it good for the privacy-sensitive ones?" after a list that names them: the list
+    gives no reason, the sentence after it in its passage does (round 20: answered with "This
+    'many eyes' approach ..." alone before)."""
+    first = "In which situations does open source AI excel, according to Defining Divide?"
+    answer = full_kb.ask(first)
+    follow = full_kb.ask("Why is it good for the privacy-sensitive ones?", history=[(first, answer.text)])
+    assert "full control over data and workflows" in follow.text, follow.text

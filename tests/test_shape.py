@@ -408,3 +408,33 @@ def test_a_duration_close_behind_the_best_sentence_answers(full_kb: KnowledgeBas
     answer = full_kb.ask("How long does the written offer have to stay valid?")
     assert not answer.abstained and "three years" in answer.text, answer.text
     assert full_kb.ask("How much does Gemini cost per month?").abstained
+
+
+def test_a_question_about_the_future_fits_a_sentence_that_predicts(full_kb: KnowledgeBase) -> None:
+    """"What will X look like later on?", "what does it predict?" ask what is to come: a sentence
+    that says what is likely, not one that merely has "will" or names "the future" (round 20)."""
+    for q in ("What will the zorblax market probably look like later on?", "What future does the report predict?",
+              "What does the author expect the field to look like in future?", "will one side win out?"):
+        assert "future" in asked(q), q
+    assert "future" not in asked("What will the zorblax cost?")
+    assert "future" not in asked("What does a zorblax look like?")
+    future = frozenset(["future"])
+    assert fit(future, "The future will likely involve a hybrid ecosystem of zorblaxes.") == 1.0
+    assert fit(future, "The trajectory of this debate will directly affect prices.") == 0.0
+    assert fit(future, "It is a decision shaping who controls the future.") == 0.0
+    assert "likely" in expanded("What will the zorblax market probably look like later on?")
+    answer = full_kb.ask("What will the AI landscape probably look like later on?")
+    assert "hybrid ecosystem" in answer.text, answer.text
+
+
+def test_can_i_get_it_back_asks_how_it_is_restored() -> None:
+    """"can I get them back?" fits a sentence that says a thing is reinstated or restored, and
+    also searches those words (round 20: after the GPL's termination it quoted "Termination of
+    your rights ... does not terminate the licenses of parties ...")."""
+    for q in ("can I get them back?", "how can I get my rights back?", "Can I regain it?"):
+        assert "restore" in asked(q), q
+    assert "restore" not in asked("What do I get back from the API?")
+    restore = frozenset(["restore"])
+    assert fit(restore, "If you cease all violation, your license is reinstated provisionally.") == 1.0
+    assert fit(restore, "Termination does not terminate the licenses of other parties.") == 0.0
+    assert "reinstated" in expanded("can I get them back?")
