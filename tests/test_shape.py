@@ -438,3 +438,11 @@ def test_can_i_get_it_back_asks_how_it_is_restored() -> None:
     assert fit(restore, "If you cease all violation, your license is reinstated provisionally.") == 1.0
     assert fit(restore, "Termination does not terminate the licenses of other parties.") == 0.0
     assert "reinstated" in expanded("can I get them back?")
+
+
+def test_a_passage_read_after_the_fused_five_is_not_ranked_below_them(full_kb: KnowledgeBase) -> None:
+    """"Is it a mistake to think open source AI is unsafe?" reads the pitfalls passage after the
+    fused top 5; the retriever's order breaks near ties only among those five (round 20: the
+    summary's three sentences were quoted instead)."""
+    answer = full_kb.ask("Is it a mistake to think open source AI is unsafe?")
+    assert "patch vulnerabilities" in answer.text, answer.text
