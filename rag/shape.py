@@ -221,7 +221,7 @@ def asks_again(question: str) -> bool:
 
 def asked(question: str) -> frozenset[str]:
     """The shapes the question asks for ("reason", "example", "negative", "positive", "analogy",
-    "definition"); a question that asks for both polarities ("pros and cons") asks for neither,
+    "future", "restore", ..., "definition"); a question that asks for both polarities ("pros and cons") asks for neither,
     and one that asks for another shape ("What are the risks?") no definition. A condensed
     follow-up asks for its own words' shapes, else for those of the words it carries."""
     own = own_words(question)

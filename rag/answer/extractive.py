@@ -191,7 +191,6 @@ class ExtractiveAnswerer:
                 return chosen
             best = after[0]
         rest = [c for c in chosen if c != best and not overlaps(c, best, hits[c.hit_rank].chunk.source == source)]
-        rest = [c for c in chosen if c != best and not overlaps(c, best, hits[c.hit_rank].chunk.source == source)]
         return [best, *rest][: self.max_sentences]
 
     def asked_of_said(self, question: str, cands: list[Candidate], said: str) -> bool:
