@@ -19,7 +19,8 @@ from rag.answer.terms import document_reference
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.lexical import tokenize
-from rag.shape import asked, expanded, fit, is_pointer
+from rag.references import is_pointer
+from rag.shape import asked, expanded, fit
 
 
 def test_what_a_question_asks_for() -> None:
@@ -55,7 +56,7 @@ def test_bm25_query_gets_the_words_a_polarity_goes_by() -> None:
 
 
 def test_a_cross_reference_is_a_pointer_not_an_answer() -> None:
-    from rag.shape import is_pointer
+    from rag.references import is_pointer
 
     assert is_pointer("Please see Section 6.1, “How many Debian distributions are there?\n” for more information.")
     assert is_pointer("For more information see Section 10.2, “What tools does Debian provide?”.")
@@ -86,7 +87,7 @@ def test_a_pointer_sentence_does_not_answer_how_a_model_was_trained(full_kb: Kno
 
 
 def test_a_cross_reference_s_quoted_title_is_not_the_sentence_s_content() -> None:
-    from rag.shape import without_cross_references
+    from rag.references import without_cross_references
 
     text = "Debian has good support for non-English users, see\nSection 5.9, “How does Debian support\nnon-English languages?”."
     assert without_cross_references(text) == "Debian has good support for non-English users, see\nSection 5.9."

@@ -44,6 +44,7 @@ from rag.answer.weights import (
     TOPIC_IDF,
 )
 from rag.lexical import tokenize
+from rag.references import is_pointer
 from rag.settings import ABSTAIN_THRESHOLD
 from rag.shape import (
     DEFINITION_PENALTY,
@@ -52,7 +53,6 @@ from rag.shape import (
     asked,
     defines,
     fit,
-    is_pointer,
 )
 from rag.text import QUESTION_WORDS
 from rag.types import Hit

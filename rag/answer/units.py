@@ -12,7 +12,7 @@ from functools import lru_cache
 from rag.answer.layout import front_matter, table_rows, table_spans
 from rag.answer.parts import clause, is_template, listed, samples
 from rag.headings import is_version_line
-from rag.shape import without_cross_references
+from rag.references import without_cross_references
 from rag.shown import readable
 from rag.split import is_plain_heading, numbered_title
 from rag.text import indent, is_list_item, runs_in, runs_on, sentence_spans
