@@ -101,8 +101,8 @@ ASKS: dict[str, re.Pattern[str]] = {
     # facts 315.3 -> 316.3, 317.3 with its BM25 words (_SAY), nothing else changed; FAQ dev halves
     # (`python bench/run_suite.py --split dev`) unchanged
     "future": re.compile(r"\b(predict\w*|forecasts?|future|outlook|prospects?)\b|\blater on\b|\bwin out\b|"
-                         r"\b(will|going to|expects?|expected)\b[^?]*\blook like\b|\bwhat(?:'s|’s|\s+is|\s+comes)\s+next\b",
-                         re.I),
+                         r"\b(will|going to|expects?|expected)\b[^?]*\blook like\b|"
+                         r"\bwhat(?:'s|’s|\s+is|\s+comes)\s+next\b", re.I),
     # "can I get them back?", "how do I regain it?" ask how a thing lost is had again: a sentence
     # that says it is reinstated, restored or regained (everyday English, not tuned; round 20,
     # from the dev halves' misses: "can I get them back?" after the GPL's termination quoted
@@ -138,7 +138,8 @@ SHOWS: dict[str, re.Pattern[str]] = {
                        r"November|December)\b"),
     "suitability": re.compile(r"\b(ideal|suited|suitable|appropriate|preferable|best|well-suited|a good fit|great)"
                               r"\s+(for|to|when|if)\b|\bbetter\s+suited\b", re.I),
-    "future": re.compile(r"\b(likely|expected to|going to|predict\w*|forecast\w*|in the coming)\b|\bthe future will\b", re.I),
+    "future": re.compile(r"\b(likely|expected to|going to|predict\w*|forecast\w*|in the coming)\b|"
+                         r"\bthe future will\b", re.I),
     "restore": re.compile(r"\b(reinstat\w*|restor\w*|regain\w*|recover\w*|reactivat\w*)\b", re.I),
     "contrast": re.compile(r"\b(by contrast|in contrast|whereas|unlike|differ\w*|distinction|distinguish\w*|"
                            r"on the other hand|conversely|versus|vs\.?)\b", re.I),

@@ -188,8 +188,9 @@ def swapped(question: str, previous: str, words: Vocabulary, terms: list[str]) -
     model?" (a run of its alternatives, "open-source AI", is one); "and in the GPL?" after a
     question about Apache-licensed code asks it of GPL-licensed code. The question's own syntax
     tells the embedding model what is asked, where carried words ("costs closed (model)")
-    matched "Closed models typically offer limited customization." best. "" when the follow-up is no such question, or the previous one names
-    the alternative only beside the follow-up's ("the open vs closed source article"). A rule,
+    matched "Closed models typically offer limited customization." best. "" when the follow-up
+    is no such question, or the previous one names the alternative only beside the follow-up's
+    ("the open vs closed source article"). A rule,
     no constant; round 19, dev (`python bench/reader_sets.py --split dev`): follow-ups with all
     facts 160 -> 162 (gains: "and the closed ones?" after what open source AI emphasises, the
     closed side's costs, "And in the GPL?" after the Apache patent clause; lost: "and Apache?"
