@@ -33,7 +33,7 @@ def test_what_a_question_asks_for() -> None:
     assert asked("Who benefits when a company releases open weights?") == frozenset()
     # the carried context of a condensed follow-up says what it is about, not what it asks
     assert asked("And its downsides? downsides (advantages open-source AI)") == {"negative"}
-    assert asked("How are they accessed? accessed (examples closed AI)") == frozenset()
+    assert asked("How are they accessed? accessed (examples closed AI)") == {"access"}  # (not "example")
     # unless the follow-up asks the carried question again of something else, with no shape of its own
     assert asked("and for closed source? closed source (analogy second article use)") == {"analogy"}
 
@@ -411,18 +411,30 @@ def test_a_duration_close_behind_the_best_sentence_answers(full_kb: KnowledgeBas
     assert full_kb.ask("How much does Gemini cost per month?").abstained
 
 
+def assert_shape(kind: str, asking: tuple[str, ...], not_asking: tuple[str, ...], fitting: tuple[str, ...],
+                 not_fitting: tuple[str, ...]) -> None:
+    """The questions that ask for the shape `kind` and those that do not; the sentences that have
+    it and those that do not."""
+    for q in asking:
+        assert kind in asked(q), q
+    for q in not_asking:
+        assert kind not in asked(q), q
+    for sentence in fitting:
+        assert fit(frozenset([kind]), sentence) == 1.0, sentence
+    for sentence in not_fitting:
+        assert fit(frozenset([kind]), sentence) == 0.0, sentence
+
+
 def test_a_question_about_the_future_fits_a_sentence_that_predicts(full_kb: KnowledgeBase) -> None:
     """"What will X look like later on?", "what does it predict?" ask what is to come: a sentence
     that says what is likely, not one that merely has "will" or names "the future" (round 20)."""
-    for q in ("What will the zorblax market probably look like later on?", "What future does the report predict?",
-              "What does the author expect the field to look like in future?", "will one side win out?"):
-        assert "future" in asked(q), q
-    assert "future" not in asked("What will the zorblax cost?")
-    assert "future" not in asked("What does a zorblax look like?")
-    future = frozenset(["future"])
-    assert fit(future, "The future will likely involve a hybrid ecosystem of zorblaxes.") == 1.0
-    assert fit(future, "The trajectory of this debate will directly affect prices.") == 0.0
-    assert fit(future, "It is a decision shaping who controls the future.") == 0.0
+    assert_shape("future",
+                 ("What will the zorblax market probably look like later on?", "What future does the report predict?",
+                  "What does the author expect the field to look like in future?", "will one side win out?"),
+                 ("What will the zorblax cost?", "What does a zorblax look like?"),
+                 ("The future will likely involve a hybrid ecosystem of zorblaxes.",),
+                 ("The trajectory of this debate will directly affect prices.",
+                  "It is a decision shaping who controls the future."))
     assert "likely" in expanded("What will the zorblax market probably look like later on?")
     answer = full_kb.ask("What will the AI landscape probably look like later on?")
     assert "hybrid ecosystem" in answer.text, answer.text
@@ -432,12 +444,13 @@ def test_can_i_get_it_back_asks_how_it_is_restored() -> None:
     """"can I get them back?" fits a sentence that says a thing is reinstated or restored, and
     also searches those words (round 20: after the GPL's termination it quoted "Termination of
     your rights ... does not terminate the licenses of parties ...")."""
-    for q in ("can I get them back?", "how can I get my rights back?", "Can I regain it?"):
-        assert "restore" in asked(q), q
-    assert "restore" not in asked("What do I get back from the API?")
-    restore = frozenset(["restore"])
-    assert fit(restore, "If you cease all violation, your license is reinstated provisionally.") == 1.0
-    assert fit(restore, "Termination does not terminate the licenses of other parties.") == 0.0
+    assert_shape("restore", ("can I get them back?", "how can I get my rights back?", "Can I regain it?"),
+                 ("What do I get back from the API?",),
+                 ("If you cease all violation, your license is reinstated provisionally.",
+                  "Your license is\nreinstated permanently if you cure the violation."),
+                 ("Termination does not terminate the licenses of other parties.",
+                  # (round 21: a negated one says it is not restored)
+                  "If your rights have been terminated and not permanently\nreinstated, you do not qualify."))
     assert "reinstated" in expanded("can I get them back?")
 
 
@@ -447,3 +460,46 @@ def test_a_passage_read_after_the_fused_five_is_not_ranked_below_them(full_kb: K
     summary's three sentences were quoted instead)."""
     answer = full_kb.ask("Is it a mistake to think open source AI is unsafe?")
     assert "patch vulnerabilities" in answer.text, answer.text
+
+
+def test_which_things_does_the_text_name_asks_for_examples(full_kb: KnowledgeBase) -> None:
+    """"Which X does the article cite / name / mention?" and "Name the X ..." ask for a list of
+    instances, as "Which X are mentioned?" does; a question for one thing does not (round 21:
+    "Which proprietary offerings does the first article cite as being accessed through an API?"
+    quoted the lock-in pitfall, not GPT-4 and Gemini)."""
+    for q in ("Which proprietary offerings does the first article cite as being accessed through an API?",
+              "Name the zorblax vendors the report cites.", "Give the closed commercial APIs the text mentions.",
+              "what api-based closed models does that article name"):
+        assert "example" in asked(q), q
+    assert "example" not in asked("Which licence does the card name?")
+    assert "example" not in asked("What upsides does the article list?")
+    answer = full_kb.ask("Which proprietary offerings does the first article cite as being accessed through an API?")
+    assert "GPT-4" in answer.text and "Gemini" in answer.text, answer.text
+
+
+def test_a_sentence_that_gives_examples_in_a_defining_section_defines_nothing() -> None:
+    """Under "Defining the Spectrum: ...", "Users typically access these models via an API, like
+    those offered by OpenAI's GPT-4 ..." names instances, as a list does: no definition, so no
+    definition's penalty (round 21)."""
+    from rag.shape import defines
+
+    section = "Defining the Spectrum: Open Models vs. Proprietary Walled Gardens"
+    assert not defines("Users access these models via an API, like those offered by OpenAI's GPT-4.", section)
+    assert not defines("Projects such as Bloom are prominent.", section)
+    assert defines("At its core, the distinction is about accessibility and control.", section)
+
+
+def test_how_do_people_get_at_it_asks_for_the_way_in(full_kb: KnowledgeBase) -> None:
+    """"how do I actually get to use it?", "How do people usually get access to them?" ask how a
+    thing is reached: a sentence that says through what (round 21: "If I can't see inside a closed
+    model, how do I actually get to use it?" quoted "Closed models typically offer limited
+    customization.")."""
+    assert_shape("access", ("If I can't see inside a zorblax, how do I actually get to use it?",
+                            "How do people usually get access to them?", "How do people usually get at closed models?",
+                            "how is it accessed?"),
+                 ("How do I use the model in Python?",),
+                 ("These models are typically accessed via APIs or platforms.",
+                  "Users typically access these models through a web portal."),
+                 ("Closed models typically offer limited customization.",))
+    answer = full_kb.ask("If I can't see inside a closed model, how do I actually get to use it?")
+    assert "API" in answer.text, answer.text

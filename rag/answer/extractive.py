@@ -126,7 +126,7 @@ class ExtractiveAnswerer:
         return out
 
     def choose(self, cands: list[Candidate], hits: list[Hit], said: str,
-               new: frozenset[str] = frozenset()) -> list[Candidate]:
+               new: frozenset[str] = frozenset(), shapes: frozenset[str] = frozenset()) -> list[Candidate]:
         """`select` after an answer that said `said`: its sentences rank `said_penalty` lower, so
         the one that answers may be quoted again beside new ones; old ones only: the best, then new
         ones. Nothing new within FRESH_MARGIN of the best: the old ones lead. Either way the answer
@@ -137,7 +137,12 @@ class ExtractiveAnswerer:
         prioritize control, ..." was quoted for open source and answers "and closed models?" too.
         A rule, no constant; round 20, dev (`python bench/reader_sets.py --split dev`): follow-ups
         with all facts 172 -> 174 (with rag.answer.followup.swapped's topic words, 176), every
-        other figure unchanged."""
+        other figure unchanged. So does an old sentence with a shape the follow-up asks for and
+        the previous question did not (`shapes`): "can I get them back?" after "What happens to my
+        rights if I violate the GPLv3?", whose answer quoted how the licence is reinstated. A rule,
+        no constant; round 21, dev (the command above): follow-ups with all facts 195 -> 198
+        (with rag.shape's "restore" no longer read in "not permanently reinstated"), every other
+        figure unchanged."""
         old = [quoted_in(c, said) for c in cands]
         fresh = [c for c, o in zip(cands, old, strict=True) if not o]
         if not any(old) or not fresh:
@@ -145,7 +150,7 @@ class ExtractiveAnswerer:
         if fresh[0].score < cands[0].score - FRESH_MARGIN:
             chosen = self.select(cands, hits)
         else:
-            ranked = [replace(c, score=c.score - self.said_penalty) if o and not new & set(tokenize(c.text)) else c
+            ranked = [replace(c, score=c.score - self.said_penalty) if o and not self.asked_anew(c, hits, new, shapes) else c
                       for c, o in zip(cands, old, strict=True)]
             chosen = self.select(sorted(ranked, key=lambda c: -c.score), hits)
             if all(quoted_in(c, said) for c in chosen):  # the best old sentence, and new ones after it
@@ -159,6 +164,11 @@ class ExtractiveAnswerer:
             # --split dev`: repeats 1 -> 0 of 114, followups.jsonl; everything else unchanged)
             chosen += [c for c in fresh if not clashes(c, chosen, hits)][:1]
         return chosen
+
+    @staticmethod
+    def asked_anew(c: Candidate, hits: list[Hit], new: frozenset[str], shapes: frozenset[str]) -> bool:
+        """Whether an old sentence answers what a follow-up asks anew (`choose`)."""
+        return bool(new & set(tokenize(c.text))) or (bool(shapes) and fit(shapes, c.text, hits[c.hit_rank].chunk.section) > 0)
 
     def said_again(self, chosen: list[Candidate], cands: list[Candidate], hits: list[Hit], question: str,
                    said: str) -> list[Candidate]:
@@ -226,7 +236,8 @@ class ExtractiveAnswerer:
         cands = [c for c in cands if not c.paired]
         new = (frozenset(self.scorer.key_terms(question)) - set(tokenize(history[-1][0])) - grammar_terms()
                if history else frozenset())
-        chosen = self.said_again(self.choose(cands, hits, said, new), cands, hits, question, said)
+        shapes = asked(own_words(question)) - asked(history[-1][0]) if history else frozenset()
+        chosen = self.said_again(self.choose(cands, hits, said, new, shapes), cands, hits, question, said)
         chosen = extended(chosen, pairs, hits)
         chosen = continued(chosen, cands, hits, self.scorer.leads)
         chosen = led_in(with_referent(chosen, cands, hits, self.scorer.leads), cands, hits)
