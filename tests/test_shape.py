@@ -503,3 +503,16 @@ def test_how_do_people_get_at_it_asks_for_the_way_in(full_kb: KnowledgeBase) -> 
                  ("Closed models typically offer limited customization.",))
     answer = full_kb.ask("If I can't see inside a closed model, how do I actually get to use it?")
     assert "API" in answer.text, answer.text
+
+
+def test_who_gains_asks_for_people(full_kb: KnowledgeBase) -> None:
+    """"who does that help?", "Who does the article say can examine ...?" ask which people: a
+    sentence that names some (round 21: "who does that help?" after the first advantage of open
+    source quoted the closed side's economics second)."""
+    assert_shape("people", ("Who gains the most when zorblaxes are published?", "who does that help?",
+                            "Who does the first article say can examine open systems?"),
+                 ("Who holds power?", "And who publishes those versions?", "Who organised it?"),
+                 ("Researchers, startups, and individuals can build upon state-of-the-art models.",),
+                 ("Open models distribute power broadly.",))
+    answer = full_kb.ask("Who does the first article say can examine open source AI systems, and for what?")
+    assert "Researchers and regulators" in answer.text, answer.text
