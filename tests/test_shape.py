@@ -29,8 +29,8 @@ def test_what_a_question_asks_for() -> None:
     assert asked("Examples?") == {"example"}
     assert asked("What are the pros and cons of open models?") == frozenset()  # both polarities: neither
     assert asked("How do I install it?") == frozenset()
-    # "who benefits" asks for people, not for a list of advantages
-    assert asked("Who benefits when a company releases open weights?") == frozenset()
+    # "who benefits" asks for people, not for a list of advantages (round 21: for people, by name)
+    assert asked("Who benefits when a company releases open weights?") == {"people"}
     # the carried context of a condensed follow-up says what it is about, not what it asks
     assert asked("And its downsides? downsides (advantages open-source AI)") == {"negative"}
     assert asked("How are they accessed? accessed (examples closed AI)") == {"access"}  # (not "example")
