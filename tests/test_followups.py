@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 from conftest import DATA
 
+from rag.again import asks_again
 from rag.answer.followup import already_said, carry_over, condense, vocabulary
 from rag.conversations import ask_pair, judge, read, spans
 from rag.kb import KnowledgeBase
-from rag.shape import asked, asks_again
+from rag.shape import asked
 
 CONVERSATIONS = read(DATA / "followups.jsonl")
 

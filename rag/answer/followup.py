@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import cache
 
+from rag.again import HOLDS_WORDS, asks_again
 from rag.answer import Turn
 from rag.answer.terms import mentions_document, name_terms, placed_references
 from rag.lexical import bm25_tokens, tokenize
-from rag.shape import HOLDS_WORDS, asked, asks_again
 from rag.shape import POLAR as _POLAR
+from rag.shape import asked
 from rag.text import MARKER, QUESTION_WORDS
 
 WORD = re.compile(r"[\w'’-]+")
@@ -231,7 +232,7 @@ def grammar_terms() -> frozenset[str]:
 
 @cache
 def _holds_terms() -> frozenset[str]:
-    """rag.shape.HOLDS_WORDS as terms."""
+    """rag.again.HOLDS_WORDS as terms."""
     return frozenset(tokenize(" ".join(HOLDS_WORDS)))
 
 
