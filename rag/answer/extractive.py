@@ -19,7 +19,7 @@ from rag.answer.terms import redundant
 from rag.answer.units import joined, unit_context
 from rag.lexical import tokenize
 from rag.shape import asked, fit, own_words
-from rag.text import BULLET
+from rag.text import is_list_item
 from rag.types import Hit
 
 # A sentence after the best one scores at least this. It was the abstention threshold (0.38, the
@@ -197,7 +197,7 @@ class ExtractiveAnswerer:
             # repeats, every other figure unchanged)
             after = [c for c in cands if c.hit_rank == best.hit_rank and c.start >= best.end
                      and not chunk.text[best.end - chunk.start:c.start - chunk.start].strip()]
-            if not after or not any(BULLET.match(line) for line in best.text.splitlines()):
+            if not after or not any(is_list_item(line) for line in best.text.splitlines()):
                 return chosen
             best = after[0]
         rest = [c for c in chosen if c != best and not overlaps(c, best, hits[c.hit_rank].chunk.source == source)]
