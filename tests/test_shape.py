@@ -286,15 +286,36 @@ def test_a_document_named_by_its_place_is_the_one_meant(full_kb: KnowledgeBase) 
     which document, not what about ("The second pillar is economic." is no answer)."""
     sources = ["a.txt", "b.txt", "related/c.md"]
     assert document_reference("What analogy does the second article use?", sources) == (
-        {"b.txt"}, "What analogy does use?")
+        {"b.txt"}, "What analogy does use?", set())
     assert document_reference("In the first article's view, why?", sources)[0] == {"a.txt"}
-    assert document_reference("According to the text, why is X?", sources) == (set(), ", why is X?")
+    assert document_reference("According to the text, why is X?", sources)[:2] == (set(), ", why is X?")
     # "text" or "the document" as what a document talks about is no reference to one
     assert document_reference("How do I search the text of a document?", sources)[1] == (
         "How do I search the text of a document?")
     answer = full_kb.ask("What analogy does the second article use for open-source AI?")
     assert answer.citations[0].source == "open-vs-closed-source-ai.txt", answer.text
     assert "recipe" in answer.citations[0].quote and "second pillar" not in answer.text, answer.text
+
+
+def test_a_document_named_by_its_file_names_words_is_the_one_meant(full_kb: KnowledgeBase) -> None:
+    """"the defining divide article" names defining-divide-open-vs-closed-ai.txt, though the
+    other article says "divide" too; its words say which document, not what about: "What analogy
+    does the open vs closed source AI article use for closed models?" asks about closed models."""
+    sources = ["defining-divide-open-vs-closed-ai.txt", "open-vs-closed-source-ai.txt", "related/gnu-gpl-3.0.txt"]
+    assert document_reference("Is Llama fully open according to the defining divide article?", sources) == (
+        {"defining-divide-open-vs-closed-ai.txt"}, "Is Llama fully open ?", {"defining", "divide"})
+    assert document_reference("According to 'A Defining Divide', what comes first?", sources)[:2] == (
+        {"defining-divide-open-vs-closed-ai.txt"}, ", what comes first?")
+    assert document_reference("What does the Open Source vs Closed Source AI piece's summary say?", sources)[:2] == (
+        {"open-vs-closed-source-ai.txt"}, "What does summary say?")
+    # words both names hold name neither, but are no subject either; words of no name are no reference
+    assert document_reference("Which products does the open vs closed article name?", sources)[:2] == (
+        set(), "Which products does name?")
+    assert document_reference("What does the article about open models say?", sources)[:2] == (
+        set(), "What does the article about open models say?")
+    assert document_reference('Does "open source" mean "unsafe"?', sources)[1] == 'Does "open source" mean "unsafe"?'
+    answer = full_kb.ask("What analogy does the open vs closed source AI article use for closed models?")
+    assert "gourmet restaurant" in answer.citations[0].quote, answer.text
 
 
 def test_a_question_names_a_title_of_the_same_root() -> None:
@@ -496,8 +517,8 @@ def test_how_do_people_get_at_it_asks_for_the_way_in(full_kb: KnowledgeBase) -> 
     customization.")."""
     assert_shape("access", ("If I can't see inside a zorblax, how do I actually get to use it?",
                             "How do people usually get access to them?", "How do people usually get at closed models?",
-                            "how is it accessed?"),
-                 ("How do I use the model in Python?",),
+                            "how is it accessed?", "how do users get to them?"),
+                 ("How do I use the model in Python?", "How do I get to the point?"),
                  ("These models are typically accessed via APIs or platforms.",
                   "Users typically access these models through a web portal."),
                  ("Closed models typically offer limited customization.",))

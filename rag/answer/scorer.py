@@ -189,8 +189,9 @@ class SentenceScorer:
         if not spans or unheld_figure(question, [h.chunk.text for h in hits] + [h.chunk.source for h in hits]):
             return []  # (a figure the question states that no passage holds: none answers)
         # "the second article" says which document, not what about (rag.answer.terms.document_reference)
-        placed, question = document_reference(question, self.documents)
-        terms = self.key_terms(question)
+        placed, question, naming_words = document_reference(question, self.documents)
+        # (a document's name words stay terms: all its sentences hold them, rag.answer.terms.name_terms)
+        terms = list(dict.fromkeys([*self.key_terms(question), *sorted(naming_words)]))
         qvec = np.asarray(self.embedder.embed_query(question))
         # a unit is scored with its section title, which says what a bare list is about
         contexts = [scored_context(hits[rank].chunk.text, s - hits[rank].chunk.start, e - hits[rank].chunk.start,

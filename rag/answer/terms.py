@@ -147,6 +147,54 @@ _SOURCE = re.compile(rf"\b(?:according to|per)\s+(?:the|this|that)\s+(?:{_KINDS}
                      r"\b(?:in|from)\s+(?:the|this|that)\s+(?:articles?|essays?|pieces?|write-?ups?)\b", re.I)
 
 
+# a document named by the words of its file name, before a kind of text ("the defining divide
+# article", "the Open Source vs Closed Source AI piece's", "per the divide article") or quoted after
+# a preposition ("according to 'A Defining Divide'"). Those words say which document, not what
+# about: "What analogy does the open vs closed source AI article use for closed models?" is about
+# closed models, not open ones. English grammar, not tuned. The name's terms stay key terms of the
+# question (rag.answer.scorer): all the named document's sentences hold them, and the confidence
+# was calibrated with them. Round 22, dev (`python bench/reader_sets.py --split dev`): 587.3 ->
+# 588.8 (facts 378.3 -> 379.8, follow-ups with all facts 209, one gained and one lost), false
+# abstentions 6 -> 5; without the name's terms, 585.3 (two follow-ups refused); FAQ dev halves
+# unchanged (`python bench/run_suite.py --split dev`). Carrying the reference as written into a
+# follow-up's condensed question (instead of its words) lost one follow-up more.
+_WORD = re.compile(r"[\w'’-]+")
+_KIND = re.compile(rf"{_KINDS}(?:['’]s)?", re.I)
+_BEFORE = re.compile(r"(?:\b(?:in|from|according to|per|by|of)\s+)?\b(?:the|this|that)\s*$", re.I)
+_QUOTED = re.compile(r"\b(?:in|from|according to|per|by)\s+[\"“‘'](?P<name>[^\"”’']{3,80})[\"”’']", re.I)
+
+
+def titled(question: str, sources: Sequence[str]) -> list[tuple[int, int, list[str], set[str]]]:
+    """The spans of the question that name a document by its file name's words, each with the
+    `sources` whose names hold all of those words (two when the words do not tell them apart:
+    "the open vs closed article") and the words' terms."""
+    names = {s: name_terms(s) for s in sources}
+    every = set().union(*names.values())
+    words = list(_WORD.finditer(question))
+    found: list[tuple[int, int, set[str]]] = []
+    for i, kind in enumerate(words):
+        if not _KIND.fullmatch(kind.group()):
+            continue
+        terms: set[str] = set()
+        start = kind.start()
+        for word in reversed(words[:i]):
+            held = set(tokenize(word.group()))
+            if not held <= every or (not held and _BEFORE.search(question[:word.end()])):
+                break  # (a word of no file name, or "the" before the name)
+            terms |= held
+            start = word.start()
+        before = _BEFORE.search(question[:start])
+        if terms and before:
+            found.append((before.start(), kind.end(), terms))
+    found += [(m.start(), m.end(), set(tokenize(m.group("name")))) for m in _QUOTED.finditer(question)]
+    out = []
+    for start, end, terms in found:
+        owners = [s for s, name in names.items() if terms and terms <= name]
+        if owners:
+            out.append((start, end, owners, terms))
+    return out
+
+
 def mentions_document(question: str) -> bool:
     """Whether the question names a document by its place or as its source ("the other article")."""
     return bool(_REFERENCE.search(question) or _SOURCE.search(question) or _OTHER.search(question))
@@ -157,17 +205,25 @@ def placed_references(question: str) -> list[str]:
     return [f"{m.group('nth')} {m.group('kind')}" for m in _REFERENCE.finditer(question)]
 
 
-def document_reference(question: str, sources: Sequence[str]) -> tuple[set[str], str]:
+def document_reference(question: str, sources: Sequence[str]) -> tuple[set[str], str, set[str]]:
     """The documents the question names by place ("the second article": the second of
-    `sources`), and the question without the words that name a document ("" words left: the
-    question as it was)."""
+    `sources`) or by their file name's words ("the defining divide article"), the question
+    without the words that name a document ("" words left: the question as it was), and the
+    terms of the file name's words it named one by ("defining", "divide")."""
     named: set[str] = set()
+    asked = question
     for found in _REFERENCE.finditer(question):
         nth = _ORDINALS[found.group("nth").lower()]
         if nth < len(sources):
             named.add(sources[nth])
-    rest = " ".join(_OTHER.sub(r"\1", _SOURCE.sub(" ", _REFERENCE.sub(" ", question))).split())
-    return named, rest if tokenize(rest) else question
+    at, naming = len(question), set()
+    for start, end, owners, terms in sorted(titled(question, sources), reverse=True):
+        if end <= at:  # (spans overlapping one cut already are in it)
+            naming |= terms
+            asked, at = f"{asked[:start]} {asked[end:]}", start
+            named |= set(owners) if len(owners) == 1 else set()
+    rest = " ".join(_OTHER.sub(r"\1", _SOURCE.sub(" ", _REFERENCE.sub(" ", asked))).split())
+    return named, rest if tokenize(rest) else question, naming
 
 
 def share(weights: dict[str, float], found: set[str]) -> float:
