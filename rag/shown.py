@@ -27,7 +27,9 @@ _MD_CODE = re.compile(r"``([^`\n]+)``|`([^`\n]+)`")  # (reStructuredText's liter
 # unchanged, `python bench/run_suite.py --split dev [--domains python-faq perl-faq zsh-faq]`)
 _RST_LINK = re.compile(r"`([^`<\n]+?)\s+<[^>`\n]+>`__?")  # (the "_": `git diff <commit>` is code, kept)
 _RST_ROLE = re.compile(r"(?<![\w:]):[a-z]+(?::[a-z]+)?:`([^`<\n]+?)(?:\s+<[^>`\n]+>)?`")
-_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+# bold: "**x**", or "__x y__" outside a word; not a Python name's underscores ("__name__",
+# "__init__.py", "a__b__c"), which the Python FAQ's answers showed as "name" (read by hand, round 21)
+_MD_STRONG = re.compile(r"(\*\*)(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)(__)(?=\S)(?!\w+__(?![^\W_]))(.+?)(?<=\S)__(?!\w)")
 _SHOWN_ITEM = re.compile(r"^([-*•▪◦–—+]|\d+[.)])\s")  # an item an answer keeps on its own line ("(1)" may be inline)
 _SPACES = re.compile(r"[ \t]{2,}")
 MD_HEADING_MARK = re.compile(r"^ {0,3}#{1,6}\s+", re.M)  # (the sources panel drops it too)
@@ -42,7 +44,7 @@ def readable(quote: str) -> str:
     text = _RST_ROLE.sub(r"\1", text)
     text = _RST_LINK.sub(r"\1", text)
     text = _MD_CODE.sub(lambda m: m.group(1) or m.group(2), text)
-    text = _MD_STRONG.sub(r"\2", text)
+    text = _MD_STRONG.sub(lambda m: m.group(2) or m.group(4), text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     # a Markdown table row shows its cells without the outer bars ("| Reddit | 726 |")
     lines = [line.strip("|").strip() if len(line) > 1 and line[0] == line[-1] == "|" else line for line in lines]

@@ -54,6 +54,13 @@ def test_restructuredtext_links_and_roles_are_shown_as_their_text() -> None:
     assert literal == "To convert, e.g., the number 144 to the string '144', use str.", literal
 
 
+def test_python_names_keep_their_underscores() -> None:
+    """"__name__" is a name, not bold "name" (round 21: the Python FAQ's answer showed "name")."""
+    shown = readable("Use the __name__ global, an __init__.py file and a__b__c; __bold words__ are bold.")
+    assert shown == "Use the __name__ global, an __init__.py file and a__b__c; bold words are bold.", shown
+    assert readable('if __name__ == "__main__":') == 'if __name__ == "__main__":'
+
+
 def test_a_lone_bullet_item_reads_as_a_sentence() -> None:
     assert readable("- Open-source AI fuels democratization.") == "Open-source AI fuels democratization."
     assert readable("2. Basic Permissions.") == "2. Basic Permissions."  # a numbered item keeps its number
