@@ -90,7 +90,9 @@ ASKS: dict[str, re.Pattern[str]] = {
     # June 2007"). Not "When is a closed model the better choice?", which asks in which case.
     "time": re.compile(r"^\W*(?:and\s+|so\s+)?when\s+(?:was|were|did)\b|"
                        r"\b(?:what|which)(?:'s|’s|\s+is|\s+was)?\s+(?:the\s+)?(?:year|date|month|day)\b|"
-                       r"\bhow\s+long\s+ago\b", re.I),
+                       r"\bhow\s+long\s+ago\b|"
+                       # ("GPLv3 release date?", "the publication date of ...": round 22, dev: facts +2, nothing else changed)
+                       r"\b(?:release|publication|launch|creation)\s+(?:date|year)\b|\bdate\s+of\s+(?:release|publication)\b", re.I),
     # "What is X best suited for?", "When does it make more sense to go with Y?", "when is Y the
     # better choice?" ask where a thing fits: a sentence that says what it is ideal or suited for
     # (English grammar, not tuned; round 14, from the dev halves' misses: "What sorts of projects is

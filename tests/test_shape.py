@@ -334,6 +334,8 @@ def test_a_question_for_when_something_happened_needs_a_date() -> None:
     assert "time" in asked("when was gpl v3 released")
     assert "time" in asked("What year did the Apache License come out?")
     assert "time" in asked("What's the date on GPL version 3?")
+    assert "time" in asked("GPLv3 release date?") and "time" in asked("the publication date of the licence?")
+    assert "time" not in asked("What does the release process look like?")
     assert "time" not in asked("When is a closed AI model the better choice?")
     assert fit(asked("When was GPL version 3 released?"), "Version 3, 29 June 2007") == 1.0
     assert fit(asked("When was GPL version 3 released?"), "The GPL requires that modified versions be marked.") == 0.0
