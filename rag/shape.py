@@ -218,6 +218,19 @@ def defines(sentence: str, section: str = "") -> bool:
                 or (_DEFINING_SECTION.match(section) and not SHOWS["example"].search(sentence)))
 
 
+# "How does the contrastive objective work?", "What is the fine-tuning procedure?", "explain how
+# it is computed" ask for how a thing works: the steps the passage goes on with (English grammar,
+# not tuned; round 22, from the dev halves' misses: four model-card questions ended before "We
+# then apply the cross entropy loss ...")
+_STEPS = re.compile(r"\bhow\b[^?]*\b(work|works|worked|computed|calculated|performed|carried\s+out)\b|"
+                    r"\b(procedure|process|mechanism|steps)\b", re.I)
+
+
+def asks_steps(question: str) -> bool:
+    """Whether the question asks how a thing works (`_STEPS`)."""
+    return bool(_STEPS.search(own_words(question)))
+
+
 def own_words(question: str) -> str:
     """A condensed follow-up without the earlier words it carries in parentheses at its end."""
     return _CARRIED.sub("", question)

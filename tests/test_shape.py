@@ -20,7 +20,7 @@ from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.lexical import tokenize
 from rag.references import is_pointer
-from rag.shape import asked, expanded, fit
+from rag.shape import asked, asks_steps, expanded, fit
 
 
 def test_what_a_question_asks_for() -> None:
@@ -539,3 +539,13 @@ def test_who_gains_asks_for_people(full_kb: KnowledgeBase) -> None:
                  ("Open models distribute power broadly.",))
     answer = full_kb.ask("Who does the first article say can examine open source AI systems, and for what?")
     assert "Researchers and regulators" in answer.text, answer.text
+
+
+def test_how_a_thing_works_goes_on_with_its_steps(full_kb: KnowledgeBase) -> None:
+    """"How does the contrastive objective work?" is answered with the passage's steps, not its
+    first two sentences (round 22: the answer ended before "We then apply the cross entropy loss")."""
+    assert asks_steps("How does the contrastive fine-tuning objective actually work?")
+    assert asks_steps("What is the fine-tuning procedure, briefly?")
+    assert not asks_steps("How do I copy a list?") and not asks_steps("Who organised the community week?")
+    answer = full_kb.ask("How does the contrastive fine-tuning objective of the MiniLM model actually work?")
+    assert "cosine similarity" in answer.text and "cross entropy loss" in answer.text, answer.text

@@ -13,7 +13,7 @@ from rag.types import Hit
 
 
 def continued(chosen: list[Candidate], cands: list[Candidate], hits: list[Hit],
-              leads: dict[str, frozenset[str]]) -> list[Candidate]:
+              leads: dict[str, frozenset[str]], steps: int = 1) -> list[Candidate]:
     """The chosen sentences, and the one that follows the best in its paragraph (what the best
     says goes on there: "It is akin to a gourmet restaurant..." after how users reach closed
     models). A rule, no constant: dev (`python bench/followups.py --split dev`, with `--qa` of
@@ -23,12 +23,16 @@ def continued(chosen: list[Candidate], cands: list[Candidate], hits: list[Hit],
     the indented block under it (read by hand on perl-faq, held out: "How can I remove leading
     and trailing whitespace?" quoted "You can do that with a pair of substitutions:" without
     them); the reader dev halves unchanged. (Joining such blocks to their sentence for scoring
-    instead cost debian-faq's dev half one right entry, 67 -> 65 %.)"""
+    instead cost debian-faq's dev half one right entry, 67 -> 65 %.)
+
+    A question for how a thing works goes on for up to `steps` sentences (rag.shape.asks_steps)."""
     best = chosen[0]
     chunk = hits[best.hit_rank].chunk
     tail = best
-    if not tail.text.rstrip().endswith(":"):
-        at = best.end - chunk.start
+    for _ in range(steps):
+        if tail.text.rstrip().endswith(":"):
+            break
+        at = tail.end - chunk.start
         block_end = next((e for s, e in blocks(chunk.text) if s < at <= e), at)
         after = [c for c in cands if c.hit_rank == best.hit_rank and at <= c.start - chunk.start < block_end
                  and not chunk.text[at:c.start - chunk.start].strip()]
