@@ -48,12 +48,24 @@ def readable(quote: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     # a Markdown table row shows its cells without the outer bars ("| Reddit | 726 |")
     lines = [line.strip("|").strip() if len(line) > 1 and line[0] == line[-1] == "|" else line for line in lines]
-    out = ""
+    out, before = "", ""
     for line in lines:
-        out += ("\n" if out and _SHOWN_ITEM.match(line) else " " if out else "") + line
+        out += ("\n" if out and _SHOWN_ITEM.match(line) and not _wrapped_number(before, line) else " " if out else "") + line
+        before = line
     if "\n" not in out and (item := _SHOWN_ITEM.match(out)) and not out[0].isdigit():
         out = out[item.end():]  # one bullet item alone reads as a sentence ("- Open-source AI fuels...")
     return defuse_markers(_SPACES.sub(" ", out))
+
+
+def _wrapped_number(before: str, line: str) -> bool:
+    """Whether `line`'s leading number only goes on with a wrapped sentence ("... under section" /
+    "7. This requirement ..."): the line before is a paragraph's long line that ends mid-sentence.
+    (Read by hand, round 22: a GPL quote was shown with "7. This requirement" as a list item.)"""
+    # (not "1.", which starts a list a long line may introduce without a colon)
+    return line[0].isdigit() and not _FIRST_ITEM.match(line) and len(before) >= MIN_WRAP_WIDTH and before[-1].isalnum()
+
+
+_FIRST_ITEM = re.compile(r"1[.)]\s")
 
 
 _CODE_FENCE = re.compile(r"^\s*(```|~~~)")

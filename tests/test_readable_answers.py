@@ -543,3 +543,17 @@ def test_a_topic_sentence_is_quoted_with_what_it_names(full_kb: KnowledgeBase) -
     (rag.answer.context.extended)."""
     answer = full_kb.ask("What's the economic argument for closed-source AI?")
     assert "The second pillar is economic. Developing cutting-edge AI" in answer.text, answer.text
+
+
+def test_a_wrapped_line_that_starts_with_a_number_goes_on_with_its_sentence() -> None:
+    """"... under section" / "7.  This requirement ..." is one sentence the licence wrapped, not
+    a list item (round 22, read by hand); a list the line introduces still starts on its own line."""
+    shown = readable("b) The work must carry prominent notices stating that it is released under\n"
+                     "    this License and any conditions added under section\n"
+                     "7.  This requirement modifies the requirement in section 4.")
+    assert shown == ("b) The work must carry prominent notices stating that it is released under this License "
+                     "and any conditions added under section 7. This requirement modifies the requirement in "
+                     "section 4."), shown
+    assert readable("Sources:\n1. Reddit\n2. S2ORC") == "Sources:\n1. Reddit\n2. S2ORC"
+    listed = readable("The project has these steps that every contributor should follow\n1. Fork it\n2. Branch")
+    assert listed == "The project has these steps that every contributor should follow\n1. Fork it\n2. Branch", listed
