@@ -168,9 +168,11 @@ def titled(question: str, sources: Sequence[str]) -> list[tuple[int, int, list[s
     """The spans of the question that name a document by its file name's words, each with the
     `sources` whose names hold all of those words (two when the words do not tell them apart:
     "the open vs closed article") and the words' terms."""
+    words = list(_WORD.finditer(question))
+    if not any(_KIND.fullmatch(w.group()) for w in words) and not _QUOTED.search(question):
+        return []  # (most questions: no document's names are read)
     names = {s: name_terms(s) for s in sources}
     every = set().union(*names.values())
-    words = list(_WORD.finditer(question))
     found: list[tuple[int, int, set[str]]] = []
     for i, kind in enumerate(words):
         if not _KIND.fullmatch(kind.group()):
