@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Protocol
 
@@ -88,6 +89,7 @@ def idf_table(chunk_texts: list[str]) -> dict[str, float]:
     return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
 
+@lru_cache(maxsize=4096)
 def name_terms(source: str) -> frozenset[str]:
     """The terms of a document's file name ("apache", "licens" for related/apache-license-2.0.txt):
     every sentence of the document holds them, as if written in it. Within the document they
@@ -169,14 +171,14 @@ def titled(question: str, sources: Sequence[str]) -> list[tuple[int, int, list[s
     `sources` whose names hold all of those words (two when the words do not tell them apart:
     "the open vs closed article") and the words' terms."""
     words = list(_WORD.finditer(question))
-    if not any(_KIND.fullmatch(w.group()) for w in words) and not _QUOTED.search(question):
+    kinds = [i for i, w in enumerate(words) if _KIND.fullmatch(w.group())]
+    if not kinds and not _QUOTED.search(question):
         return []  # (most questions: no document's names are read)
     names = {s: name_terms(s) for s in sources}
     every = set().union(*names.values())
     found: list[tuple[int, int, set[str]]] = []
-    for i, kind in enumerate(words):
-        if not _KIND.fullmatch(kind.group()):
-            continue
+    for i in kinds:
+        kind = words[i]
         terms: set[str] = set()
         start = kind.start()
         for word in reversed(words[:i]):
