@@ -39,18 +39,19 @@ QUESTION_SETS = ["qa.jsonl", "qa_paraphrase.jsonl", "qa_fresh_articles.jsonl", "
                  "qa_fresh3_articles.jsonl", "qa_fresh4_articles.jsonl", "qa_fresh5_articles.jsonl", "qa_fresh6_articles.jsonl",
                  "qa_fresh7_articles.jsonl", "qa_fresh8_articles.jsonl", "qa_fresh9_articles.jsonl", "qa_fresh10_articles.jsonl",
                  "qa_fresh11_articles.jsonl", "qa_fresh12_articles.jsonl", "qa_fresh13_articles.jsonl",
+                 "qa_fresh14_articles.jsonl",
                  "qa_related.jsonl", "qa_fresh_related.jsonl", "qa_fresh2_related.jsonl",
                  "qa_fresh3_related.jsonl", "qa_fresh4_related.jsonl", "qa_fresh5_related.jsonl",
                  "qa_fresh6_related.jsonl", "qa_fresh7_related.jsonl", "qa_fresh8_related.jsonl",
                  "qa_fresh9_related.jsonl", "qa_fresh10_related.jsonl", "qa_fresh11_related.jsonl",
-                 "qa_fresh12_related.jsonl", "qa_fresh13_related.jsonl"]
+                 "qa_fresh12_related.jsonl", "qa_fresh13_related.jsonl", "qa_fresh14_related.jsonl"]
 # followups.jsonl has no halves: written for the follow-up rule, it is a development set
 CONVERSATION_SETS = ["conversations.jsonl", "conversations_short.jsonl", "conversations_fresh.jsonl",
                      "conversations_fresh2.jsonl", "conversations_fresh3.jsonl", "conversations_fresh4.jsonl",
                      "conversations_fresh5.jsonl", "conversations_fresh6.jsonl", "conversations_fresh7.jsonl",
                      "conversations_fresh8.jsonl", "conversations_fresh9.jsonl", "conversations_fresh10.jsonl",
                      "conversations_fresh11.jsonl", "conversations_fresh12.jsonl", "conversations_fresh13.jsonl",
-                     "conversations_fresh14.jsonl",
+                     "conversations_fresh14.jsonl", "conversations_fresh15.jsonl",
                      "followups.jsonl"]
 
 

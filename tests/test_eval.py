@@ -146,7 +146,8 @@ def test_summarize_counts_false_abstentions() -> None:
                           ("qa_fresh10_articles.jsonl", 34, 4 / 34), ("qa_fresh10_related.jsonl", 30, 4 / 30),
                           ("qa_fresh11_articles.jsonl", 34, 4 / 34), ("qa_fresh11_related.jsonl", 30, 4 / 30),
                           ("qa_fresh12_articles.jsonl", 34, 4 / 34), ("qa_fresh12_related.jsonl", 30, 4 / 30),
-                          ("qa_fresh13_articles.jsonl", 34, 4 / 34), ("qa_fresh13_related.jsonl", 30, 4 / 30)])
+                          ("qa_fresh13_articles.jsonl", 34, 4 / 34), ("qa_fresh13_related.jsonl", 30, 4 / 30),
+                          ("qa_fresh14_articles.jsonl", 34, 4 / 34), ("qa_fresh14_related.jsonl", 30, 4 / 30)])
 def test_question_sets_are_sound(name: str, minimum: int, unanswerable_share: float) -> None:
     items = load_qa(DATA / name)
     assert len(items) >= minimum

@@ -20,7 +20,7 @@ from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.lexical import tokenize
 from rag.references import is_pointer
-from rag.shape import asked, asks_steps, expanded, fit
+from rag.shape import asked, asks_steps, expanded, fit, kinds_of
 
 
 def test_what_a_question_asks_for() -> None:
@@ -549,3 +549,17 @@ def test_how_a_thing_works_goes_on_with_its_steps(full_kb: KnowledgeBase) -> Non
     assert not asks_steps("How do I copy a list?") and not asks_steps("Who organised the community week?")
     answer = full_kb.ask("How does the contrastive fine-tuning objective of the MiniLM model actually work?")
     assert "cosine similarity" in answer.text and "cross entropy loss" in answer.text, answer.text
+
+
+def test_what_kinds_of_things_fits_a_sentence_that_names_them_in_a_row(full_kb: KnowledgeBase) -> None:
+    """"What kinds of differences does the split reflect?" is answered with the sentence that names
+    them ("deeper philosophical, economic, and ethical differences"), not a list of examples of
+    something else (round 23: a list of open models led)."""
+    kinds = asked("what sorts of differences does it reflect?")
+    assert kinds_of("what sorts of differences does it reflect?") == "differences"
+    sentence = "This distinction is not merely technical—it reflects deeper philosophical, economic, and ethical differences."
+    assert fit(kinds, sentence, "", "differences") > 0 and fit(kinds, sentence) == 0
+    assert fit(kinds, "Open source AI emphasizes transparency, collaboration, and accessibility.", "", "differences") == 0
+    answer = full_kb.ask("Beyond the technical side, what sorts of differences does the defining divide article say "
+                         "the open/closed split reflects?")
+    assert answer.text.startswith("This distinction is not merely technical"), answer.text

@@ -53,6 +53,7 @@ from rag.shape import (
     asked,
     defines,
     fit,
+    kinds_of,
 )
 from rag.text import QUESTION_WORDS
 from rag.types import Hit
@@ -237,6 +238,7 @@ class SentenceScorer:
         focused = vectors @ np.asarray(self.embedder.embed_query(focus)) if focus else cosines
         less_topic = without_terms(question, topical) if topical else question
         kinds = asked(question) if self.shape_weight else frozenset()
+        of = kinds_of(question) if "example" in kinds else ""
         if kinds & {"negative", "positive"}:
             # the polarity word is what is asked (the shape term reads it); as a word it pulls to
             # whatever names it. Dev: followups.jsonl repeats 1 -> 0 of 16 (rag.shape.SHAPE_WEIGHT)
@@ -285,7 +287,7 @@ class SentenceScorer:
                 score -= self.back_penalty
             if chosen and chunk.source not in chosen:
                 score -= self.unnamed_penalty
-            shaped = fit(kinds, text, chunk.section)
+            shaped = fit(kinds, text, chunk.section, of)
             score += self.shape_weight * shaped
             if shaped <= 0 and "definition" not in kinds and defines(text, chunk.section):
                 score -= self.definition_penalty  # says what the topic is, asked something else
