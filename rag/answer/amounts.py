@@ -131,15 +131,22 @@ def _counts(quote: str, unit: str) -> bool:
 # released?" was answered "Version 2.0, January 2004"); a document's name holds its own ("2.0" in
 # apache-license-2.0.txt), which no passage of its sections may repeat.
 _FIGURE = re.compile(r"(?<![\w.-])(?:\d[\d,]*\d(?:\.\d+)?|\d\.\d+)(?![\w-])")
+# Round 23: "version 2" too, which no passage holds as a version ("When was version 2 of the GNU
+# GPL published?" was answered "Version 3, 29 June 2007" once the GPL's own passages were read,
+# rag.retrieve.named_search); a lone digit is in every numbered section, so it counts only after "version".
+_VERSION_OF = re.compile(r"\bversion\s+(\d+(?:\.\d+)*)(?![\w.-])", re.I)
 
 
 def unheld_figure(question: str, passages: list[str]) -> bool:
-    """Whether the question's own words state a figure ("1985", "2,000") no passage holds."""
-    figures = _FIGURE.findall(own_words(question))
-    if not figures:  # (most questions: the passages are not read)
+    """Whether the question's own words state a figure ("1985", "2,000") or a version ("version
+    2") no passage holds."""
+    own = own_words(question)
+    figures, versions = _FIGURE.findall(own), _VERSION_OF.findall(own)
+    if not figures and not versions:  # (most questions: the passages are not read)
         return False
     held = " ".join(p.replace(",", "") for p in passages)
-    return any(not re.search(rf"(?<![\d.]){re.escape(f.replace(',', ''))}(?![\d])", held) for f in figures)
+    return (any(not re.search(rf"(?<![\d.]){re.escape(f.replace(',', ''))}(?![\d])", held) for f in figures)
+            or any(not re.search(rf"\bversion\s+{re.escape(v)}(?![\d])", held, re.I) for v in versions))
 
 
 # A name the question writes with two capitals or more: an acronym or a product's name ("MTEB",
