@@ -12,8 +12,10 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
+from rag.answer.terms import name_terms, without_terms
+from rag.lexical import tokenize
 from rag.settings import DENSE_WEIGHT, RRF_K, Settings
-from rag.shape import expanded
+from rag.shape import expanded, own_words
 from rag.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -95,9 +97,6 @@ NAMED_EXTRA = 2
 def own_names(chunks: Sequence[Chunk]) -> dict[str, frozenset[str]]:
     """Each document's file-name terms (rag.answer.terms.name_terms) that no other document's
     text holds."""
-    from rag.answer.terms import name_terms
-    from rag.lexical import tokenize
-
     names = {c.source: name_terms(c.source) for c in chunks}
     every = frozenset().union(*names.values())
     holders: dict[str, set[str]] = {}  # the documents whose text holds a name's term
@@ -153,12 +152,13 @@ class HybridRetriever(BaseRetriever):
             dense_of = {c.id: s for c, s in dense}
             top += [Hit(c, s, dense_of.get(c.id), s) for c, s in sparse if c.id not in kept][:lexical_extra]
             kept = {h.chunk.id for h in top}
-            named = [Hit(c, s, dense_of.get(c.id), s) for c, s in self.named_search(query, fetch) if c.id not in kept]
-            top += named[:NAMED_EXTRA]
+            named = [Hit(c, s, dense_of.get(c.id), s) for c, s in self.named_search(query, fetch)
+                     if c.id not in kept][:NAMED_EXTRA]
+            top += named
             kept = {h.chunk.id for h in top}
             titled = [c for c in self.lexical.by_title(query, title_extra) if c.id not in kept] if title_extra else []
             top += [Hit(c, 0.0, dense_of.get(c.id), None) for c in titled]
-            k += lexical_extra + len(named[:NAMED_EXTRA]) + len(titled)
+            k += lexical_extra + len(named) + len(titled)
         hits = self._fill_dense_scores(top, qvec)
         if self.reranker is not None and hits:
             scores = self.reranker.predict([(query, h.chunk.text) for h in hits])
@@ -169,9 +169,6 @@ class HybridRetriever(BaseRetriever):
     def named_search(self, query: str, fetch: int) -> list[tuple[Chunk, float]]:
         """BM25's best passages of the documents the question's own words name by words only
         they hold (`own_names`), for the question less those words (NAMED_EXTRA)."""
-        from rag.lexical import tokenize
-        from rag.shape import own_words
-
         self.lexical.refresh()
         if self._own[0] != self.lexical.version:
             self._own = (self.lexical.version, own_names(self.lexical.chunks))
@@ -180,9 +177,8 @@ class HybridRetriever(BaseRetriever):
         named = {src for src, names in own.items() if names & terms}
         if not named:
             return []
-        said = set().union(*(own[src] for src in named))
-        rest = " ".join(w for w in query.split() if not set(tokenize(w)) & said)
-        if not tokenize(rest):
+        rest = without_terms(query, set().union(*(own[src] for src in named)))
+        if not rest:
             return []
         return [(c, s) for c, s in self.lexical.search(expanded(rest), fetch) if c.source in named]
 
